@@ -1,0 +1,77 @@
+/* Streaming speech recognition with utterance segmentation (pocketsphinx).
+ *
+ * An asr_model holds the configuration and a pool of loaded decoders: a
+ * decoder freed by one stream is reused by the next, since this pocketsphinx
+ * cannot share one loaded model between decoders. Creating and destroying
+ * decoders is serialized (the library's init and logging are not
+ * thread-safe). Each asr_stream is used by one thread at a time; different
+ * streams may run on different threads at once.
+ *
+ * Times are in samples of the stream's input timeline at ASR_RATE_HZ,
+ * counted from the first sample fed. */
+#ifndef BC_ASR_H
+#define BC_ASR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ASR_RATE_HZ 16000
+
+struct asr_params {
+    const char *hmm_dir;        /* acoustic model directory */
+    const char *lm_path;        /* binary language model */
+    const char *dict_path;      /* pronunciation dictionary */
+    int utterance_silence_ms;   /* silence that ends an utterance */
+    int utterance_max_ms;       /* an utterance is cut at this length */
+    int partial_interval_ms;    /* how often partial hypotheses are looked at */
+    int fast_search;            /* 1: single pass with pruned beams (low finalize latency) */
+};
+
+/* One hypothesis. text is valid only during the callback. */
+struct asr_hyp {
+    const char *text;      /* lower-case words separated by single spaces */
+    int utterance;         /* 0, 1, 2... per stream; partials and the final share it */
+    int64_t start_sample;  /* first sample of the utterance's speech */
+    int64_t end_sample;    /* final: last sample of speech; partial: samples fed so far */
+    int forced;            /* final only: 1 when cut by utterance_max_ms or a flush */
+};
+
+/* Called on the thread that calls asr_stream_feed/asr_stream_flush.
+ * on_partial runs when the text of the utterance in progress changes;
+ * on_final runs once per utterance that produced any text (the text may be
+ * empty when the final pass retracted a partial). */
+struct asr_callbacks {
+    void (*on_partial)(void *user_data, const struct asr_hyp *hyp);
+    void (*on_final)(void *user_data, const struct asr_hyp *hyp);
+    void *user_data;
+};
+
+struct asr_model;
+struct asr_stream;
+
+/* Fills params with the Debian en-us model paths and latency-tuned defaults. */
+void asr_default_params(struct asr_params *params);
+
+/* Validates params and loads one decoder to fail early. Returns 0 and *out
+ * (free with asr_model_free after all its streams), or BC_EINVAL or
+ * BC_EENGINE (model files missing or unreadable). */
+int asr_model_new(const struct asr_params *params, struct asr_model **out);
+void asr_model_free(struct asr_model *model);
+
+/* Starts a stream with a decoder from the pool (or a new one, about 0.25 s
+ * and 100 MB). Returns 0 and *out, or BC_EENGINE. */
+int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callbacks,
+                   struct asr_stream **out);
+/* Returns the decoder to the pool. An utterance in progress is dropped
+ * without a final; call asr_stream_flush first to keep it. NULL is a no-op. */
+void asr_stream_free(struct asr_stream *stream);
+
+/* Feeds PCM16 mono samples at ASR_RATE_HZ. Callbacks run inside.
+ * Returns 0 or BC_EENGINE. */
+int asr_stream_feed(struct asr_stream *stream, const int16_t *pcm, size_t n_samples);
+/* Ends the utterance in progress now (end of input): its final runs inside. */
+int asr_stream_flush(struct asr_stream *stream);
+/* Samples fed so far. */
+int64_t asr_stream_position(const struct asr_stream *stream);
+
+#endif

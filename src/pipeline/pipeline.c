@@ -1,0 +1,217 @@
+#include "pipeline/pipeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define MS_PER_SECOND 1000
+
+struct pipeline {
+    struct pipeline_engines engines;
+    struct asr_stream *asr;
+    pipeline_sink sink;
+    void *user_data;
+    char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
+    size_t n_langs;
+    pthread_mutex_t lock; /* guards pending */
+    pthread_cond_t idle;
+    int pending;          /* speech syntheses whose last chunk has not arrived */
+};
+
+/* One synthesis request in flight; freed by its last chunk. */
+struct speech_job {
+    struct pipeline *p;
+    char lang[PIPELINE_LANG_MAX];
+    int utterance;
+    int started;
+    size_t n_samples;
+};
+
+static int64_t samples_to_ms(int64_t samples)
+{
+    return samples * MS_PER_SECOND / ASR_RATE_HZ;
+}
+
+static void emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
+                         const char *text, int final)
+{
+    struct pipeline_event ev = {
+        .type = PIPELINE_CAPTION,
+        .lang = lang,
+        .utterance = hyp->utterance,
+        .final = final,
+        .text = text,
+        .source_text = hyp->text,
+        .start_ms = samples_to_ms(hyp->start_sample),
+        .end_ms = samples_to_ms(hyp->end_sample),
+    };
+    p->sink(p->user_data, &ev);
+}
+
+static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_samples, bool last,
+                            int err)
+{
+    struct speech_job *job = user_data;
+    struct pipeline *p = job->p;
+    int rate = tts_sample_rate(p->engines.tts);
+    struct pipeline_event ev = {.lang = job->lang, .utterance = job->utterance, .sample_rate = rate};
+    if (err < 0)
+        bc_warn("speech synthesis failed for %s utterance %d: %s", job->lang, job->utterance,
+                bc_strerror(err));
+    if (!job->started && (n_samples > 0 || last)) {
+        ev.type = PIPELINE_AUDIO_START;
+        p->sink(p->user_data, &ev);
+        job->started = 1;
+    }
+    if (n_samples > 0) {
+        ev.type = PIPELINE_AUDIO;
+        ev.pcm = pcm;
+        ev.n_samples = n_samples;
+        p->sink(p->user_data, &ev);
+        job->n_samples += n_samples;
+    }
+    if (!last)
+        return;
+    ev.type = PIPELINE_AUDIO_END;
+    ev.pcm = NULL;
+    ev.n_samples = job->n_samples;
+    p->sink(p->user_data, &ev);
+    free(job);
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0)
+        pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void speak(struct pipeline *p, const char *lang, int utterance, const char *text)
+{
+    if (!p->engines.tts || !text[0])
+        return;
+    struct speech_job *job = bc_calloc(1, sizeof *job);
+    job->p = p;
+    snprintf(job->lang, sizeof job->lang, "%s", lang);
+    job->utterance = utterance;
+    pthread_mutex_lock(&p->lock);
+    p->pending++;
+    pthread_mutex_unlock(&p->lock);
+    int rc = tts_submit(p->engines.tts, lang, text, on_speech_chunk, job);
+    if (rc == 0)
+        return;
+    if (rc != BC_ENOTFOUND) /* text-only languages are expected */
+        bc_warn("speech for %s utterance %d not queued: %s", lang, utterance, bc_strerror(rc));
+    free(job);
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0)
+        pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
+{
+    emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final);
+    for (size_t i = 0; i < p->n_langs; i++) {
+        const char *lang = p->langs[i];
+        char *translated = NULL;
+        int rc = hyp->text[0] ? mt_translate(p->engines.mt, lang, hyp->text, &translated) : 0;
+        if (rc < 0) {
+            /* One failed sentence must not hold up the session: say so in
+             * the caption stream and move on. */
+            bc_warn("translation to %s failed: %s", lang, bc_strerror(rc));
+            if (!final)
+                continue;
+        }
+        const char *text = translated ? translated : "";
+        emit_caption(p, lang, hyp, text, final);
+        if (final)
+            speak(p, lang, hyp->utterance, text);
+        free(translated);
+    }
+}
+
+static void on_partial(void *user_data, const struct asr_hyp *hyp)
+{
+    translate_and_emit(user_data, hyp, 0);
+}
+
+static void on_final(void *user_data, const struct asr_hyp *hyp)
+{
+    translate_and_emit(user_data, hyp, 1);
+}
+
+int pipeline_new(const struct pipeline_engines *engines, const char *const *langs, size_t n_langs,
+                 pipeline_sink sink, void *user_data, struct pipeline **out)
+{
+    *out = NULL;
+    struct pipeline *p = bc_calloc(1, sizeof *p);
+    p->engines = *engines;
+    p->sink = sink;
+    p->user_data = user_data;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    pipeline_set_languages(p, langs, n_langs);
+    struct asr_callbacks cb = {on_partial, on_final, p};
+    int rc = asr_stream_new(engines->asr, &cb, &p->asr);
+    if (rc < 0)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    pipeline_free(p);
+    return rc;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+    if (!p)
+        return;
+    pipeline_wait_idle(p);
+    asr_stream_free(p->asr);
+    pthread_cond_destroy(&p->idle);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs)
+{
+    p->n_langs = 0;
+    for (size_t i = 0; i < n_langs && p->n_langs < PIPELINE_LANGS_MAX; i++) {
+        const struct mt_language *l = mt_language_find(p->engines.mt, langs[i]);
+        if (!l) {
+            bc_warn("no translation into '%s'; ignored", langs[i]);
+            continue;
+        }
+        int seen = 0;
+        for (size_t j = 0; j < p->n_langs; j++)
+            seen |= strcmp(p->langs[j], l->code) == 0;
+        if (!seen)
+            snprintf(p->langs[p->n_langs++], PIPELINE_LANG_MAX, "%s", l->code);
+    }
+}
+
+int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
+{
+    return asr_stream_feed(p->asr, pcm, n_samples);
+}
+
+int pipeline_flush(struct pipeline *p)
+{
+    return asr_stream_flush(p->asr);
+}
+
+void pipeline_wait_idle(struct pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int64_t pipeline_position(const struct pipeline *p)
+{
+    return asr_stream_position(p->asr);
+}

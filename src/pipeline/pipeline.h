@@ -1,0 +1,77 @@
+/* The per-session processing chain: speech in, then for every active
+ * language live captions (partials and finals) and, on finals, synthesized
+ * speech. One pipeline per audio stream.
+ *
+ * Threads: pipeline_feed/flush/set_languages are called by one thread at a
+ * time (the session's worker). The sink runs on that thread for captions
+ * and on the TTS thread for audio; it must be thread-safe and must not call
+ * back into the pipeline. */
+#ifndef BC_PIPELINE_H
+#define BC_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/asr.h"
+#include "engine/mt.h"
+#include "engine/tts.h"
+
+#define PIPELINE_SOURCE_LANG "en"
+#define PIPELINE_LANGS_MAX 16
+#define PIPELINE_LANG_MAX 16
+
+/* Shared engines; owned by the caller and outliving every pipeline. tts may
+ * be NULL (captions only). */
+struct pipeline_engines {
+    struct asr_model *asr;
+    struct mt *mt;
+    struct tts *tts;
+};
+
+enum pipeline_event_type {
+    PIPELINE_CAPTION,     /* text, source_text, final */
+    PIPELINE_AUDIO_START, /* sample_rate */
+    PIPELINE_AUDIO,       /* pcm, n_samples, sample_rate */
+    PIPELINE_AUDIO_END,   /* n_samples: total samples of the utterance's audio */
+};
+
+/* Everything is valid only during the sink call. */
+struct pipeline_event {
+    enum pipeline_event_type type;
+    const char *lang;        /* PIPELINE_SOURCE_LANG for source captions */
+    int utterance;           /* per stream, from 0 */
+    int final;               /* captions: 1 for the settled text of the utterance */
+    const char *text;        /* caption in lang */
+    const char *source_text; /* recognized English */
+    int64_t start_ms;        /* utterance span in the input timeline */
+    int64_t end_ms;          /* partials: input received so far */
+    const int16_t *pcm;
+    size_t n_samples;
+    int sample_rate;
+};
+
+typedef void (*pipeline_sink)(void *user_data, const struct pipeline_event *event);
+
+struct pipeline;
+
+/* Returns 0 and *out (free with pipeline_free), or BC_EENGINE when no ASR
+ * stream can be made. langs: target codes; unknown ones are ignored with a
+ * warning. */
+int pipeline_new(const struct pipeline_engines *engines, const char *const *langs, size_t n_langs,
+                 pipeline_sink sink, void *user_data, struct pipeline **out);
+/* Waits for pending speech synthesis (its sink calls run first), then frees. */
+void pipeline_free(struct pipeline *p);
+
+/* Replaces the active target languages (at most PIPELINE_LANGS_MAX). */
+void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs);
+
+/* PCM16 mono at ASR_RATE_HZ. Returns 0 or BC_EENGINE. */
+int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples);
+/* Ends the utterance in progress (end of speech). */
+int pipeline_flush(struct pipeline *p);
+/* Blocks until every queued synthesis has delivered its last audio event. */
+void pipeline_wait_idle(struct pipeline *p);
+/* Samples fed so far. */
+int64_t pipeline_position(const struct pipeline *p);
+
+#endif
