@@ -1,0 +1,578 @@
+#include "audio/audio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audio/resample.h"
+#include "util/alloc.h"
+#include "util/err.h"
+
+#define WAV_MIN_RATE_HZ 1000
+#define WAV_MAX_RATE_HZ 384000
+#define WAV_MAX_CHANNELS 8
+#define WAV_RIFF_HEADER_BYTES 12
+#define WAV_CHUNK_HEADER_BYTES 8
+#define WAV_FMT_MIN_BYTES 16
+/* WAVE_FORMAT_EXTENSIBLE: cbSize (2) + valid bits (2) + channel mask (4) +
+ * subformat GUID (16) after the 16 basic bytes. */
+#define WAV_FMT_EXTENSIBLE_BYTES 40
+#define WAV_FMT_SUBFORMAT_OFFSET 24
+#define WAV_TAG_PCM 0x0001
+#define WAV_TAG_FLOAT 0x0003
+#define WAV_TAG_EXTENSIBLE 0xFFFE
+/* Writers that stream to a pipe leave the data size at one of these. */
+#define WAV_STREAMED_SIZE_ZERO 0u
+#define WAV_STREAMED_SIZE_MAX 0xFFFFFFFFu
+#define WAV_OUT_HEADER_BYTES 44
+#define WAV_OUT_BITS 16
+#define WAV_OUT_BYTES_PER_SAMPLE 2
+/* The RIFF size field counts everything after its own 8 bytes. */
+#define WAV_RIFF_SIZE_OFFSET 4
+#define WAV_DATA_SIZE_OFFSET 40
+#define WAV_MAX_DATA_BYTES (0xFFFFFFFFull - (WAV_OUT_HEADER_BYTES - 8))
+/* Samples converted to little-endian bytes per write() call. */
+#define WAV_WRITE_CHUNK_SAMPLES 8192
+#define RAW_RATE_HZ AUDIO_SPEECH_RATE_HZ
+#define PCM16_FULL_SCALE 32768.0
+/* 8-bit WAV is unsigned around 128; wider integers keep their top 16 bits. */
+#define PCM8_ZERO 128
+#define PCM8_TO_PCM16 256.0
+#define PCM32_TO_PCM16 65536.0
+
+static void set_err(char *err, size_t err_len, const char *label, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void set_err(char *err, size_t err_len, const char *label, const char *fmt, ...)
+{
+    if (!err || !err_len)
+        return;
+    int n = snprintf(err, err_len, "%s: ", label);
+    if (n < 0 || (size_t)n >= err_len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* One line, whatever the path contains. */
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+struct wav_fmt {
+    unsigned tag; /* WAV_TAG_PCM or WAV_TAG_FLOAT after unwrapping EXTENSIBLE */
+    unsigned channels;
+    uint32_t rate_hz;
+    unsigned block_align; /* bytes per frame */
+    unsigned bits;
+};
+
+/* One sample of any supported encoding, in PCM16 units (not yet rounded). */
+static double sample_value(const struct wav_fmt *f, const uint8_t *p)
+{
+    if (f->tag == WAV_TAG_FLOAT) {
+        double v;
+        if (f->bits == 32) {
+            float x;
+            uint32_t u = rd32(p);
+            memcpy(&x, &u, sizeof(x));
+            v = x;
+        } else {
+            uint64_t u = (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+            memcpy(&v, &u, sizeof(v));
+        }
+        return isnan(v) ? 0.0 : v * PCM16_FULL_SCALE;
+    }
+    switch (f->bits) {
+    case 8: return ((int)p[0] - PCM8_ZERO) * PCM8_TO_PCM16;
+    case 16: return (int16_t)rd16(p);
+    case 24: {
+        /* Placed in the top 24 bits so the sign comes along. */
+        int32_t v = (int32_t)((uint32_t)p[0] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 24);
+        return v / PCM32_TO_PCM16;
+    }
+    default: return (int32_t)rd32(p) / PCM32_TO_PCM16;
+    }
+}
+
+static int16_t to_pcm16(double v)
+{
+    if (v >= PCM16_FULL_SCALE - 1)
+        return INT16_MAX;
+    if (v <= -PCM16_FULL_SCALE)
+        return INT16_MIN;
+    return (int16_t)lrint(v);
+}
+
+static int parse_fmt(const uint8_t *p, uint32_t size, struct wav_fmt *f, const char *label,
+                     char *err, size_t err_len)
+{
+    if (size < WAV_FMT_MIN_BYTES) {
+        set_err(err, err_len, label, "fmt chunk too short (%u bytes)", (unsigned)size);
+        return BC_EFORMAT;
+    }
+    f->tag = rd16(p);
+    f->channels = rd16(p + 2);
+    f->rate_hz = rd32(p + 4);
+    f->block_align = rd16(p + 12);
+    f->bits = rd16(p + 14);
+    if (f->tag == WAV_TAG_EXTENSIBLE) {
+        if (size < WAV_FMT_EXTENSIBLE_BYTES) {
+            set_err(err, err_len, label, "extensible fmt chunk too short (%u bytes)",
+                    (unsigned)size);
+            return BC_EFORMAT;
+        }
+        f->tag = rd16(p + WAV_FMT_SUBFORMAT_OFFSET);
+    }
+    if (f->channels == 0) {
+        set_err(err, err_len, label, "fmt chunk has zero channels");
+        return BC_EFORMAT;
+    }
+    if (f->channels > WAV_MAX_CHANNELS) {
+        set_err(err, err_len, label, "%u channels (at most %d supported)", f->channels,
+                WAV_MAX_CHANNELS);
+        return BC_EFORMAT;
+    }
+    if (f->rate_hz == 0) {
+        set_err(err, err_len, label, "fmt chunk has a zero sample rate");
+        return BC_EFORMAT;
+    }
+    if (f->rate_hz < WAV_MIN_RATE_HZ || f->rate_hz > WAV_MAX_RATE_HZ) {
+        set_err(err, err_len, label, "sample rate %u Hz outside %d..%d", (unsigned)f->rate_hz,
+                WAV_MIN_RATE_HZ, WAV_MAX_RATE_HZ);
+        return BC_EFORMAT;
+    }
+    int bits_ok = f->tag == WAV_TAG_PCM
+                      ? (f->bits == 8 || f->bits == 16 || f->bits == 24 || f->bits == 32)
+                      : f->tag == WAV_TAG_FLOAT && (f->bits == 32 || f->bits == 64);
+    if (f->tag != WAV_TAG_PCM && f->tag != WAV_TAG_FLOAT) {
+        set_err(err, err_len, label, "unsupported encoding (format tag 0x%04X)", f->tag);
+        return BC_EFORMAT;
+    }
+    if (!bits_ok) {
+        set_err(err, err_len, label, "unsupported encoding (%s with %u bits per sample)",
+                f->tag == WAV_TAG_PCM ? "PCM" : "float", f->bits);
+        return BC_EFORMAT;
+    }
+    if (f->block_align != f->channels * (f->bits / 8)) {
+        set_err(err, err_len, label, "block align %u does not match %u channel(s) of %u bits",
+                f->block_align, f->channels, f->bits);
+        return BC_EFORMAT;
+    }
+    return 0;
+}
+
+/* Downmixes frames to mono PCM16 and converts to target_rate_hz into *out. */
+static int convert(const struct wav_fmt *f, const uint8_t *data, size_t n_frames,
+                   int target_rate_hz, struct audio_pcm *out, const char *label, char *err,
+                   size_t err_len)
+{
+    int16_t *mono = bc_malloc((n_frames ? n_frames : 1) * sizeof(*mono));
+    size_t bytes_per_sample = f->bits / 8;
+    for (size_t i = 0; i < n_frames; i++) {
+        const uint8_t *frame = data + i * f->block_align;
+        double sum = 0;
+        for (unsigned c = 0; c < f->channels; c++)
+            sum += sample_value(f, frame + c * bytes_per_sample);
+        mono[i] = to_pcm16(sum / f->channels);
+    }
+    if ((int)f->rate_hz == target_rate_hz || n_frames == 0) {
+        out->samples = mono;
+        out->n_samples = n_frames;
+        out->sample_rate = target_rate_hz;
+        return 0;
+    }
+    int16_t *res = NULL;
+    size_t n_res = 0;
+    int rc = resample_all(mono, n_frames, (int)f->rate_hz, target_rate_hz, &res, &n_res);
+    free(mono);
+    if (rc < 0) {
+        set_err(err, err_len, label, "cannot resample %u Hz to %d Hz: %s", (unsigned)f->rate_hz,
+                target_rate_hz, bc_strerror(rc));
+        return rc;
+    }
+    out->samples = res;
+    out->n_samples = n_res;
+    out->sample_rate = target_rate_hz;
+    return 0;
+}
+
+static int decode_wav(const uint8_t *d, size_t len, int target_rate_hz, struct audio_pcm *out,
+                      const char *label, char *err, size_t err_len)
+{
+    if (len == 0) {
+        set_err(err, err_len, label, "empty file");
+        return BC_EFORMAT;
+    }
+    if (len < WAV_RIFF_HEADER_BYTES || memcmp(d, "RIFF", 4) != 0) {
+        set_err(err, err_len, label, "not a WAV file (no RIFF header)");
+        return BC_EFORMAT;
+    }
+    if (memcmp(d + 8, "WAVE", 4) != 0) {
+        set_err(err, err_len, label, "not a WAV file (RIFF form is not WAVE)");
+        return BC_EFORMAT;
+    }
+
+    struct wav_fmt fmt;
+    int have_fmt = 0;
+    const uint8_t *data = NULL;
+    size_t data_len = 0;
+    size_t pos = WAV_RIFF_HEADER_BYTES;
+    while (len - pos >= WAV_CHUNK_HEADER_BYTES) {
+        const uint8_t *id = d + pos;
+        uint32_t size = rd32(d + pos + 4);
+        size_t body = pos + WAV_CHUNK_HEADER_BYTES;
+        size_t remain = len - body;
+        if (!have_fmt && memcmp(id, "fmt ", 4) == 0) {
+            if (size > remain) {
+                set_err(err, err_len, label, "fmt chunk truncated (%u bytes, %zu remain)",
+                        (unsigned)size, remain);
+                return BC_EFORMAT;
+            }
+            int rc = parse_fmt(d + body, size, &fmt, label, err, err_len);
+            if (rc < 0)
+                return rc;
+            have_fmt = 1;
+        } else if (!data && memcmp(id, "data", 4) == 0) {
+            data = d + body;
+            /* A zero size is a real empty chunk when the RIFF size accounts
+             * for the whole file; a streaming writer could not know it. */
+            int streamed = size == WAV_STREAMED_SIZE_MAX ||
+                           (size == WAV_STREAMED_SIZE_ZERO && remain > 0 &&
+                            (uint64_t)rd32(d + 4) + WAV_CHUNK_HEADER_BYTES != len);
+            if (streamed) {
+                data_len = remain;
+            } else if (size <= remain) {
+                data_len = size;
+            } else {
+                set_err(err, err_len, label, "data chunk claims %u bytes but only %zu remain",
+                        (unsigned)size, remain);
+                return BC_EFORMAT;
+            }
+            if (data_len == remain)
+                break;
+        }
+        if (size > remain)
+            break; /* a truncated trailing chunk we do not need */
+        /* Chunks are word-aligned: an odd size is followed by a pad byte. */
+        pos = body + size + (size & 1u);
+        if (pos > len)
+            break;
+    }
+    if (!have_fmt) {
+        set_err(err, err_len, label, "no fmt chunk");
+        return BC_EFORMAT;
+    }
+    if (!data) {
+        set_err(err, err_len, label, "no data chunk");
+        return BC_EFORMAT;
+    }
+    return convert(&fmt, data, data_len / fmt.block_align, target_rate_hz, out, label, err,
+                   err_len);
+}
+
+static int rate_ok(int rate_hz, const char *label, char *err, size_t err_len)
+{
+    if (rate_hz >= WAV_MIN_RATE_HZ && rate_hz <= WAV_MAX_RATE_HZ)
+        return 1;
+    set_err(err, err_len, label, "target rate %d Hz outside %d..%d", rate_hz, WAV_MIN_RATE_HZ,
+            WAV_MAX_RATE_HZ);
+    return 0;
+}
+
+int audio_decode_wav(const uint8_t *data, size_t len, int target_rate_hz, struct audio_pcm *out,
+                     char *err, size_t err_len)
+{
+    static const char label[] = "WAV data";
+    memset(out, 0, sizeof(*out));
+    if (err && err_len)
+        err[0] = '\0';
+    if (!rate_ok(target_rate_hz, label, err, err_len))
+        return BC_EINVAL;
+    if (!data && len) {
+        set_err(err, err_len, label, "no buffer");
+        return BC_EINVAL;
+    }
+    return decode_wav(data, len, target_rate_hz, out, label, err, err_len);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int decode_raw(const uint8_t *d, size_t len, int target_rate_hz, struct audio_pcm *out,
+                      const char *label, char *err, size_t err_len)
+{
+    if (len == 0) {
+        set_err(err, err_len, label, "empty file");
+        return BC_EFORMAT;
+    }
+    if (len % WAV_OUT_BYTES_PER_SAMPLE) {
+        set_err(err, err_len, label, "odd byte count %zu (raw PCM16 needs whole 2-byte samples)",
+                len);
+        return BC_EFORMAT;
+    }
+    struct wav_fmt f = {WAV_TAG_PCM, 1, RAW_RATE_HZ, WAV_OUT_BYTES_PER_SAMPLE, WAV_OUT_BITS};
+    return convert(&f, d, len / WAV_OUT_BYTES_PER_SAMPLE, target_rate_hz, out, label, err, err_len);
+}
+
+/* Reads a whole regular file; never blocks on FIFOs or devices. */
+static int read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t err_len)
+{
+    *buf = NULL;
+    *len = 0;
+    uint8_t *b = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, err_len, path, "%s", strerror(errno));
+        return BC_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        set_err(err, err_len, path, "%s", strerror(errno));
+        goto fail;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        set_err(err, err_len, path, "%s", strerror(EISDIR));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, err_len, path, "not a regular file");
+        goto fail;
+    }
+    if (st.st_size > AUDIO_MAX_FILE_BYTES) {
+        close(fd);
+        set_err(err, err_len, path, "file is %lld bytes, larger than the %ld-byte limit",
+                (long long)st.st_size, (long)AUDIO_MAX_FILE_BYTES);
+        return BC_EFORMAT;
+    }
+    size_t want = (size_t)st.st_size, got = 0;
+    b = bc_malloc(want ? want : 1);
+    while (got < want) {
+        ssize_t n = read(fd, b + got, want - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            set_err(err, err_len, path, "%s", strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break; /* shrank while we read: decode what is there */
+        got += (size_t)n;
+    }
+    close(fd);
+    *buf = b;
+    *len = got;
+    return 0;
+
+fail:
+    free(b);
+    close(fd);
+    return BC_EIO;
+}
+
+int audio_load(const char *path, int target_rate_hz, struct audio_pcm *out, char *err,
+               size_t err_len)
+{
+    memset(out, 0, sizeof(*out));
+    if (err && err_len)
+        err[0] = '\0';
+    if (!path) {
+        set_err(err, err_len, "audio_load", "no path");
+        return BC_EINVAL;
+    }
+    if (!rate_ok(target_rate_hz, path, err, err_len))
+        return BC_EINVAL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &buf, &len, err, err_len);
+    if (rc < 0)
+        return rc;
+    if (ends_with(path, ".raw") || ends_with(path, ".pcm"))
+        rc = decode_raw(buf, len, target_rate_hz, out, path, err, err_len);
+    else
+        rc = decode_wav(buf, len, target_rate_hz, out, path, err, err_len);
+    free(buf);
+    return rc;
+}
+
+void audio_pcm_release(struct audio_pcm *pcm)
+{
+    if (!pcm)
+        return;
+    free(pcm->samples);
+    memset(pcm, 0, sizeof(*pcm));
+}
+
+/* ---- writing ---- */
+
+/* The canonical 44-byte header: RIFF, a 16-byte PCM fmt chunk, data. */
+static void wav_header(uint8_t h[WAV_OUT_HEADER_BYTES], int rate_hz, uint32_t data_bytes)
+{
+    memcpy(h, "RIFF", 4);
+    wr32(h + WAV_RIFF_SIZE_OFFSET, data_bytes + (WAV_OUT_HEADER_BYTES - 8));
+    memcpy(h + 8, "WAVEfmt ", 8);
+    wr32(h + 16, WAV_FMT_MIN_BYTES);
+    wr16(h + 20, WAV_TAG_PCM);
+    wr16(h + 22, 1);
+    wr32(h + 24, (uint32_t)rate_hz);
+    wr32(h + 28, (uint32_t)rate_hz * WAV_OUT_BYTES_PER_SAMPLE);
+    wr16(h + 32, WAV_OUT_BYTES_PER_SAMPLE);
+    wr16(h + 34, WAV_OUT_BITS);
+    memcpy(h + 36, "data", 4);
+    wr32(h + WAV_DATA_SIZE_OFFSET, data_bytes);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return BC_EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_samples(int fd, const int16_t *s, size_t n)
+{
+    uint8_t le[WAV_WRITE_CHUNK_SAMPLES * WAV_OUT_BYTES_PER_SAMPLE];
+    while (n) {
+        size_t k = n < WAV_WRITE_CHUNK_SAMPLES ? n : WAV_WRITE_CHUNK_SAMPLES;
+        for (size_t i = 0; i < k; i++)
+            wr16(le + i * WAV_OUT_BYTES_PER_SAMPLE, (uint16_t)s[i]);
+        if (write_all(fd, le, k * WAV_OUT_BYTES_PER_SAMPLE) < 0)
+            return BC_EIO;
+        s += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static int out_rate_ok(int rate_hz)
+{
+    return rate_hz >= WAV_MIN_RATE_HZ && rate_hz <= WAV_MAX_RATE_HZ;
+}
+
+int audio_write_wav(const char *path, const int16_t *samples, size_t n_samples, int sample_rate_hz)
+{
+    if (!path || (!samples && n_samples) || !out_rate_ok(sample_rate_hz))
+        return BC_EINVAL;
+    if (n_samples > WAV_MAX_DATA_BYTES / WAV_OUT_BYTES_PER_SAMPLE)
+        return BC_ELIMIT;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return BC_EIO;
+    uint8_t h[WAV_OUT_HEADER_BYTES];
+    wav_header(h, sample_rate_hz, (uint32_t)(n_samples * WAV_OUT_BYTES_PER_SAMPLE));
+    int rc = write_all(fd, h, sizeof(h));
+    if (rc == 0)
+        rc = write_samples(fd, samples, n_samples);
+    if (close(fd) < 0)
+        rc = BC_EIO;
+    return rc;
+}
+
+struct wav_writer {
+    int fd;
+    int rate_hz;
+    size_t n_samples;
+};
+
+int wav_writer_open(const char *path, int sample_rate_hz, struct wav_writer **out)
+{
+    *out = NULL;
+    if (!path || !out_rate_ok(sample_rate_hz))
+        return BC_EINVAL;
+    struct wav_writer *w = bc_calloc(1, sizeof(*w));
+    w->rate_hz = sample_rate_hz;
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0)
+        goto fail;
+    uint8_t h[WAV_OUT_HEADER_BYTES];
+    wav_header(h, sample_rate_hz, 0);
+    if (write_all(w->fd, h, sizeof(h)) < 0)
+        goto fail;
+    *out = w;
+    return 0;
+
+fail:
+    wav_writer_close(w);
+    return BC_EIO;
+}
+
+int wav_writer_append(struct wav_writer *w, const int16_t *samples, size_t n_samples)
+{
+    if (!w || (!samples && n_samples))
+        return BC_EINVAL;
+    if (n_samples > WAV_MAX_DATA_BYTES / WAV_OUT_BYTES_PER_SAMPLE - w->n_samples)
+        return BC_ELIMIT;
+    off_t end = (off_t)(WAV_OUT_HEADER_BYTES + w->n_samples * WAV_OUT_BYTES_PER_SAMPLE);
+    if (write_samples(w->fd, samples, n_samples) < 0) {
+        /* Drop a partial append so the header and the data still agree. */
+        if (ftruncate(w->fd, end) == 0)
+            (void)lseek(w->fd, end, SEEK_SET);
+        return BC_EIO;
+    }
+    w->n_samples += n_samples;
+    /* Data first, sizes second: a crash in between leaves a valid, shorter file. */
+    uint32_t data_bytes = (uint32_t)(w->n_samples * WAV_OUT_BYTES_PER_SAMPLE);
+    uint8_t size[4];
+    wr32(size, data_bytes + (WAV_OUT_HEADER_BYTES - 8));
+    if (pwrite(w->fd, size, sizeof(size), WAV_RIFF_SIZE_OFFSET) != (ssize_t)sizeof(size))
+        return BC_EIO;
+    wr32(size, data_bytes);
+    if (pwrite(w->fd, size, sizeof(size), WAV_DATA_SIZE_OFFSET) != (ssize_t)sizeof(size))
+        return BC_EIO;
+    return 0;
+}
+
+size_t wav_writer_samples(const struct wav_writer *w)
+{
+    return w ? w->n_samples : 0;
+}
+
+void wav_writer_close(struct wav_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w);
+}
