@@ -14,9 +14,9 @@ packages=(
   # speech synthesis, audio
   libespeak-ng-dev espeak-ng-data libsoxr-dev libopus-dev
   # server
-  libwebsockets-dev libcjson-dev libsqlite3-dev libqrencode-dev
+  libwebsockets-dev libcjson-dev libsqlite3-dev libqrencode-dev libcurl4-openssl-dev
   # tests
-  redis-server chromium
+  python3 python3-websockets redis-server chromium
 )
 
 SUDO=""

@@ -73,5 +73,13 @@ int asr_stream_feed(struct asr_stream *stream, const int16_t *pcm, size_t n_samp
 int asr_stream_flush(struct asr_stream *stream);
 /* Samples fed so far. */
 int64_t asr_stream_position(const struct asr_stream *stream);
+/* 1 while an utterance is in progress (speech seen and not yet final). */
+int asr_stream_in_utterance(const struct asr_stream *stream);
+/* The number the next utterance will get. */
+int asr_stream_next_utterance(const struct asr_stream *stream);
+/* Continues a stream recovered from a checkpoint: the timeline starts at
+ * position samples and utterances are numbered from next_utterance. Call
+ * before the first feed. Returns 0 or BC_ESTATE. */
+int asr_stream_resume(struct asr_stream *stream, int64_t position, int next_utterance);
 
 #endif

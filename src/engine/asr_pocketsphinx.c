@@ -315,3 +315,23 @@ int64_t asr_stream_position(const struct asr_stream *s)
 {
     return s->position;
 }
+
+int asr_stream_in_utterance(const struct asr_stream *s)
+{
+    return s->in_utterance;
+}
+
+int asr_stream_next_utterance(const struct asr_stream *s)
+{
+    return s->utterance_index;
+}
+
+int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance)
+{
+    if (s->position != 0 || position < 0 || next_utterance < 0)
+        return BC_ESTATE;
+    s->position = position;
+    s->last_end_sample = position;
+    s->utterance_index = next_utterance;
+    return 0;
+}

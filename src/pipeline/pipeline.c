@@ -37,8 +37,8 @@ static int64_t samples_to_ms(int64_t samples)
     return samples * MS_PER_SECOND / ASR_RATE_HZ;
 }
 
-static void emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
-                         const char *text, int final)
+static int emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
+                        const char *text, int final)
 {
     struct pipeline_event ev = {
         .type = PIPELINE_CAPTION,
@@ -50,7 +50,7 @@ static void emit_caption(struct pipeline *p, const char *lang, const struct asr_
         .start_ms = samples_to_ms(hyp->start_sample),
         .end_ms = samples_to_ms(hyp->end_sample),
     };
-    p->sink(p->user_data, &ev);
+    return p->sink(p->user_data, &ev);
 }
 
 static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_samples, bool last,
@@ -126,8 +126,8 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
                 continue;
         }
         const char *text = translated ? translated : "";
-        emit_caption(p, lang, hyp, text, final);
-        if (final)
+        int delivered_before = emit_caption(p, lang, hyp, text, final);
+        if (final && !delivered_before)
             speak(p, lang, hyp->utterance, text);
         free(translated);
     }
@@ -214,4 +214,19 @@ void pipeline_wait_idle(struct pipeline *p)
 int64_t pipeline_position(const struct pipeline *p)
 {
     return asr_stream_position(p->asr);
+}
+
+int pipeline_in_utterance(const struct pipeline *p)
+{
+    return asr_stream_in_utterance(p->asr);
+}
+
+int pipeline_next_utterance(const struct pipeline *p)
+{
+    return asr_stream_next_utterance(p->asr);
+}
+
+int pipeline_resume(struct pipeline *p, int64_t position, int next_utterance)
+{
+    return asr_stream_resume(p->asr, position, next_utterance);
 }

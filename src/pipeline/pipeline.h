@@ -50,7 +50,9 @@ struct pipeline_event {
     int sample_rate;
 };
 
-typedef void (*pipeline_sink)(void *user_data, const struct pipeline_event *event);
+/* Returns 0; for a final caption in a target language, nonzero means it was
+ * delivered before (a replay after a crash): its speech is not made again. */
+typedef int (*pipeline_sink)(void *user_data, const struct pipeline_event *event);
 
 struct pipeline;
 
@@ -73,5 +75,11 @@ int pipeline_flush(struct pipeline *p);
 void pipeline_wait_idle(struct pipeline *p);
 /* Samples fed so far. */
 int64_t pipeline_position(const struct pipeline *p);
+/* 1 while an utterance is in progress: the input since the last final is
+ * still needed to finish it. */
+int pipeline_in_utterance(const struct pipeline *p);
+int pipeline_next_utterance(const struct pipeline *p);
+/* See asr_stream_resume. */
+int pipeline_resume(struct pipeline *p, int64_t position, int next_utterance);
 
 #endif

@@ -1,0 +1,140 @@
+/* babelcast serve: the broadcast server. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "config_build.h"
+#include "gateway/gateway.h"
+#include "util/log.h"
+
+#define SERVE_MAX_PORT 65535
+#define SERVE_MAX_FRAME_BYTES (16L * 1024 * 1024)
+#define SERVE_MAX_COUNT 1000000
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: babelcast serve [OPTIONS]\n"
+            "\n"
+            "Serves the speaker and listener web pages, the REST API and the WebSockets on\n"
+            "one port, and translates every live session.\n"
+            "\n"
+            "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080)\n"
+            "  --data-dir DIR            sessions, transcripts, stream log, audio archive\n"
+            "                            (default ./babelcast-data)\n"
+            "  --web-root DIR            static pages (default: the installed ones)\n"
+            "  --stream URL              ingestion stream: mem:// or file://DIR\n"
+            "                            (default file://DATA_DIR/stream)\n"
+            "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
+            "  --workers N               pipeline threads (default: one per processor)\n"
+            "  --max-sessions N          live sessions at once (default 64)\n"
+            "  --max-listeners N         listeners per session (default 500)\n"
+            "  --max-frame-bytes N       largest speaker frame (default 65536)\n"
+            "  --utterance-silence-ms N  silence that ends an utterance (default 300)\n"
+            "  --utterance-max-ms N      longest utterance before a cut (default 12000)\n"
+            "  --no-speech               captions only\n"
+            "  --port-file FILE          write the port once listening\n"
+            "  -v, --verbose             debug logging\n");
+}
+
+static const char *default_web_root(void)
+{
+    struct stat st;
+    if (stat(BC_SOURCE_WEB_ROOT "/index.html", &st) == 0)
+        return BC_SOURCE_WEB_ROOT;
+    return BC_INSTALLED_WEB_ROOT;
+}
+
+static int parse_listen(const char *text, struct gateway_config *cfg, char *host, size_t len)
+{
+    const char *colon = strrchr(text, ':');
+    long port;
+    if (!colon || (size_t)(colon - text) >= len || cli_parse_int(colon + 1, 0, SERVE_MAX_PORT, &port))
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    cfg->listen_host = host[0] ? host : "127.0.0.1";
+    cfg->port = (int)port;
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    enum {
+        OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
+        OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_NO_SPEECH, OPT_PORT_FILE,
+    };
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"data-dir", required_argument, NULL, OPT_DATA},
+        {"web-root", required_argument, NULL, OPT_WEB},
+        {"stream", required_argument, NULL, OPT_STREAM},
+        {"public-url", required_argument, NULL, OPT_PUBLIC},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"max-sessions", required_argument, NULL, OPT_SESSIONS},
+        {"max-listeners", required_argument, NULL, OPT_LISTENERS},
+        {"max-frame-bytes", required_argument, NULL, OPT_FRAME},
+        {"utterance-silence-ms", required_argument, NULL, OPT_SILENCE},
+        {"utterance-max-ms", required_argument, NULL, OPT_MAX_UTT},
+        {"no-speech", no_argument, NULL, OPT_NO_SPEECH},
+        {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gateway_config cfg;
+    gateway_default_config(&cfg);
+    cfg.web_root = default_web_root();
+    char host[256];
+    const char *port_file = NULL;
+    long value;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "l:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            if (parse_listen(optarg, &cfg, host, sizeof host) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--listen wants HOST:PORT, got '%s'", optarg);
+            break;
+        case OPT_DATA: cfg.data_dir = optarg; break;
+        case OPT_WEB: cfg.web_root = optarg; break;
+        case OPT_STREAM: cfg.stream_url = optarg; break;
+        case OPT_PUBLIC: cfg.public_url = optarg; break;
+        case OPT_NO_SPEECH: cfg.with_speech = 0; break;
+        case OPT_PORT_FILE: port_file = optarg; break;
+        case 'v': bc_log_set_level(BC_LOG_DEBUG); break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        case OPT_WORKERS:
+        case OPT_SESSIONS:
+        case OPT_LISTENERS:
+        case OPT_FRAME:
+        case OPT_SILENCE:
+        case OPT_MAX_UTT: {
+            long max = opt == OPT_FRAME ? SERVE_MAX_FRAME_BYTES : SERVE_MAX_COUNT;
+            if (cli_parse_int(optarg, 1, max, &value) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 1 to %ld, got '%s'",
+                                options[opt - OPT_DATA + 1].name, max, optarg);
+            if (opt == OPT_WORKERS) cfg.workers = (int)value;
+            if (opt == OPT_SESSIONS) cfg.max_sessions = (int)value;
+            if (opt == OPT_LISTENERS) cfg.max_listeners_per_session = (int)value;
+            if (opt == OPT_FRAME) cfg.max_frame_bytes = (size_t)value;
+            if (opt == OPT_SILENCE) cfg.asr.utterance_silence_ms = (int)value;
+            if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
+            break;
+        }
+        default: usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_fail(CLI_EXIT_USAGE, "serve takes no positional arguments (see --help)");
+    FILE *port_out = NULL;
+    if (port_file && !(port_out = fopen(port_file, "w")))
+        return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);
+    int rc = gateway_run(&cfg, port_out ? fileno(port_out) : -1);
+    if (port_out)
+        fclose(port_out);
+    return rc < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}

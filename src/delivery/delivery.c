@@ -1,0 +1,116 @@
+#include "delivery/delivery.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+struct delivery {
+    pthread_mutex_t lock;
+    struct delivery_msg **ring;
+    size_t cap, head, count;
+    uint64_t dropped;
+    delivery_wake_cb wake;
+    void *user_data;
+};
+
+struct delivery_msg *delivery_msg_new(const char *session, const char *lang, bool binary,
+                                      const void *payload, size_t len)
+{
+    struct delivery_msg *m = bc_calloc(1, sizeof *m + DELIVERY_PRE + len + 1);
+    m->refs = 1;
+    snprintf(m->session, sizeof m->session, "%s", session);
+    snprintf(m->lang, sizeof m->lang, "%s", lang);
+    m->binary = binary;
+    m->len = len;
+    m->payload = m->buf + DELIVERY_PRE;
+    if (len)
+        memcpy(m->payload, payload, len);
+    return m;
+}
+
+void delivery_msg_ref(struct delivery_msg *m)
+{
+    __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+}
+
+void delivery_msg_unref(struct delivery_msg *m)
+{
+    if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(m);
+}
+
+struct delivery *delivery_new(size_t max_queued, delivery_wake_cb wake, void *user_data)
+{
+    struct delivery *d = bc_calloc(1, sizeof *d);
+    pthread_mutex_init(&d->lock, NULL);
+    d->cap = max_queued ? max_queued : 1;
+    d->ring = bc_calloc(d->cap, sizeof *d->ring);
+    d->wake = wake;
+    d->user_data = user_data;
+    return d;
+}
+
+void delivery_free(struct delivery *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->count; i++)
+        delivery_msg_unref(d->ring[(d->head + i) % d->cap]);
+    pthread_mutex_destroy(&d->lock);
+    free(d->ring);
+    free(d);
+}
+
+/* Makes room by dropping the oldest audio frame; with none, the oldest
+ * message. Captions are small and matter more than one audio frame. */
+static void drop_one(struct delivery *d)
+{
+    size_t victim = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        if (d->ring[(d->head + i) % d->cap]->binary) {
+            victim = i;
+            break;
+        }
+    }
+    delivery_msg_unref(d->ring[(d->head + victim) % d->cap]);
+    for (size_t i = victim; i > 0; i--)
+        d->ring[(d->head + i) % d->cap] = d->ring[(d->head + i - 1) % d->cap];
+    d->head = (d->head + 1) % d->cap;
+    d->count--;
+    d->dropped++;
+}
+
+void delivery_publish(struct delivery *d, struct delivery_msg *m)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->count == d->cap)
+        drop_one(d);
+    d->ring[(d->head + d->count) % d->cap] = m;
+    d->count++;
+    pthread_mutex_unlock(&d->lock);
+    if (d->wake)
+        d->wake(d->user_data);
+}
+
+size_t delivery_drain(struct delivery *d, struct delivery_msg **out, size_t max)
+{
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->count < max ? d->count : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = d->ring[(d->head + i) % d->cap];
+    d->head = (d->head + n) % d->cap;
+    d->count -= n;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+uint64_t delivery_dropped(struct delivery *d)
+{
+    pthread_mutex_lock(&d->lock);
+    uint64_t n = d->dropped;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}

@@ -1,0 +1,60 @@
+/* The delivery bus: results of the pipeline (captions, audio frames,
+ * control messages) travel from worker and TTS threads to the gateway that
+ * fans them out to the listeners of (session, lang).
+ *
+ * A message is encoded once and shared by reference among all its
+ * receivers. The in-process backend is a bounded queue plus a wake-up of
+ * the gateway's event loop. */
+#ifndef BC_DELIVERY_H
+#define BC_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DELIVERY_ID_MAX 64
+#define DELIVERY_LANG_MAX 16
+/* Room before the payload for the WebSocket header (libwebsockets' LWS_PRE). */
+#define DELIVERY_PRE 16
+/* lang value that addresses every connection of the session. */
+#define DELIVERY_ALL_LANGS "*"
+
+struct delivery_msg {
+    int refs;                        /* atomic; see delivery_msg_ref/unref */
+    char session[DELIVERY_ID_MAX];
+    char lang[DELIVERY_LANG_MAX];
+    bool binary;
+    bool to_speaker;                 /* also (or only, with lang "") for the speaker */
+    bool closes;                     /* receivers close after sending it (session ended) */
+    size_t len;
+    uint8_t *payload;                /* = buf + DELIVERY_PRE */
+    uint8_t buf[];
+};
+
+/* A new message with one reference, payload copied. */
+struct delivery_msg *delivery_msg_new(const char *session, const char *lang, bool binary,
+                                      const void *payload, size_t len);
+void delivery_msg_ref(struct delivery_msg *m);
+/* Drops a reference; frees at zero. NULL is a no-op. */
+void delivery_msg_unref(struct delivery_msg *m);
+
+struct delivery;
+
+typedef void (*delivery_wake_cb)(void *user_data);
+
+/* max_queued: messages waiting for the gateway before publish drops the
+ * oldest audio (captions are kept). wake runs on the publishing thread
+ * after each publish. Never fails. */
+struct delivery *delivery_new(size_t max_queued, delivery_wake_cb wake, void *user_data);
+/* Frees queued messages. */
+void delivery_free(struct delivery *d);
+
+/* Takes over the caller's reference. Thread-safe. */
+void delivery_publish(struct delivery *d, struct delivery_msg *m);
+/* Moves up to max queued messages into out (the caller owns those
+ * references). Returns the count. Thread-safe. */
+size_t delivery_drain(struct delivery *d, struct delivery_msg **out, size_t max);
+/* Messages dropped because the gateway fell behind. */
+uint64_t delivery_dropped(struct delivery *d);
+
+#endif

@@ -1,0 +1,391 @@
+/* The REST API, /healthz, QR codes and static pages. */
+#include <cjson/cJSON.h>
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gateway/gateway_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define HTTP_OK 200
+#define HTTP_CREATED 201
+#define HTTP_NO_CONTENT 204
+#define HTTP_BAD_REQUEST 400
+#define HTTP_UNAUTHORIZED 401
+#define HTTP_NOT_FOUND 404
+#define HTTP_METHOD_NOT_ALLOWED 405
+#define HTTP_CONFLICT 409
+#define HTTP_PAYLOAD_TOO_LARGE 413
+#define HTTP_UNPROCESSABLE 422
+#define HTTP_TOO_MANY 429
+#define HTTP_SERVER_ERROR 500
+#define QR_MARGIN_MODULES 4
+#define QR_MODULE_PX 8
+#define GW_HEALTH_SESSIONS_MAX 4096
+#define JSON_TYPE "application/json"
+#define SESSIONS_PREFIX "/api/sessions/"
+
+static void respond(struct conn *c, int status, const char *type, char *body, size_t len)
+{
+    c->response_status = status;
+    c->response_type = type;
+    c->response = body;
+    c->response_len = len;
+}
+
+static void respond_json(struct conn *c, int status, cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    respond(c, status, JSON_TYPE, bc_strdup(text), strlen(text));
+    cJSON_free(text);
+    cJSON_Delete(json);
+}
+
+static int respond_error(struct conn *c, int status, const char *code, const char *message)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "error", message);
+    cJSON_AddStringToObject(json, "code", code);
+    respond_json(c, status, json);
+    return 0;
+}
+
+int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
+{
+    /* libwebsockets copies "name=value" into the buffer and returns the value. */
+    char buf[GW_URI_MAX], key[64];
+    snprintf(key, sizeof key, "%s=", name);
+    const char *value = lws_get_urlarg_by_name(wsi, key, buf, sizeof buf);
+    if (!value || strlen(value) >= len)
+        return -1;
+    memcpy(out, value, strlen(value) + 1);
+    return 0;
+}
+
+size_t gw_session_languages(struct server *srv, const struct session_info *info,
+                            char (*langs)[SESSION_LANG_LEN], size_t max)
+{
+    size_t n = 0;
+    int counts[SESSION_TARGETS_MAX];
+    char listened[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    size_t n_listened =
+        session_listener_counts(srv->registry, info->id, listened, counts, SESSION_TARGETS_MAX);
+    for (size_t i = 0; i < info->n_targets + n_listened && n < max; i++) {
+        const char *lang = i < info->n_targets ? info->targets[i] : listened[i - info->n_targets];
+        int seen = 0;
+        for (size_t j = 0; j < n; j++)
+            seen |= strcmp(langs[j], lang) == 0;
+        if (!seen)
+            snprintf(langs[n++], SESSION_LANG_LEN, "%s", lang);
+    }
+    return n;
+}
+
+static void add_language(struct server *srv, cJSON *array, const struct mt_language *l)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", l->code);
+    cJSON_AddStringToObject(o, "name", l->name);
+    const char *voice = NULL;
+    bool stand_in = false;
+    int has_voice =
+        srv->engines.tts && tts_voice_for(srv->engines.tts, l->code, &voice, &stand_in) == 0;
+    cJSON_AddBoolToObject(o, "voice", has_voice);
+    if (has_voice)
+        cJSON_AddStringToObject(o, "voice_name", voice);
+    cJSON_AddBoolToObject(o, "stand_in", has_voice && stand_in);
+    if (l->pivot_mode[0])
+        cJSON_AddStringToObject(o, "pivot", "es");
+    else
+        cJSON_AddNullToObject(o, "pivot");
+    cJSON_AddItemToArray(array, o);
+}
+
+static int get_languages(struct server *srv, struct conn *c)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON *source = cJSON_AddArrayToObject(json, "source");
+    cJSON *en = cJSON_CreateObject();
+    cJSON_AddStringToObject(en, "code", PIPELINE_SOURCE_LANG);
+    cJSON_AddStringToObject(en, "name", "English");
+    cJSON_AddItemToArray(source, en);
+    cJSON *targets = cJSON_AddArrayToObject(json, "targets");
+    for (size_t i = 0; i < mt_language_count(srv->engines.mt); i++)
+        add_language(srv, targets, mt_language_at(srv->engines.mt, i));
+    respond_json(c, HTTP_OK, json);
+    return 0;
+}
+
+static int get_health(struct server *srv, struct conn *c)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "status", "ok");
+    char ids[GW_HEALTH_SESSIONS_MAX][SESSION_ID_LEN + 1];
+    size_t live = session_list_live(srv->registry, ids, GW_HEALTH_SESSIONS_MAX);
+    cJSON_AddNumberToObject(json, "sessions", (double)live);
+    cJSON_AddNumberToObject(json, "uptime_s", (double)(bc_now_us() - srv->started_us) / 1e6);
+    respond_json(c, HTTP_OK, json);
+    return 0;
+}
+
+static int post_session(struct server *srv, struct conn *c)
+{
+    if (c->body_too_large)
+        return respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
+    cJSON *req = c->body_len ? cJSON_ParseWithLength(c->body, c->body_len) : cJSON_CreateObject();
+    if (!req || !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        return respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
+    }
+    const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
+    const char *codes[SESSION_TARGETS_MAX];
+    size_t n = 0;
+    int status = 0;
+    const char *code = NULL, *message = NULL;
+    if (source && (!cJSON_IsString(source) || strcmp(source->valuestring, "en") != 0)) {
+        status = HTTP_UNPROCESSABLE, code = "unknown_language";
+        message = "the only source language is en";
+    } else if (targets && (!cJSON_IsArray(targets) ||
+                           cJSON_GetArraySize(targets) > SESSION_TARGETS_MAX)) {
+        status = HTTP_BAD_REQUEST, code = "bad_request";
+        message = "targets must be an array of at most 16 language codes";
+    }
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets)
+    {
+        if (status)
+            break;
+        const struct mt_language *l =
+            cJSON_IsString(t) ? mt_language_find(srv->engines.mt, t->valuestring) : NULL;
+        if (!l) {
+            status = HTTP_UNPROCESSABLE, code = "unknown_language";
+            message = "a target language is not installed (see GET /api/languages)";
+        } else {
+            codes[n++] = l->code;
+        }
+    }
+    if (status) {
+        cJSON_Delete(req);
+        return respond_error(c, status, code, message);
+    }
+    struct session_info info;
+    char token[SESSION_TOKEN_LEN + 1];
+    int rc = session_create(srv->registry, PIPELINE_SOURCE_LANG, codes, n, &info, token);
+    cJSON_Delete(req);
+    if (rc == BC_ELIMIT)
+        return respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
+    if (rc < 0)
+        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+    for (size_t i = 0; i < n; i++)
+        mt_prepare(srv->engines.mt, codes[i]);
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "id", info.id);
+    cJSON_AddStringToObject(json, "speaker_token", token);
+    char *listen = bc_asprintf("%s/listen/%s", srv->public_url, info.id);
+    char *speak = bc_asprintf("%s/speak/%s", srv->public_url, info.id);
+    cJSON_AddStringToObject(json, "listen_url", listen);
+    cJSON_AddStringToObject(json, "speak_url", speak);
+    free(listen);
+    free(speak);
+    cJSON_AddStringToObject(json, "source", info.source);
+    cJSON *arr = cJSON_AddArrayToObject(json, "targets");
+    for (size_t i = 0; i < info.n_targets; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(info.targets[i]));
+    respond_json(c, HTTP_CREATED, json);
+    return 0;
+}
+
+static int get_session(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "id", info->id);
+    cJSON_AddStringToObject(json, "state", info->state == SESSION_LIVE ? "live" : "ended");
+    cJSON_AddStringToObject(json, "source", info->source);
+    cJSON *targets = cJSON_AddArrayToObject(json, "targets");
+    for (size_t i = 0; i < info->n_targets; i++)
+        cJSON_AddItemToArray(targets, cJSON_CreateString(info->targets[i]));
+    char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    size_t n = gw_session_languages(srv, info, langs, SESSION_TARGETS_MAX);
+    cJSON *languages = cJSON_AddArrayToObject(json, "languages");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(languages, cJSON_CreateString(langs[i]));
+    int counts[SESSION_TARGETS_MAX];
+    n = session_listener_counts(srv->registry, info->id, langs, counts, SESSION_TARGETS_MAX);
+    cJSON *listeners = cJSON_AddObjectToObject(json, "listeners");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddNumberToObject(listeners, langs[i], counts[i]);
+    cJSON_AddNumberToObject(json, "created_ms", (double)info->created_ms);
+    cJSON_AddNumberToObject(json, "ended_ms", (double)info->ended_ms);
+    respond_json(c, HTTP_OK, json);
+    return 0;
+}
+
+static int delete_session(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    char auth[128] = "";
+    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+        auth[0] = '\0';
+    static const char bearer[] = "Bearer ";
+    const char *token = strncmp(auth, bearer, strlen(bearer)) == 0 ? auth + strlen(bearer) : "";
+    int rc = session_end(srv->registry, info->id, token);
+    if (rc == BC_EAUTH)
+        return respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
+    if (rc == BC_ESTATE)
+        return respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
+    if (rc < 0)
+        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+    if (gw_end_session(srv, info->id) < 0)
+        return respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
+    respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
+    return 0;
+}
+
+static int get_transcript(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
+    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
+        snprintf(lang, sizeof lang, "%s", info->source);
+    if (gw_query_arg(c->wsi, "format", format_name, sizeof format_name) < 0)
+        snprintf(format_name, sizeof format_name, "json");
+    enum transcript_format format;
+    if (transcript_format_parse(format_name, &format) < 0)
+        return respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
+    const struct mt_language *l = mt_language_find(srv->engines.mt, lang);
+    if (!l && strcmp(lang, info->source) != 0)
+        return respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
+    struct transcript *t;
+    if (session_transcript(srv->registry, info->id, l ? l->code : info->source, &t) < 0)
+        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+    char *text;
+    size_t len;
+    transcript_render(t, format, &text, &len);
+    transcript_free(t);
+    respond(c, HTTP_OK, transcript_format_mime(format), text, len);
+    return 0;
+}
+
+static int get_qr(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    char *url = bc_asprintf("%s/listen/%s", srv->public_url, info->id);
+    QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    free(url);
+    if (!qr)
+        return respond_error(c, HTTP_SERVER_ERROR, "internal", "QR encoding failed");
+    int size = qr->width + 2 * QR_MARGIN_MODULES;
+    size_t cap = (size_t)qr->width * (size_t)qr->width * 24 + 512, len = 0;
+    char *svg = bc_malloc(cap);
+    len += (size_t)snprintf(svg + len, cap - len,
+                            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                            "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">"
+                            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                            size, size, size * QR_MODULE_PX, size * QR_MODULE_PX);
+    for (int y = 0; y < qr->width; y++) {
+        for (int x = 0; x < qr->width; x++) {
+            if (qr->data[y * qr->width + x] & 1)
+                len += (size_t)snprintf(svg + len, cap - len, "M%d %dh1v1h-1z",
+                                        x + QR_MARGIN_MODULES, y + QR_MARGIN_MODULES);
+        }
+    }
+    len += (size_t)snprintf(svg + len, cap - len, "\"/></svg>\n");
+    QRcode_free(qr);
+    respond(c, HTTP_OK, "image/svg+xml", svg, len);
+    return 0;
+}
+
+static int session_route(struct server *srv, struct conn *c)
+{
+    const char *rest = c->uri + strlen(SESSIONS_PREFIX);
+    size_t id_len = strcspn(rest, "/");
+    char id[SESSION_ID_LEN + 1];
+    if (id_len == 0 || id_len > SESSION_ID_LEN)
+        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+    memcpy(id, rest, id_len);
+    id[id_len] = '\0';
+    const char *sub = rest + id_len;
+    struct session_info info;
+    if (session_get(srv->registry, id, &info) < 0)
+        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+    if (sub[0] == '\0' && c->method == GW_GET)
+        return get_session(srv, c, &info);
+    if (sub[0] == '\0' && c->method == GW_DELETE)
+        return delete_session(srv, c, &info);
+    if (strcmp(sub, "/transcript") == 0 && c->method == GW_GET)
+        return get_transcript(srv, c, &info);
+    if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
+        return get_qr(srv, c, &info);
+    if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
+        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+    return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+}
+
+static const char *mime_of(const char *path)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".png", "image/png"},                 {".ico", "image/x-icon"},
+        {".json", JSON_TYPE},                  {".webmanifest", "application/manifest+json"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].mime;
+    }
+    return "application/octet-stream";
+}
+
+static int static_file(struct server *srv, struct conn *c)
+{
+    const char *page = NULL;
+    if (strcmp(c->uri, "/") == 0)
+        page = "/index.html";
+    else if (strncmp(c->uri, "/speak/", 7) == 0 && !strchr(c->uri + 7, '/'))
+        page = "/speak.html";
+    else if (strncmp(c->uri, "/listen/", 8) == 0 && !strchr(c->uri + 8, '/'))
+        page = "/listen.html";
+    else
+        page = c->uri;
+    struct stat st;
+    char *path = bc_asprintf("%s%s", srv->config.web_root, page);
+    int found = srv->config.web_root && !strstr(page, "..") && stat(path, &st) == 0 &&
+                S_ISREG(st.st_mode);
+    if (!found) {
+        free(path);
+        static const char not_found[] = "404 not found\n";
+        respond(c, HTTP_NOT_FOUND, "text/plain; charset=utf-8", bc_strdup(not_found),
+                strlen(not_found));
+        return 0;
+    }
+    int rc = lws_serve_http_file(c->wsi, path, mime_of(path), NULL, 0);
+    free(path);
+    if (rc < 0)
+        return -1;
+    return 1;
+}
+
+int gw_http_handle(struct server *srv, struct conn *c)
+{
+    if (strcmp(c->uri, "/healthz") == 0 && c->method == GW_GET)
+        return get_health(srv, c);
+    if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)
+        return get_languages(srv, c);
+    if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {
+        if (c->method == GW_POST)
+            return post_session(srv, c);
+        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "use POST");
+    }
+    if (strncmp(c->uri, SESSIONS_PREFIX, strlen(SESSIONS_PREFIX)) == 0)
+        return session_route(srv, c);
+    if (strncmp(c->uri, "/api/", 5) == 0)
+        return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+    if (c->method != GW_GET)
+        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+    return static_file(srv, c);
+}

@@ -1,0 +1,96 @@
+/* Shared by the gateway's files; not part of its interface. Everything here
+ * is touched by the service thread only, unless a comment says otherwise. */
+#ifndef BC_GATEWAY_INTERNAL_H
+#define BC_GATEWAY_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "delivery/delivery.h"
+#include "gateway/gateway.h"
+#include "pipeline/worker.h"
+#include "session/session.h"
+#include "stream/stream.h"
+
+#define GW_HTTP_BODY_MAX 16384
+#define GW_URI_MAX 512
+
+enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
+
+/* Per-connection state, allocated and zeroed by libwebsockets. */
+struct conn {
+    enum conn_kind kind;
+    struct lws *wsi;
+    struct conn *next; /* WebSocket connections list */
+    char session[SESSION_ID_LEN + 1];
+    char lang[SESSION_LANG_LEN];
+    /* outgoing messages, shared with other receivers */
+    struct delivery_msg **queue;
+    size_t queue_head, queue_count, queue_cap, queue_bytes;
+    /* speaker frame reassembly */
+    uint8_t *rx;
+    size_t rx_len;
+    int frames_since_ack;
+    /* a close requested outside the writeable callback */
+    int close_code;
+    char close_reason[96];
+    /* HTTP */
+    char uri[GW_URI_MAX];
+    int method; /* enum gw_method */
+    char *body;
+    size_t body_len;
+    int body_too_large;
+    char *response;
+    size_t response_len;
+    int response_status;
+    const char *response_type;
+};
+
+/* Gateway-side state of a live session. */
+struct gw_session {
+    char id[SESSION_ID_LEN + 1];
+    int64_t received_samples;
+    struct conn *speaker;
+    struct gw_session *next;
+};
+
+struct server {
+    struct gateway_config config;
+    char public_url[256];
+    struct lws_context *context;
+    struct session_registry *registry;
+    struct stream *stream;
+    struct pipeline_engines engines;
+    struct delivery *bus;
+    struct worker_pool *workers;
+    struct conn *conns;
+    struct gw_session *sessions;
+    int64_t started_us;
+    char *speech_dir;
+};
+
+enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER };
+
+/* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
+ * filling conn->response*, or returns 1 after starting a static file. */
+int gw_http_handle(struct server *srv, struct conn *c);
+/* The languages a session offers: its targets plus every language with
+ * listeners; written into langs, returns the count. */
+size_t gw_session_languages(struct server *srv, const struct session_info *info,
+                            char (*langs)[SESSION_LANG_LEN], size_t max);
+
+/* The value of query argument name ("lang") into out; 0, or -1 when absent
+ * or longer than len - 1. */
+int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
+
+/* gateway_ws.c */
+int gw_ws_established(struct server *srv, struct conn *c);
+int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len);
+int gw_ws_writeable(struct server *srv, struct conn *c);
+void gw_ws_closed(struct server *srv, struct conn *c);
+void gw_ws_dispatch(struct server *srv);
+struct gw_session *gw_session_find(struct server *srv, const char *id, int create);
+/* Appends a session end to the stream (DELETE or shutdown). */
+int gw_end_session(struct server *srv, const char *id);
+
+#endif

@@ -1,0 +1,415 @@
+/* Speaker and listener sockets, and the fan-out of delivery messages. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gateway_internal.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define GW_ACK_EVERY_FRAMES 10
+#define GW_DRAIN_BATCH 256
+#define GW_QUEUE_INITIAL 64
+#define GW_SPEAK_PREFIX "/ws/speak/"
+#define GW_LISTEN_PREFIX "/ws/listen/"
+#define BYTES_PER_SAMPLE 2
+
+enum close_code {
+    CLOSE_ENDED_NORMALLY = 1000,
+    CLOSE_GOING_AWAY = 1001,
+    CLOSE_BAD_FRAME = 4400,
+    CLOSE_BAD_TOKEN = 4401,
+    CLOSE_TOO_SLOW = 4408,
+    CLOSE_NO_SESSION = 4404,
+    CLOSE_REPLACED = 4409,
+    CLOSE_SESSION_ENDED = 4410,
+    CLOSE_FRAME_TOO_LARGE = 4413,
+    CLOSE_BAD_LANGUAGE = 4415,
+    CLOSE_LIMIT = 4429,
+    CLOSE_BUSY = 4503,
+};
+
+/* Closes from inside this connection's own callback. */
+static int close_now(struct conn *c, int code, const char *reason)
+{
+    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+static void link_conn(struct server *srv, struct conn *c)
+{
+    c->next = srv->conns;
+    srv->conns = c;
+}
+
+static void drop_queue(struct conn *c)
+{
+    while (c->queue_count > 0) {
+        delivery_msg_unref(c->queue[c->queue_head]);
+        c->queue_head = (c->queue_head + 1) % c->queue_cap;
+        c->queue_count--;
+    }
+    c->queue_bytes = 0;
+}
+
+/* Closes another connection: its writeable callback does it. What was
+ * queued for it is dropped: a replaced or lagging peer gets no more. */
+static void close_later(struct conn *c, int code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    drop_queue(c);
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
+{
+    if (c->close_code)
+        return;
+    if (c->kind == CONN_LISTENER &&
+        c->queue_bytes + m->len > srv->config.listener_queue_max_bytes) {
+        close_later(c, CLOSE_TOO_SLOW, "listener fell too far behind");
+        return;
+    }
+    if (c->queue_count == c->queue_cap) {
+        size_t cap = c->queue_cap ? c->queue_cap * 2 : GW_QUEUE_INITIAL;
+        struct delivery_msg **q = bc_calloc(cap, sizeof *q);
+        for (size_t i = 0; i < c->queue_count; i++)
+            q[i] = c->queue[(c->queue_head + i) % c->queue_cap];
+        free(c->queue);
+        c->queue = q;
+        c->queue_cap = cap;
+        c->queue_head = 0;
+    }
+    delivery_msg_ref(m);
+    c->queue[(c->queue_head + c->queue_count++) % c->queue_cap] = m;
+    c->queue_bytes += m->len;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void send_json(struct server *srv, struct conn *c, cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    struct delivery_msg *m = delivery_msg_new(c->session, c->lang, false, text, strlen(text));
+    enqueue(srv, c, m);
+    delivery_msg_unref(m);
+    cJSON_free(text);
+}
+
+struct gw_session *gw_session_find(struct server *srv, const char *id, int create)
+{
+    for (struct gw_session *s = srv->sessions; s; s = s->next) {
+        if (strcmp(s->id, id) == 0)
+            return s;
+    }
+    if (!create)
+        return NULL;
+    struct gw_session *s = bc_calloc(1, sizeof *s);
+    snprintf(s->id, sizeof s->id, "%s", id);
+    s->next = srv->sessions;
+    srv->sessions = s;
+    return s;
+}
+
+int gw_end_session(struct server *srv, const char *id)
+{
+    uint64_t seq;
+    return stream_append(srv->stream, id, STREAM_KIND_SESSION_END, NULL, 0, &seq);
+}
+
+/* The pipeline runs the declared targets plus the languages listened to. */
+static void update_languages(struct server *srv, const char *id)
+{
+    struct session_info info;
+    if (session_get(srv->registry, id, &info) < 0)
+        return;
+    char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    const char *ptrs[SESSION_TARGETS_MAX];
+    size_t n = gw_session_languages(srv, &info, langs, SESSION_TARGETS_MAX);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(langs[i], info.source) != 0)
+            ptrs[m++] = langs[i];
+    }
+    worker_pool_set_languages(srv->workers, id, ptrs, m);
+}
+
+static void send_listener_counts(struct server *srv, const char *id)
+{
+    struct gw_session *s = gw_session_find(srv, id, 0);
+    if (!s || !s->speaker)
+        return;
+    char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    int counts[SESSION_TARGETS_MAX];
+    size_t n = session_listener_counts(srv->registry, id, langs, counts, SESSION_TARGETS_MAX);
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "listeners");
+    cJSON *obj = cJSON_AddObjectToObject(json, "counts");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddNumberToObject(obj, langs[i], counts[i]);
+    send_json(srv, s->speaker, json);
+    cJSON_Delete(json);
+}
+
+/* Splits "/ws/speak/ID" into the id; 0 or -1. */
+static int path_session(const char *uri, const char *prefix, char *id, size_t len)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(uri, prefix, plen) != 0)
+        return -1;
+    const char *rest = uri + plen;
+    size_t n = strcspn(rest, "/?");
+    if (n == 0 || n >= len || rest[n] != '\0')
+        return -1;
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    return 0;
+}
+
+static int open_speaker(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    char token[SESSION_TOKEN_LEN + 8] = "";
+    if (gw_query_arg(c->wsi, "token", token, sizeof token) < 0)
+        token[0] = '\0';
+    if (session_check_token(srv->registry, c->session, token) < 0)
+        return close_now(c, CLOSE_BAD_TOKEN, "missing or wrong speaker token");
+    c->kind = CONN_SPEAKER;
+    link_conn(srv, c);
+    snprintf(c->lang, sizeof c->lang, "%s", info->source);
+    struct gw_session *s = gw_session_find(srv, c->session, 1);
+    if (s->speaker)
+        close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
+    s->speaker = c;
+    update_languages(srv, c->session);
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "ready");
+    cJSON_AddStringToObject(json, "session", c->session);
+    cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
+    send_json(srv, c, json);
+    cJSON_Delete(json);
+    send_listener_counts(srv, c->session);
+    return 0;
+}
+
+static void replay_recent(struct server *srv, struct conn *c)
+{
+    struct transcript *t;
+    if (session_recent_captions(srv->registry, c->session, c->lang,
+                                (size_t)srv->config.recent_captions, &t) < 0)
+        return;
+    for (size_t i = 0; i < transcript_count(t); i++) {
+        const struct transcript_cue *cue = transcript_cue_at(t, i);
+        cJSON *json = cJSON_CreateObject();
+        cJSON_AddStringToObject(json, "type", "caption");
+        cJSON_AddStringToObject(json, "lang", c->lang);
+        cJSON_AddBoolToObject(json, "final", 1);
+        cJSON_AddNumberToObject(json, "utterance", cue->utterance);
+        cJSON_AddStringToObject(json, "text", cue->text);
+        cJSON_AddStringToObject(json, "source_text", cue->source_text);
+        cJSON_AddNumberToObject(json, "source_start_ms", (double)cue->start_ms);
+        cJSON_AddNumberToObject(json, "source_end_ms", (double)cue->end_ms);
+        cJSON_AddBoolToObject(json, "replay", 1);
+        send_json(srv, c, json);
+        cJSON_Delete(json);
+    }
+    transcript_free(t);
+}
+
+static int open_listener(struct server *srv, struct conn *c, const struct session_info *info)
+{
+    char lang[SESSION_LANG_LEN + 8] = "";
+    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
+        snprintf(lang, sizeof lang, "%s", info->source);
+    const struct mt_language *l = mt_language_find(srv->engines.mt, lang);
+    if (!l && strcmp(lang, info->source) != 0)
+        return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");
+    snprintf(c->lang, sizeof c->lang, "%s", l ? l->code : info->source);
+    int rc = session_listener_join(srv->registry, c->session, c->lang);
+    if (rc == BC_ELIMIT)
+        return close_now(c, CLOSE_LIMIT, "too many listeners in this session");
+    if (rc < 0)
+        return close_now(c, CLOSE_SESSION_ENDED, "session ended");
+    c->kind = CONN_LISTENER;
+    link_conn(srv, c);
+    update_languages(srv, c->session);
+    if (l)
+        mt_prepare(srv->engines.mt, c->lang);
+    const char *voice = NULL;
+    bool stand_in = false;
+    int has_voice = srv->engines.tts && l &&
+                    tts_voice_for(srv->engines.tts, c->lang, &voice, &stand_in) == 0;
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "hello");
+    cJSON_AddStringToObject(json, "session", c->session);
+    cJSON_AddStringToObject(json, "lang", c->lang);
+    cJSON_AddNumberToObject(json, "sample_rate",
+                            srv->engines.tts ? tts_sample_rate(srv->engines.tts) : 0);
+    cJSON_AddStringToObject(json, "codec", "pcm16");
+    cJSON_AddBoolToObject(json, "voice", has_voice);
+    send_json(srv, c, json);
+    cJSON_Delete(json);
+    replay_recent(srv, c);
+    send_listener_counts(srv, c->session);
+    return 0;
+}
+
+int gw_ws_established(struct server *srv, struct conn *c)
+{
+    int speaker = path_session(c->uri, GW_SPEAK_PREFIX, c->session, sizeof c->session) == 0;
+    int listener =
+        !speaker && path_session(c->uri, GW_LISTEN_PREFIX, c->session, sizeof c->session) == 0;
+    if (!speaker && !listener)
+        return close_now(c, CLOSE_NO_SESSION, "unknown socket path");
+    struct session_info info;
+    if (session_get(srv->registry, c->session, &info) < 0)
+        return close_now(c, CLOSE_NO_SESSION, "no such session");
+    if (info.state == SESSION_ENDED)
+        return close_now(c, CLOSE_SESSION_ENDED, "session ended");
+    return speaker ? open_speaker(srv, c, &info) : open_listener(srv, c, &info);
+}
+
+static int speaker_control(struct server *srv, struct conn *c, const char *text, size_t len)
+{
+    cJSON *json = cJSON_ParseWithLength(text, len);
+    const cJSON *type = json ? cJSON_GetObjectItemCaseSensitive(json, "type") : NULL;
+    int rc = 0;
+    if (!cJSON_IsString(type))
+        rc = close_now(c, CLOSE_BAD_FRAME, "control frames are JSON objects with a type");
+    else if (strcmp(type->valuestring, "end") == 0) {
+        uint64_t seq;
+        if (stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq) < 0)
+            rc = close_now(c, CLOSE_BUSY, "server busy: could not queue the end");
+    } else
+        rc = close_now(c, CLOSE_BAD_FRAME, "unknown control message type");
+    cJSON_Delete(json);
+    return rc;
+}
+
+static int speaker_audio(struct server *srv, struct conn *c)
+{
+    if (c->rx_len % BYTES_PER_SAMPLE)
+        return close_now(c, CLOSE_BAD_FRAME, "PCM16 frames need an even number of bytes");
+    if (c->rx_len == 0)
+        return 0;
+    uint64_t seq;
+    int rc = stream_append(srv->stream, c->session, STREAM_KIND_AUDIO, c->rx, c->rx_len, &seq);
+    if (rc < 0)
+        return close_now(c, CLOSE_BUSY, "server busy: audio not accepted, resend it");
+    struct gw_session *s = gw_session_find(srv, c->session, 1);
+    s->received_samples += (int64_t)(c->rx_len / BYTES_PER_SAMPLE);
+    if (++c->frames_since_ack >= GW_ACK_EVERY_FRAMES) {
+        c->frames_since_ack = 0;
+        cJSON *json = cJSON_CreateObject();
+        cJSON_AddStringToObject(json, "type", "ack");
+        cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
+        send_json(srv, c, json);
+        cJSON_Delete(json);
+    }
+    return 0;
+}
+
+int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len)
+{
+    if (c->close_code)
+        return 0;
+    if (c->kind == CONN_LISTENER) {
+        if (lws_frame_is_binary(c->wsi))
+            return close_now(c, CLOSE_BAD_FRAME, "listeners do not send audio");
+        return 0;
+    }
+    if (c->kind != CONN_SPEAKER)
+        return -1;
+    if (c->rx_len + len > srv->config.max_frame_bytes)
+        return close_now(c, CLOSE_FRAME_TOO_LARGE, "frame larger than the limit");
+    if (lws_is_first_fragment(c->wsi))
+        c->rx_len = 0;
+    if (!c->rx)
+        c->rx = bc_malloc(srv->config.max_frame_bytes);
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0)
+        return 0;
+    int rc = lws_frame_is_binary(c->wsi) ? speaker_audio(srv, c)
+                                         : speaker_control(srv, c, (const char *)c->rx, c->rx_len);
+    c->rx_len = 0;
+    return rc;
+}
+
+int gw_ws_writeable(struct server *srv, struct conn *c)
+{
+    if (c->queue_count > 0) {
+        struct delivery_msg *m = c->queue[c->queue_head];
+        int n = lws_write(c->wsi, m->payload, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        c->queue_head = (c->queue_head + 1) % c->queue_cap;
+        c->queue_count--;
+        c->queue_bytes -= m->len;
+        int closes = m->closes;
+        delivery_msg_unref(m);
+        if (n < 0)
+            return -1;
+        if (closes)
+            return close_now(c, CLOSE_ENDED_NORMALLY, "session ended");
+        if (c->queue_count > 0 || c->close_code)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->close_code)
+        return close_now(c, c->close_code, c->close_reason);
+    (void)srv;
+    return 0;
+}
+
+void gw_ws_closed(struct server *srv, struct conn *c)
+{
+    for (struct conn **p = &srv->conns; *p; p = &(*p)->next) {
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    }
+    drop_queue(c);
+    free(c->queue);
+    free(c->rx);
+    c->queue = NULL;
+    c->rx = NULL;
+    if (c->kind == CONN_SPEAKER) {
+        struct gw_session *s = gw_session_find(srv, c->session, 0);
+        if (s && s->speaker == c)
+            s->speaker = NULL;
+    } else if (c->kind == CONN_LISTENER) {
+        session_listener_leave(srv->registry, c->session, c->lang);
+        update_languages(srv, c->session);
+        send_listener_counts(srv, c->session);
+    }
+    c->kind = CONN_HTTP;
+}
+
+static int wants(const struct conn *c, const struct delivery_msg *m)
+{
+    if (strcmp(c->session, m->session) != 0)
+        return 0;
+    if (strcmp(m->lang, DELIVERY_ALL_LANGS) == 0)
+        return 1;
+    if (c->kind == CONN_SPEAKER)
+        return m->to_speaker;
+    return strcmp(c->lang, m->lang) == 0;
+}
+
+void gw_ws_dispatch(struct server *srv)
+{
+    struct delivery_msg *batch[GW_DRAIN_BATCH];
+    size_t n;
+    while ((n = delivery_drain(srv->bus, batch, GW_DRAIN_BATCH)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            for (struct conn *c = srv->conns; c; c = c->next) {
+                if (wants(c, batch[i]))
+                    enqueue(srv, c, batch[i]);
+            }
+            delivery_msg_unref(batch[i]);
+        }
+    }
+}

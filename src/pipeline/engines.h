@@ -1,0 +1,15 @@
+/* Opens and closes the three shared engines a process needs. */
+#ifndef BC_ENGINES_H
+#define BC_ENGINES_H
+
+#include "pipeline/pipeline.h"
+
+/* Loads the ASR model, discovers translation directions and (with_tts)
+ * starts the speech synthesis thread. Returns 0 and fills *out, or the
+ * failing engine's code after logging which one failed; nothing stays open
+ * on failure. */
+int engines_open(const struct asr_params *asr_params, int with_tts, struct pipeline_engines *out);
+/* Closes what engines_open opened; safe on a zeroed struct. */
+void engines_close(struct pipeline_engines *engines);
+
+#endif

@@ -1,0 +1,503 @@
+#include "pipeline/worker.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audio/audio.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define WORKER_DEFAULT_RECORDS_PER_TURN 20
+#define WORKER_SESSIONS_MAX 1024
+/* Finals whose speech may be queued at once per language. */
+#define WORKER_AUDIO_META_SLOTS 32
+#define WORKER_DRAIN_POLL_US 20000
+
+/* What a listener needs to time an utterance's audio. */
+struct audio_meta {
+    int utterance;
+    uint64_t seq;
+    int64_t append_ms;
+    int64_t end_ms;
+};
+
+struct lang_output {
+    char lang[PIPELINE_LANG_MAX];
+    struct audio_meta meta[WORKER_AUDIO_META_SLOTS];
+    struct wav_writer *archive; /* the utterance being spoken */
+};
+
+/* Processing state of one session. Scheduling flags are guarded by the
+ * pool's lock; the pipeline belongs to the worker running the session. */
+struct worker_session {
+    struct worker_pool *pool;
+    char id[STREAM_SESSION_ID_MAX];
+    int queued, running, dirty, finished;
+    struct pipeline *pipeline;
+    uint64_t seq;           /* last record fed */
+    uint64_t current_seq;   /* record being fed, for caption metadata */
+    int64_t current_append_ms;
+    char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
+    size_t n_langs;
+    int langs_changed;
+    pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
+    struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
+    size_t n_outputs;
+};
+
+/* Checkpoint state: where the recognizer's timeline resumes. */
+struct resume_state {
+    int64_t position;
+    int32_t next_utterance;
+};
+
+struct worker_pool {
+    struct worker_config config;
+    struct pipeline_engines engines;
+    struct stream *stream;
+    struct session_registry *registry;
+    struct delivery *bus;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopping;
+    struct worker_session *sessions[WORKER_SESSIONS_MAX];
+    size_t n_sessions;
+    struct worker_session *ready[WORKER_SESSIONS_MAX];
+    size_t ready_head, ready_count;
+    pthread_t *threads;
+    int n_threads;
+};
+
+void worker_default_config(struct worker_config *config)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    config->threads = cpus > 0 ? (int)cpus : 1;
+    config->records_per_turn = WORKER_DEFAULT_RECORDS_PER_TURN;
+    config->archive_dir = NULL;
+}
+
+/* Caller holds pool->lock. */
+static struct worker_session *find_session(struct worker_pool *pool, const char *id, int create)
+{
+    for (size_t i = 0; i < pool->n_sessions; i++) {
+        if (strcmp(pool->sessions[i]->id, id) == 0)
+            return pool->sessions[i];
+    }
+    if (!create || pool->n_sessions == WORKER_SESSIONS_MAX)
+        return NULL;
+    struct worker_session *ws = bc_calloc(1, sizeof *ws);
+    ws->pool = pool;
+    snprintf(ws->id, sizeof ws->id, "%s", id);
+    pthread_mutex_init(&ws->out_lock, NULL);
+    struct session_info info;
+    if (session_get(pool->registry, id, &info) == 0) {
+        for (size_t i = 0; i < info.n_targets && i < PIPELINE_LANGS_MAX; i++)
+            snprintf(ws->langs[ws->n_langs++], PIPELINE_LANG_MAX, "%s", info.targets[i]);
+    }
+    pool->sessions[pool->n_sessions++] = ws;
+    return ws;
+}
+
+/* Caller holds pool->lock. */
+static void remove_session(struct worker_pool *pool, struct worker_session *ws)
+{
+    for (size_t i = 0; i < pool->n_sessions; i++) {
+        if (pool->sessions[i] == ws) {
+            pool->sessions[i] = pool->sessions[--pool->n_sessions];
+            break;
+        }
+    }
+    for (size_t i = 0; i < ws->n_outputs; i++)
+        wav_writer_close(ws->outputs[i].archive);
+    pthread_mutex_destroy(&ws->out_lock);
+    free(ws);
+}
+
+/* Caller holds pool->lock. */
+static void enqueue(struct worker_pool *pool, struct worker_session *ws)
+{
+    if (ws->queued || ws->running || ws->finished)
+        return;
+    ws->queued = 1;
+    pool->ready[(pool->ready_head + pool->ready_count++) % WORKER_SESSIONS_MAX] = ws;
+    pthread_cond_signal(&pool->wake);
+}
+
+void worker_pool_notify(struct worker_pool *pool, const char *session_id)
+{
+    pthread_mutex_lock(&pool->lock);
+    struct worker_session *ws = find_session(pool, session_id, 1);
+    if (ws && ws->running)
+        ws->dirty = 1;
+    else if (ws)
+        enqueue(pool, ws);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void worker_pool_set_languages(struct worker_pool *pool, const char *session_id,
+                               const char *const *langs, size_t n_langs)
+{
+    pthread_mutex_lock(&pool->lock);
+    struct worker_session *ws = find_session(pool, session_id, 1);
+    if (ws) {
+        ws->n_langs = 0;
+        for (size_t i = 0; i < n_langs && i < PIPELINE_LANGS_MAX; i++)
+            snprintf(ws->langs[ws->n_langs++], PIPELINE_LANG_MAX, "%s", langs[i]);
+        ws->langs_changed = 1;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Caller holds ws->out_lock. */
+static struct lang_output *output_for(struct worker_session *ws, const char *lang)
+{
+    for (size_t i = 0; i < ws->n_outputs; i++) {
+        if (strcmp(ws->outputs[i].lang, lang) == 0)
+            return &ws->outputs[i];
+    }
+    if (ws->n_outputs == sizeof ws->outputs / sizeof ws->outputs[0])
+        return NULL;
+    struct lang_output *o = &ws->outputs[ws->n_outputs++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->lang, sizeof o->lang, "%s", lang);
+    return o;
+}
+
+static void publish_json(struct worker_session *ws, const char *lang, cJSON *json, bool to_speaker,
+                         bool closes)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    struct delivery_msg *m = delivery_msg_new(ws->id, lang, false, text, strlen(text));
+    m->to_speaker = to_speaker;
+    m->closes = closes;
+    delivery_publish(ws->pool->bus, m);
+    cJSON_free(text);
+}
+
+static int on_caption(struct worker_session *ws, const struct pipeline_event *ev)
+{
+    int is_source = strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0;
+    if (ev->final) {
+        int rc = session_add_caption(ws->pool->registry, ws->id, ev->lang, ev->utterance,
+                                     ev->start_ms, ev->end_ms, ev->text, ev->source_text);
+        if (rc == 1)
+            return 1; /* delivered before the restart */
+        if (rc < 0)
+            bc_warn("session %s: caption not stored: %s", ws->id, bc_strerror(rc));
+        pthread_mutex_lock(&ws->out_lock);
+        struct lang_output *o = output_for(ws, ev->lang);
+        if (o) {
+            struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
+            *m = (struct audio_meta){ev->utterance, ws->current_seq, ws->current_append_ms,
+                                     ev->end_ms};
+        }
+        pthread_mutex_unlock(&ws->out_lock);
+    }
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "caption");
+    cJSON_AddStringToObject(json, "lang", ev->lang);
+    cJSON_AddBoolToObject(json, "final", ev->final);
+    cJSON_AddNumberToObject(json, "utterance", ev->utterance);
+    cJSON_AddStringToObject(json, "text", ev->text);
+    cJSON_AddStringToObject(json, "source_text", ev->source_text);
+    cJSON_AddNumberToObject(json, "source_start_ms", (double)ev->start_ms);
+    cJSON_AddNumberToObject(json, "source_end_ms", (double)ev->end_ms);
+    cJSON_AddNumberToObject(json, "seq", (double)ws->current_seq);
+    cJSON_AddNumberToObject(json, "append_ms", (double)ws->current_append_ms);
+    cJSON_AddBoolToObject(json, "replay", 0);
+    publish_json(ws, ev->lang, json, is_source, false);
+    cJSON_Delete(json);
+    return 0;
+}
+
+static void archive_open(struct worker_session *ws, struct lang_output *o, int utterance,
+                         int sample_rate)
+{
+    const char *root = ws->pool->config.archive_dir;
+    if (!root)
+        return;
+    char *dir = bc_asprintf("%s/%s/%s", root, ws->id, o->lang);
+    char *path = bc_asprintf("%s/%06d.wav", dir, utterance);
+    char *session_dir = bc_asprintf("%s/%s", root, ws->id);
+    mkdir(root, 0755);
+    mkdir(session_dir, 0755);
+    mkdir(dir, 0755);
+    if (wav_writer_open(path, sample_rate, &o->archive) < 0)
+        bc_warn("cannot archive audio to %s", path);
+    free(session_dir);
+    free(path);
+    free(dir);
+}
+
+static void on_audio(struct worker_session *ws, const struct pipeline_event *ev)
+{
+    pthread_mutex_lock(&ws->out_lock);
+    struct lang_output *o = output_for(ws, ev->lang);
+    struct audio_meta meta = {0};
+    if (o)
+        meta = o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
+    if (o && ev->type == PIPELINE_AUDIO_START) {
+        wav_writer_close(o->archive);
+        o->archive = NULL;
+        archive_open(ws, o, ev->utterance, ev->sample_rate);
+    } else if (o && o->archive && ev->type == PIPELINE_AUDIO) {
+        wav_writer_append(o->archive, ev->pcm, ev->n_samples);
+    } else if (o && ev->type == PIPELINE_AUDIO_END) {
+        wav_writer_close(o->archive);
+        o->archive = NULL;
+    }
+    pthread_mutex_unlock(&ws->out_lock);
+
+    if (ev->type == PIPELINE_AUDIO) {
+        struct delivery_msg *m = delivery_msg_new(ws->id, ev->lang, true, ev->pcm,
+                                                  ev->n_samples * sizeof *ev->pcm);
+        delivery_publish(ws->pool->bus, m);
+        return;
+    }
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type",
+                            ev->type == PIPELINE_AUDIO_START ? "audio_start" : "audio_end");
+    cJSON_AddNumberToObject(json, "utterance", ev->utterance);
+    if (ev->type == PIPELINE_AUDIO_START) {
+        cJSON_AddNumberToObject(json, "sample_rate", ev->sample_rate);
+        cJSON_AddStringToObject(json, "codec", "pcm16");
+        if (meta.utterance == ev->utterance) {
+            cJSON_AddNumberToObject(json, "source_end_ms", (double)meta.end_ms);
+            cJSON_AddNumberToObject(json, "seq", (double)meta.seq);
+            cJSON_AddNumberToObject(json, "append_ms", (double)meta.append_ms);
+        }
+    } else {
+        cJSON_AddNumberToObject(json, "samples", (double)ev->n_samples);
+    }
+    publish_json(ws, ev->lang, json, false, false);
+    cJSON_Delete(json);
+}
+
+static int sink(void *user_data, const struct pipeline_event *ev)
+{
+    struct worker_session *ws = user_data;
+    if (ev->type == PIPELINE_CAPTION)
+        return on_caption(ws, ev);
+    on_audio(ws, ev);
+    return 0;
+}
+
+static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
+{
+    const char *langs[PIPELINE_LANGS_MAX];
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < ws->n_langs; i++)
+        langs[i] = ws->langs[i];
+    size_t n_langs = ws->n_langs;
+    ws->langs_changed = 0;
+    int rc = pipeline_new(&pool->engines, langs, n_langs, sink, ws, &ws->pipeline);
+    pthread_mutex_unlock(&pool->lock);
+    if (rc < 0)
+        return rc;
+    struct resume_state state = {0};
+    size_t state_len = 0;
+    stream_checkpoint_get(pool->stream, ws->id, &ws->seq, &state, &state_len);
+    if (state_len == sizeof state && state.position > 0) {
+        pipeline_resume(ws->pipeline, state.position, state.next_utterance);
+        bc_info("session %s: resuming after record %llu at %.1f s", ws->id,
+                (unsigned long long)ws->seq, (double)state.position / ASR_RATE_HZ);
+    }
+    return 0;
+}
+
+static void refresh_languages(struct worker_pool *pool, struct worker_session *ws)
+{
+    pthread_mutex_lock(&pool->lock);
+    if (ws->langs_changed) {
+        const char *langs[PIPELINE_LANGS_MAX];
+        for (size_t i = 0; i < ws->n_langs; i++)
+            langs[i] = ws->langs[i];
+        pipeline_set_languages(ws->pipeline, langs, ws->n_langs);
+        for (size_t i = 0; i < ws->n_langs; i++)
+            mt_prepare(pool->engines.mt, langs[i]);
+        ws->langs_changed = 0;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static void finish_session(struct worker_session *ws)
+{
+    pipeline_wait_idle(ws->pipeline);
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "ended");
+    publish_json(ws, DELIVERY_ALL_LANGS, json, true, true);
+    cJSON_Delete(json);
+    stream_session_ended(ws->pool->stream, ws->id);
+    ws->finished = 1;
+}
+
+static int process_record(struct worker_session *ws, const struct stream_record *rec)
+{
+    ws->current_seq = rec->seq;
+    ws->current_append_ms = rec->append_ms;
+    switch (rec->kind) {
+    case STREAM_KIND_AUDIO:
+        return pipeline_feed(ws->pipeline, (const int16_t *)rec->data, rec->len / sizeof(int16_t));
+    case STREAM_KIND_END:
+        return pipeline_flush(ws->pipeline);
+    case STREAM_KIND_SESSION_END: {
+        int rc = pipeline_flush(ws->pipeline);
+        finish_session(ws);
+        return rc;
+    }
+    default:
+        return BC_EFORMAT;
+    }
+}
+
+/* One turn: up to records_per_turn records. Returns 1 when records remain. */
+static int run_turn(struct worker_pool *pool, struct worker_session *ws)
+{
+    if (!ws->pipeline && open_pipeline(pool, ws) < 0) {
+        bc_error("session %s: no recognizer available", ws->id);
+        return 0;
+    }
+    for (int i = 0; i < pool->config.records_per_turn && !ws->finished; i++) {
+        refresh_languages(pool, ws);
+        struct stream_record *rec;
+        if (stream_read(pool->stream, ws->id, ws->seq, &rec) < 0)
+            return 0;
+        int rc = process_record(ws, rec);
+        if (rc < 0) {
+            char error[128];
+            snprintf(error, sizeof error, "processing failed: %s", bc_strerror(rc));
+            int dead = stream_record_failed(pool->stream, ws->id, rec->seq, error);
+            bc_warn("session %s: record %llu %s%s", ws->id, (unsigned long long)rec->seq, error,
+                    dead == 1 ? "; set aside in the dead-letter log" : "; will retry");
+            if (dead != 1) {
+                free(rec);
+                return 1;
+            }
+        }
+        ws->seq = rec->seq;
+        free(rec);
+        if (!pipeline_in_utterance(ws->pipeline)) {
+            struct resume_state state = {pipeline_position(ws->pipeline),
+                                         pipeline_next_utterance(ws->pipeline)};
+            stream_checkpoint(pool->stream, ws->id, ws->seq, &state, sizeof state);
+        }
+    }
+    return !ws->finished;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_pool *pool = arg;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        while (!pool->stopping && pool->ready_count == 0)
+            pthread_cond_wait(&pool->wake, &pool->lock);
+        if (pool->stopping)
+            break;
+        struct worker_session *ws = pool->ready[pool->ready_head];
+        pool->ready_head = (pool->ready_head + 1) % WORKER_SESSIONS_MAX;
+        pool->ready_count--;
+        ws->queued = 0;
+        ws->running = 1;
+        ws->dirty = 0;
+        pthread_mutex_unlock(&pool->lock);
+        int more = run_turn(pool, ws);
+        pthread_mutex_lock(&pool->lock);
+        ws->running = 0;
+        if (ws->finished) {
+            pthread_mutex_unlock(&pool->lock);
+            pipeline_free(ws->pipeline); /* waits for speech: not under the pool lock */
+            pthread_mutex_lock(&pool->lock);
+            remove_session(pool, ws);
+        } else if (more || ws->dirty) {
+            enqueue(pool, ws);
+        }
+        pthread_cond_broadcast(&pool->wake);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+int worker_pool_new(const struct worker_config *config, const struct pipeline_engines *engines,
+                    struct stream *stream, struct session_registry *registry,
+                    struct delivery *bus, struct worker_pool **out)
+{
+    *out = NULL;
+    struct worker_pool *pool = bc_calloc(1, sizeof *pool);
+    pool->config = *config;
+    if (pool->config.threads < 1)
+        pool->config.threads = 1;
+    if (pool->config.records_per_turn < 1)
+        pool->config.records_per_turn = WORKER_DEFAULT_RECORDS_PER_TURN;
+    pool->engines = *engines;
+    pool->stream = stream;
+    pool->registry = registry;
+    pool->bus = bus;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pool->threads = bc_calloc((size_t)pool->config.threads, sizeof *pool->threads);
+    for (int i = 0; i < pool->config.threads; i++) {
+        if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0)
+            goto fail;
+        pool->n_threads++;
+    }
+    *out = pool;
+    return 0;
+fail:
+    worker_pool_free(pool);
+    return BC_EIO;
+}
+
+void worker_pool_free(struct worker_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = 1;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < pool->n_threads; i++)
+        pthread_join(pool->threads[i], NULL);
+    while (pool->n_sessions > 0) {
+        struct worker_session *ws = pool->sessions[0];
+        pipeline_free(ws->pipeline);
+        remove_session(pool, ws);
+    }
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->threads);
+    free(pool);
+}
+
+int worker_pool_drain(struct worker_pool *pool, int timeout_ms)
+{
+    int64_t deadline = bc_now_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        int busy = pool->ready_count > 0;
+        for (size_t i = 0; i < pool->n_sessions; i++)
+            busy |= pool->sessions[i]->running;
+        pthread_mutex_unlock(&pool->lock);
+        if (!busy)
+            break;
+        if (bc_now_us() > deadline)
+            return BC_ETIMEDOUT;
+        bc_sleep_us(WORKER_DRAIN_POLL_US);
+    }
+    /* Speech still being synthesized belongs to pipelines no worker runs now. */
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < pool->n_sessions; i++) {
+        if (pool->sessions[i]->pipeline)
+            pipeline_wait_idle(pool->sessions[i]->pipeline);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return 0;
+}

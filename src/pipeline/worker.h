@@ -1,0 +1,51 @@
+/* The worker pool: threads that own sessions one at a time, read each
+ * session's records from the ingestion stream in order, run them through the
+ * session's pipeline, store final captions and translated audio, publish
+ * results on the delivery bus and checkpoint.
+ *
+ * A session is processed by at most one worker at a time; a worker gives
+ * the session back after a bounded turn so one busy session never starves
+ * another. Checkpoints advance only at utterance boundaries, so after a
+ * crash an unfinished utterance is recognized again from its start, and a
+ * final stored before the crash is neither delivered nor spoken twice.
+ * All functions are thread-safe. */
+#ifndef BC_WORKER_H
+#define BC_WORKER_H
+
+#include <stddef.h>
+
+#include "delivery/delivery.h"
+#include "pipeline/pipeline.h"
+#include "session/session.h"
+#include "stream/stream.h"
+
+struct worker_config {
+    int threads;              /* default: number of processors */
+    int records_per_turn;     /* records processed before the session yields; default 20 */
+    const char *archive_dir;  /* translated audio goes to DIR/<session>/<lang>/<utt>.wav; NULL: none */
+};
+
+struct worker_pool;
+
+void worker_default_config(struct worker_config *config);
+
+/* Everything passed in is borrowed and must outlive the pool. Starts the
+ * threads. Returns 0 and *out (free with worker_pool_free) or BC_EIO. */
+int worker_pool_new(const struct worker_config *config, const struct pipeline_engines *engines,
+                    struct stream *stream, struct session_registry *registry,
+                    struct delivery *bus, struct worker_pool **out);
+/* Stops the threads after their current record; unprocessed records stay
+ * in the stream. NULL is a no-op. */
+void worker_pool_free(struct worker_pool *pool);
+
+/* The session has new records (the stream's notify callback). */
+void worker_pool_notify(struct worker_pool *pool, const char *session_id);
+/* Sets the target languages of the session's pipeline (declared targets
+ * plus the languages listeners asked for), from the next record on. */
+void worker_pool_set_languages(struct worker_pool *pool, const char *session_id,
+                               const char *const *langs, size_t n_langs);
+/* Blocks until every notified session has no unprocessed record and all
+ * speech is synthesized, or timeout_ms passes. Returns 0 or BC_ETIMEDOUT. */
+int worker_pool_drain(struct worker_pool *pool, int timeout_ms);
+
+#endif

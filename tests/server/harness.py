@@ -1,0 +1,138 @@
+"""Starts a real babelcast server on a loopback port and drives it with real
+clients: the babelcast binary's own speak/listen, HTTP, and WebSockets."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+
+SPEECH_DIR = os.environ.get("BC_TEST_SPEECH_DIR", "/usr/share/pocketsphinx/test/data")
+SOURCE_DIR = os.environ.get("BC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+LIBRIVOX = [os.path.join(SPEECH_DIR, "librivox", "sense_and_sensibility_01_austen_64kb-%s.wav" % n)
+            for n in ("0870", "0880", "0890", "0920", "0930")]
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 60
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+    print("ok: " + message, flush=True)
+
+
+def make_talk(path, clips, gap_s=1.0, tail_s=1.0):
+    """Joins 16 kHz mono clips with silence between them, as one talk."""
+    frames = []
+    for clip in clips:
+        with wave.open(clip, "rb") as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1
+            frames.append(w.readframes(w.getnframes()))
+    silence = b"\0\0" * int(16000 * gap_s)
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(silence.join(frames) + b"\0\0" * int(16000 * tail_s))
+    return path
+
+
+class Server:
+    def __init__(self, binary, data_dir=None, extra=()):
+        self.binary = binary
+        self.tmp = tempfile.mkdtemp(prefix="babelcast-test-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.extra = list(extra)
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        port_file = os.path.join(self.tmp, "port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        self.log = open(os.path.join(self.tmp, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+             "--web-root", os.path.join(SOURCE_DIR, "web"), "--port-file", port_file] + self.extra,
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + START_TIMEOUT_S
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                self.dump_log()
+                fail("server exited during start-up with %d" % self.proc.returncode)
+            try:
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.1)
+        else:
+            fail("server did not start in %d s" % START_TIMEOUT_S)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.ws_url = "ws://127.0.0.1:%d" % self.port
+        return self
+
+    def dump_log(self):
+        self.log.flush()
+        with open(os.path.join(self.tmp, "server.log"), "rb") as f:
+            sys.stdout.write(f.read().decode(errors="replace")[-4000:])
+
+    def stop(self, expect_clean=True):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.dump_log()
+                fail("server did not stop within %d s of SIGTERM" % STOP_TIMEOUT_S)
+            if expect_clean and rc != 0:
+                self.dump_log()
+                fail("server exited with %d after SIGTERM" % rc)
+        self.proc = None
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers=headers or {})
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        ctype = resp.getheader("Content-Type", "")
+        if ctype.startswith("application/json") and payload:
+            return resp.status, json.loads(payload)
+        return resp.status, payload.decode(errors="replace")
+
+    def create_session(self, targets):
+        status, body = self.request("POST", "/api/sessions", {"source": "en", "targets": targets})
+        if status != 201:
+            fail("session create returned %d %s" % (status, body))
+        return body
+
+
+def run(binary, *args, timeout=300, **kwargs):
+    return subprocess.run([binary] + list(args), capture_output=True, text=True, timeout=timeout,
+                          **kwargs)
