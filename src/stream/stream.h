@@ -1,0 +1,102 @@
+/* The ingestion stream: an ordered, durable log of speaker audio records,
+ * partitioned by session. The gateway appends; the one worker that owns a
+ * session reads its records in order and checkpoints after processing.
+ *
+ * Backends behind one table of operations, chosen by URL:
+ *   mem://            bounded in-memory log (lost on exit)
+ *   file://DIR        the same plus an append-only file log per session under
+ *                     DIR with periodic fsync and retention: records accepted
+ *                     before a crash are read again after a restart
+ * (redis://host:port and kinesis://name fit the same table: shards map to
+ * sessions, leases to stream_lease, checkpoints to stream_checkpoint.)
+ *
+ * All functions are thread-safe. */
+#ifndef BC_STREAM_H
+#define BC_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STREAM_SESSION_ID_MAX 64
+#define STREAM_STATE_MAX 256 /* bytes of opaque checkpoint state */
+
+enum stream_kind {
+    STREAM_KIND_AUDIO = 1, /* PCM16LE mono 16 kHz */
+    STREAM_KIND_END = 2,   /* the speaker ended the utterance: flush */
+    STREAM_KIND_SESSION_END = 3, /* the session ended: flush and finish */
+};
+
+struct stream_record {
+    uint64_t seq;      /* per session, from 1, without gaps */
+    uint32_t kind;     /* enum stream_kind */
+    int64_t append_ms; /* wall clock (Unix ms) when appended */
+    size_t len;
+    uint8_t data[];
+};
+
+struct stream_params {
+    size_t max_backlog_bytes; /* unprocessed bytes per session before append says BC_EAGAIN; default 32 MiB */
+    int fsync_interval_ms;    /* file log: at most this much accepted audio is at risk on power loss; default 200 */
+    int retention_ms;         /* file log: processed records of ended sessions are deleted after this; default 24 h */
+    int max_attempts;         /* processing attempts per record before the dead-letter log; default 3 */
+};
+
+typedef void (*stream_notify_cb)(void *user_data, const char *session_id);
+
+struct stream;
+
+void stream_default_params(struct stream_params *params);
+
+/* Opens a backend by URL (see above). Returns 0 and *out (close with
+ * stream_close), BC_EINVAL (unknown scheme or bad URL) or BC_EIO. On
+ * file://, sessions found with records after their checkpoint are reported
+ * by stream_sessions_pending. */
+int stream_open(const char *url, const struct stream_params *params, struct stream **out);
+void stream_close(struct stream *s);
+
+/* cb runs after every successful append (on the appending thread) so a
+ * worker can be woken. Set once, before use. */
+void stream_set_notify(struct stream *s, stream_notify_cb cb, void *user_data);
+
+/* Appends a record; when it returns 0 the record is in the log (and written
+ * to the file, fsynced within fsync_interval_ms) and *seq_out is its number.
+ * Returns BC_EAGAIN when the session's backlog is full, BC_EINVAL for an
+ * empty or over-long session id, BC_EIO. */
+int stream_append(struct stream *s, const char *session_id, enum stream_kind kind,
+                  const void *data, size_t len, uint64_t *seq_out);
+
+/* The first record with seq > after_seq, in a new heap block (*out, caller
+ * frees). Returns 0, or BC_EAGAIN when there is none yet. */
+int stream_read(struct stream *s, const char *session_id, uint64_t after_seq,
+                struct stream_record **out);
+
+/* Marks every record up to seq processed and stores state (opaque, at most
+ * STREAM_STATE_MAX bytes) with it. Returns 0, BC_EINVAL or BC_EIO. */
+int stream_checkpoint(struct stream *s, const char *session_id, uint64_t seq, const void *state,
+                      size_t state_len);
+/* The last checkpoint: *seq (0 when none) and its state (copied into state,
+ * *state_len set; 0 when none). Returns 0. */
+int stream_checkpoint_get(struct stream *s, const char *session_id, uint64_t *seq, void *state,
+                          size_t *state_len);
+
+/* Counts a failed processing attempt of record seq. Returns 0 when it may be
+ * retried, or 1 after max_attempts: the record went to the dead-letter log
+ * with error and the caller moves on past it. */
+int stream_record_failed(struct stream *s, const char *session_id, uint64_t seq,
+                         const char *error);
+/* Number of dead-lettered records of the session. */
+size_t stream_dead_letters(struct stream *s, const char *session_id);
+
+/* Sessions with records after their checkpoint (recovery). At most max ids. */
+size_t stream_sessions_pending(struct stream *s, char (*ids)[STREAM_SESSION_ID_MAX], size_t max);
+
+/* The session will get no more records: its log may be dropped once
+ * processed and older than the retention. */
+void stream_session_ended(struct stream *s, const char *session_id);
+
+/* Ownership of a session's records across processes. The embedded backends
+ * have one process: the lease is always granted and *fencing_token is 1. */
+int stream_lease(struct stream *s, const char *session_id, const char *owner, int ttl_ms,
+                 uint64_t *fencing_token);
+
+#endif
