@@ -1,0 +1,434 @@
+/* Live end-to-end latency against a running server: N sessions, each with
+ * one real-time speaker and one listener per language. Measures, per
+ * utterance, end of speech -> first translated audio frame at each
+ * listener, and the lag of partial and final captions.
+ *
+ * build/bench/bench_live --server http://127.0.0.1:8080 --sessions 2
+ *     --languages es,ca,fr --file WAV --seconds 60 [--server-pid PID] */
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audio/audio.h"
+#include "cli/cli.h"
+#include "client/client.h"
+#include "test_paths.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define LIVE_CHUNK_MS 100
+#define LIVE_GAP_MS 1000 /* silence between loops of the file */
+#define LIVE_TIMEOUT_MS 5000
+#define LIVE_QUIET_DONE_US 3000000 /* after the speakers: this long without events = done */
+#define LIVE_DRAIN_MAX_US 20000000
+#define LIVE_POLL_US 200000
+#define LIVE_QUEUE_FULL_WAIT_US 2000
+#define LIVE_SESSIONS_MAX 64
+#define SAMPLES_PER_MS (AUDIO_SPEECH_RATE_HZ / 1000)
+#define US_PER_MS 1000
+#define US_PER_S 1000000LL
+
+enum { M_AUDIO, M_FINAL, M_PARTIAL, M_SRC_FINAL, M_SRC_PARTIAL, M_COUNT };
+static const char *const metric_names[M_COUNT] = {
+    "end of speech -> first audio frame (listeners)",
+    "end of speech -> final caption (listeners)",
+    "partial caption lag (listeners)",
+    "end of speech -> final caption (speaker, en)",
+    "partial caption lag (speaker, en)",
+};
+
+struct stat_set {
+    double *v;
+    size_t n, cap;
+};
+
+struct live_session;
+
+struct live_conn {
+    struct live_session *s;
+    struct client_ws *ws;
+    int speaker;
+    int awaiting_audio;
+    int64_t audio_end_ms;
+    int close_code;
+};
+
+struct live_session {
+    char *id, *token;
+    struct live_conn speaker;
+    struct live_conn listeners[CLI_LANGS_MAX];
+    size_t n_listeners;
+    pthread_t thread;
+    int64_t base;     /* session samples before ours (from "ready") */
+    int64_t *sent_us; /* per chunk: monotonic time it was sent, 0 before */
+    int utterances;
+};
+
+struct live {
+    const char *server;
+    char langs[CLI_LANGS_MAX][CLI_LANG_LEN];
+    int n_langs;
+    long sessions, seconds, server_pid;
+    const char *file;
+    int16_t *pcm; /* the looped program, seconds long */
+    size_t n_samples, n_chunks;
+    pthread_mutex_t mu;
+    struct stat_set stats[M_COUNT];
+    int64_t last_event_us;
+    int closes_unexpected;
+};
+
+static struct live L;
+
+static void stat_add(struct stat_set *st, double v)
+{
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 256;
+        st->v = bc_realloc(st->v, st->cap * sizeof *st->v);
+    }
+    st->v[st->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double stat_pct(struct stat_set *st, double p)
+{
+    size_t i = (size_t)(p * (double)(st->n - 1) + 0.5);
+    return st->v[i];
+}
+
+/* Milliseconds since the speaker sent the sample at end_ms; < 0 unknown. */
+static double lag_ms(struct live_session *s, int64_t end_ms, int64_t now)
+{
+    int64_t idx = end_ms * SAMPLES_PER_MS - s->base - 1;
+    if (idx < 0)
+        idx = 0;
+    size_t chunk = (size_t)idx / ((size_t)LIVE_CHUNK_MS * SAMPLES_PER_MS);
+    if (chunk >= L.n_chunks)
+        chunk = L.n_chunks - 1;
+    int64_t sent = s->sent_us[chunk];
+    return sent ? (double)(now - sent) / US_PER_MS : -1;
+}
+
+static void live_on_text(const char *text, size_t len, void *user)
+{
+    struct live_conn *c = user;
+    struct live_session *s = c->s;
+    int64_t now = bc_now_us();
+    cJSON *msg = cJSON_ParseWithLength(text, len);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
+    const cJSON *end = cJSON_GetObjectItemCaseSensitive(msg, "source_end_ms");
+    int64_t end_ms = cJSON_IsNumber(end) ? (int64_t)end->valuedouble : 0;
+    pthread_mutex_lock(&L.mu);
+    L.last_event_us = now;
+    if (!type) {
+    } else if (!strcmp(type, "ready")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(msg, "received_samples");
+        s->base = cJSON_IsNumber(n) ? (int64_t)n->valuedouble : 0;
+    } else if (!strcmp(type, "caption") &&
+               !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "replay"))) {
+        int final = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "final"));
+        double lag = lag_ms(s, end_ms, now);
+        if (final && c->speaker)
+            s->utterances++;
+        if (lag >= 0)
+            stat_add(&L.stats[c->speaker ? (final ? M_SRC_FINAL : M_SRC_PARTIAL)
+                                         : (final ? M_FINAL : M_PARTIAL)],
+                     lag);
+    } else if (!strcmp(type, "audio_start")) {
+        c->awaiting_audio = 1;
+        c->audio_end_ms = end_ms;
+    }
+    pthread_mutex_unlock(&L.mu);
+    cJSON_Delete(msg);
+}
+
+static void live_on_binary(const uint8_t *data, size_t len, void *user)
+{
+    struct live_conn *c = user;
+    int64_t now = bc_now_us();
+    pthread_mutex_lock(&L.mu);
+    L.last_event_us = now;
+    if (c->awaiting_audio) {
+        c->awaiting_audio = 0;
+        double lag = lag_ms(c->s, c->audio_end_ms, now);
+        if (lag >= 0)
+            stat_add(&L.stats[M_AUDIO], lag);
+    }
+    pthread_mutex_unlock(&L.mu);
+}
+
+static void live_on_close(int code, const char *reason, void *user)
+{
+    struct live_conn *c = user;
+    pthread_mutex_lock(&L.mu);
+    c->close_code = code;
+    if (code != 1000) {
+        L.closes_unexpected++;
+        fprintf(stderr, "bench_live: %s closed: %d %s\n", c->speaker ? "speaker" : "listener", code,
+                reason);
+    }
+    pthread_mutex_unlock(&L.mu);
+}
+
+static const struct client_ws_callbacks live_cb = {live_on_text, live_on_binary, live_on_close};
+
+/* Microphone model: a chunk is sent once all its samples "exist". */
+static void *live_speaker(void *arg)
+{
+    struct live_session *s = arg;
+    size_t chunk = (size_t)LIVE_CHUNK_MS * SAMPLES_PER_MS;
+    int64_t t0 = bc_now_us();
+    for (size_t i = 0; i < L.n_chunks; i++) {
+        int64_t wait = t0 + (int64_t)(i + 1) * LIVE_CHUNK_MS * US_PER_MS - bc_now_us();
+        if (wait > 0)
+            bc_sleep_us(wait);
+        size_t from = i * chunk, n = L.n_samples - from < chunk ? L.n_samples - from : chunk;
+        pthread_mutex_lock(&L.mu);
+        s->sent_us[i] = bc_now_us();
+        pthread_mutex_unlock(&L.mu);
+        /* Samples go out in host order: the bench runs on little-endian hosts. */
+        int rc;
+        while ((rc = client_ws_send_binary(s->speaker.ws, L.pcm + from, n * 2)) == BC_EAGAIN)
+            bc_sleep_us(LIVE_QUEUE_FULL_WAIT_US);
+        if (rc)
+            return NULL;
+    }
+    client_ws_send_text(s->speaker.ws, "{\"type\":\"end\"}", strlen("{\"type\":\"end\"}"));
+    return NULL;
+}
+
+static int live_proc(long pid, double *cpu_s, long *rss_kb)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    *cpu_s = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    *rss_kb = 0;
+    while (fgets(buf, sizeof buf, f))
+        sscanf(buf, "VmRSS: %ld", rss_kb);
+    fclose(f);
+    return 0;
+}
+
+static int live_args(int argc, char **argv)
+{
+    L.sessions = 1;
+    L.seconds = 30;
+    L.file = TEST_LIBRIVOX_DIR "/sense_and_sensibility_01_austen_64kb-0870.wav";
+    const char *langs = "es";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            return -1;
+        i++;
+        if (!strcmp(a, "--server"))
+            L.server = v;
+        else if (!strcmp(a, "--languages"))
+            langs = v;
+        else if (!strcmp(a, "--file"))
+            L.file = v;
+        else if (!strcmp(a, "--sessions")) {
+            if (cli_parse_int(v, 1, LIVE_SESSIONS_MAX, &L.sessions))
+                return -1;
+        } else if (!strcmp(a, "--seconds")) {
+            if (cli_parse_int(v, 1, 3600, &L.seconds))
+                return -1;
+        } else if (!strcmp(a, "--server-pid")) {
+            if (cli_parse_int(v, 1, 1L << 30, &L.server_pid))
+                return -1;
+        } else
+            return -1;
+    }
+    L.n_langs = cli_parse_langs(langs, L.langs, CLI_LANGS_MAX);
+    return L.server && L.n_langs > 0 ? 0 : -1;
+}
+
+/* The file looped with silence between loops, exactly L.seconds long. */
+static int live_program(void)
+{
+    char err[256];
+    struct audio_pcm pcm;
+    if (audio_load(L.file, AUDIO_SPEECH_RATE_HZ, &pcm, err, sizeof err)) {
+        fprintf(stderr, "bench_live: %s\n", err);
+        return -1;
+    }
+    L.n_samples = (size_t)L.seconds * AUDIO_SPEECH_RATE_HZ;
+    L.pcm = bc_calloc(L.n_samples, sizeof *L.pcm);
+    size_t gap = (size_t)LIVE_GAP_MS * SAMPLES_PER_MS;
+    for (size_t at = 0; at < L.n_samples; at += pcm.n_samples + gap) {
+        size_t n = L.n_samples - at < pcm.n_samples ? L.n_samples - at : pcm.n_samples;
+        memcpy(L.pcm + at, pcm.samples, n * sizeof *L.pcm);
+    }
+    size_t chunk = (size_t)LIVE_CHUNK_MS * SAMPLES_PER_MS;
+    L.n_chunks = (L.n_samples + chunk - 1) / chunk;
+    audio_pcm_release(&pcm);
+    return 0;
+}
+
+static int live_connect(struct live_session *s)
+{
+    char err[512];
+    const char *targets[CLI_LANGS_MAX];
+    for (int i = 0; i < L.n_langs; i++)
+        targets[i] = L.langs[i];
+    if (client_rest_create_session(L.server, targets, (size_t)L.n_langs, LIVE_TIMEOUT_MS, &s->id,
+                                   &s->token, err, sizeof err)) {
+        fprintf(stderr, "bench_live: %s\n", err);
+        return -1;
+    }
+    s->sent_us = bc_calloc(L.n_chunks, sizeof *s->sent_us);
+    for (int i = 0; i < L.n_langs; i++) {
+        struct live_conn *c = &s->listeners[s->n_listeners];
+        c->s = s;
+        char *url = client_url_join(L.server, "/ws/listen/%s?lang=%s", s->id, L.langs[i]);
+        int rc = client_ws_new(url, &live_cb, c, LIVE_TIMEOUT_MS, &c->ws, err, sizeof err);
+        free(url);
+        if (rc) {
+            fprintf(stderr, "bench_live: listener %s: %s\n", L.langs[i], err);
+            return -1;
+        }
+        s->n_listeners++;
+    }
+    s->speaker.s = s;
+    s->speaker.speaker = 1;
+    char *url = client_url_join(L.server, "/ws/speak/%s?token=%s", s->id, s->token);
+    int rc =
+        client_ws_new(url, &live_cb, &s->speaker, LIVE_TIMEOUT_MS, &s->speaker.ws, err, sizeof err);
+    free(url);
+    if (rc)
+        fprintf(stderr, "bench_live: speaker: %s\n", err);
+    return rc ? -1 : 0;
+}
+
+static void live_report(int utterances, double cpu_s, double wall_s, long rss_max_kb,
+                        long rss_end_kb)
+{
+    printf("bench_live: %ld session(s) x (1 speaker + %d listeners: %s", L.sessions, L.n_langs,
+           L.langs[0]);
+    for (int i = 1; i < L.n_langs; i++)
+        printf(",%s", L.langs[i]);
+    printf("), %ld s of audio each, chunks of %d ms\n", L.seconds, LIVE_CHUNK_MS);
+    printf("%-48s %7s %9s %9s %9s\n", "metric", "n", "p50 ms", "p95 ms", "max ms");
+    for (int m = 0; m < M_COUNT; m++) {
+        struct stat_set *st = &L.stats[m];
+        if (!st->n) {
+            printf("%-48s %7d %9s %9s %9s\n", metric_names[m], 0, "-", "-", "-");
+            continue;
+        }
+        qsort(st->v, st->n, sizeof *st->v, cmp_double);
+        printf("%-48s %7zu %9.0f %9.0f %9.0f\n", metric_names[m], st->n, stat_pct(st, 0.5),
+               stat_pct(st, 0.95), st->v[st->n - 1]);
+    }
+    printf("utterances (final source captions): %d\n", utterances);
+    if (L.server_pid)
+        printf("server pid %ld: CPU %.1f s in %.1f s wall (%.0f%% of one core), RSS max %.1f MB, "
+               "end %.1f MB\n",
+               L.server_pid, cpu_s, wall_s, 100.0 * cpu_s / wall_s, rss_max_kb / 1024.0,
+               rss_end_kb / 1024.0);
+    printf("unexpected closes: %d\n", L.closes_unexpected);
+}
+
+int main(int argc, char **argv)
+{
+    if (live_args(argc, argv)) {
+        fprintf(stderr, "usage: bench_live --server URL [--sessions N] [--languages es,ca,fr]\n"
+                        "                  [--file WAV] [--seconds S] [--server-pid PID]\n");
+        return 2;
+    }
+    if (live_program())
+        return 1;
+    pthread_mutex_init(&L.mu, NULL);
+    struct live_session *sessions = bc_calloc((size_t)L.sessions, sizeof *sessions);
+    int rc = 1, started = 0;
+    double cpu0 = 0, cpu1 = 0, wall_s = 0;
+    long rss = 0, rss_max = 0;
+    for (long i = 0; i < L.sessions; i++) {
+        if (live_connect(&sessions[i]))
+            goto done;
+    }
+    if (L.server_pid && live_proc(L.server_pid, &cpu0, &rss)) {
+        fprintf(stderr, "bench_live: cannot read /proc/%ld\n", L.server_pid);
+        L.server_pid = 0;
+    }
+    int64_t t0 = bc_now_us();
+    for (long i = 0; i < L.sessions; i++) {
+        if (pthread_create(&sessions[i].thread, NULL, live_speaker, &sessions[i]) == 0)
+            started++;
+    }
+    /* Sample memory while the speakers run and until the results stop coming. */
+    int64_t speakers_done_at = t0 + L.seconds * US_PER_S;
+    for (;;) {
+        if (L.server_pid && live_proc(L.server_pid, &cpu1, &rss) == 0 && rss > rss_max)
+            rss_max = rss;
+        int64_t now = bc_now_us();
+        pthread_mutex_lock(&L.mu);
+        int64_t quiet = now - L.last_event_us;
+        pthread_mutex_unlock(&L.mu);
+        if (now > speakers_done_at &&
+            (quiet > LIVE_QUIET_DONE_US || now - speakers_done_at > LIVE_DRAIN_MAX_US))
+            break;
+        bc_sleep_us(LIVE_POLL_US);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(sessions[i].thread, NULL);
+    wall_s = (double)(bc_now_us() - t0) / US_PER_S;
+    if (L.server_pid)
+        live_proc(L.server_pid, &cpu1, &rss);
+    rc = 0;
+done:
+    for (long i = 0; i < L.sessions; i++) {
+        struct live_session *s = &sessions[i];
+        char err[256];
+        if (s->speaker.ws) {
+            client_ws_close(s->speaker.ws, 1000, "done");
+            client_ws_wait_closed(s->speaker.ws, LIVE_TIMEOUT_MS);
+        }
+        if (s->id &&
+            client_rest_end_session(L.server, s->id, s->token, LIVE_TIMEOUT_MS, err, sizeof err))
+            fprintf(stderr, "bench_live: ending %s: %s\n", s->id, err);
+        for (size_t j = 0; j < s->n_listeners; j++)
+            client_ws_wait_closed(s->listeners[j].ws, LIVE_TIMEOUT_MS);
+    }
+    int utterances = 0;
+    for (long i = 0; i < L.sessions; i++) {
+        struct live_session *s = &sessions[i];
+        utterances += s->utterances;
+        client_ws_free(s->speaker.ws);
+        for (size_t j = 0; j < s->n_listeners; j++)
+            client_ws_free(s->listeners[j].ws);
+        free(s->sent_us);
+        free(s->id);
+        free(s->token);
+    }
+    if (rc == 0)
+        live_report(utterances, cpu1 - cpu0, wall_s, rss_max, rss);
+    for (int m = 0; m < M_COUNT; m++)
+        free(L.stats[m].v);
+    free(sessions);
+    free(L.pcm);
+    pthread_mutex_destroy(&L.mu);
+    return rc;
+}

@@ -1,0 +1,319 @@
+/* `babelcast listen`: joins a session as a listener of one language, prints
+ * the final captions, and saves the translated speech and the captions. */
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/transcript.h"
+#include "audio/audio.h"
+#include "cli/cli.h"
+#include "client/client.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define LISTEN_CONNECT_TIMEOUT_MS 5000
+#define LISTEN_CLOSE_WAIT_MS 2000
+#define LISTEN_POLL_US 50000
+#define LISTEN_DURATION_MAX_S (7L * 24 * 3600)
+#define LISTEN_DEFAULT_RATE_HZ 22050 /* used only if audio comes before "hello" */
+#define LISTEN_CLOSE_NORMAL 1000
+#define US_PER_S 1000000LL
+#define US_PER_MS 1000
+#define MS_PER_S 1000.0
+
+struct listen_opts {
+    const char *url, *session, *lang, *out, *captions;
+    enum transcript_format format;
+    long duration_s; /* 0: until the session ends */
+};
+
+/* Shared between the main thread and the socket's service thread. */
+struct listen_state {
+    pthread_mutex_t mu;
+    const char *out_path;
+    struct wav_writer *wav;
+    int wav_rate, audio_rate, wav_failed, rate_warned;
+    struct transcript *tr;
+    int *seen;
+    size_t n_seen, cap_seen;
+    long captions, finals, utterances;
+    size_t samples;
+    int ended, closed, close_code;
+    char close_reason[128];
+};
+
+static volatile sig_atomic_t listen_signalled;
+
+static void listen_on_signal(int sig)
+{
+    listen_signalled = sig;
+}
+
+static void listen_usage(FILE *out)
+{
+    fputs("usage: babelcast listen URL --session ID --lang es [--out out.wav]\n"
+          "                        [--captions out.vtt|.srt|.txt|.json] [--duration SECONDS]\n"
+          "Joins session ID on the server at URL (http://host:port) as a listener of\n"
+          "one language, prints the final captions as \"[START-END] text\" (seconds),\n"
+          "and at exit writes the received speech (WAV) and the final captions (format\n"
+          "from the extension). Ends when the session ends, after --duration, or on\n"
+          "SIGINT/SIGTERM.\n",
+          out);
+}
+
+/* 1 the first time an utterance's final caption is seen (replays and the
+ * live caption may both arrive). */
+static int listen_first_final(struct listen_state *st, int utterance)
+{
+    for (size_t i = 0; i < st->n_seen; i++) {
+        if (st->seen[i] == utterance)
+            return 0;
+    }
+    if (st->n_seen == st->cap_seen) {
+        st->cap_seen = st->cap_seen ? st->cap_seen * 2 : 64;
+        st->seen = bc_realloc(st->seen, st->cap_seen * sizeof *st->seen);
+    }
+    st->seen[st->n_seen++] = utterance;
+    return 1;
+}
+
+static void listen_open_wav(struct listen_state *st, int rate)
+{
+    if (!st->out_path || st->wav || st->wav_failed)
+        return;
+    if (wav_writer_open(st->out_path, rate, &st->wav)) {
+        fprintf(stderr, "babelcast: cannot write %s\n", st->out_path);
+        st->wav_failed = 1;
+        return;
+    }
+    st->wav_rate = rate;
+}
+
+static int64_t listen_int(const cJSON *msg, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static void listen_caption(struct listen_state *st, const cJSON *msg)
+{
+    st->captions++;
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "final")))
+        return;
+    st->finals++;
+    int utt = (int)listen_int(msg, "utterance");
+    if (!listen_first_final(st, utt))
+        return;
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "text"));
+    const char *src = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "source_text"));
+    int64_t start = listen_int(msg, "source_start_ms"), end = listen_int(msg, "source_end_ms");
+    transcript_add(st->tr, utt, start, end, text ? text : "", src ? src : "");
+    printf("[%.1f-%.1f] %s\n", (double)start / MS_PER_S, (double)end / MS_PER_S, text ? text : "");
+    fflush(stdout);
+}
+
+static void listen_on_text(const char *text, size_t len, void *user)
+{
+    struct listen_state *st = user;
+    cJSON *msg = cJSON_ParseWithLength(text, len);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
+    if (!type)
+        goto done;
+    pthread_mutex_lock(&st->mu);
+    if (!strcmp(type, "hello")) {
+        int rate = (int)listen_int(msg, "sample_rate");
+        listen_open_wav(st, rate > 0 ? rate : LISTEN_DEFAULT_RATE_HZ);
+    } else if (!strcmp(type, "caption")) {
+        listen_caption(st, msg);
+    } else if (!strcmp(type, "audio_start")) {
+        st->utterances++;
+        int rate = (int)listen_int(msg, "sample_rate");
+        st->audio_rate = rate > 0 ? rate : LISTEN_DEFAULT_RATE_HZ;
+        listen_open_wav(st, st->audio_rate);
+        if (st->wav && st->audio_rate != st->wav_rate && !st->rate_warned) {
+            fprintf(stderr, "babelcast: audio at %d Hz after %d Hz: not written\n", st->audio_rate,
+                    st->wav_rate);
+            st->rate_warned = 1;
+        }
+    } else if (!strcmp(type, "ended")) {
+        st->ended = 1;
+    }
+    pthread_mutex_unlock(&st->mu);
+done:
+    cJSON_Delete(msg);
+}
+
+static void listen_on_binary(const uint8_t *data, size_t len, void *user)
+{
+    struct listen_state *st = user;
+    size_t n = len / 2;
+    int16_t *pcm = bc_malloc(n ? n * sizeof *pcm : 1);
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = (int16_t)(uint16_t)(data[2 * i] | (data[2 * i + 1] << 8));
+    pthread_mutex_lock(&st->mu);
+    st->samples += n;
+    if (!st->wav)
+        listen_open_wav(st, st->audio_rate ? st->audio_rate : LISTEN_DEFAULT_RATE_HZ);
+    if (st->wav && !st->wav_failed && (!st->audio_rate || st->audio_rate == st->wav_rate) &&
+        wav_writer_append(st->wav, pcm, n)) {
+        fprintf(stderr, "babelcast: cannot write %s\n", st->out_path);
+        st->wav_failed = 1;
+    }
+    pthread_mutex_unlock(&st->mu);
+    free(pcm);
+}
+
+static void listen_on_close(int code, const char *reason, void *user)
+{
+    struct listen_state *st = user;
+    pthread_mutex_lock(&st->mu);
+    st->closed = 1;
+    st->close_code = code;
+    snprintf(st->close_reason, sizeof st->close_reason, "%s", reason);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static int listen_parse(int argc, char **argv, struct listen_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **value = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return 1;
+        else if (!strcmp(a, "--session"))
+            value = &o->session;
+        else if (!strcmp(a, "--lang"))
+            value = &o->lang;
+        else if (!strcmp(a, "--out"))
+            value = &o->out;
+        else if (!strcmp(a, "--captions"))
+            value = &o->captions;
+        else if (!strcmp(a, "--duration")) {
+            if (i + 1 >= argc || cli_parse_int(argv[++i], 1, LISTEN_DURATION_MAX_S, &o->duration_s))
+                return cli_fail(-CLI_EXIT_USAGE, "listen: --duration needs 1..%ld seconds",
+                                LISTEN_DURATION_MAX_S);
+        } else if (a[0] == '-' && a[1])
+            return cli_fail(-CLI_EXIT_USAGE, "listen: unknown option %s (see --help)", a);
+        else if (!o->url)
+            o->url = a;
+        else
+            return cli_fail(-CLI_EXIT_USAGE, "listen: unexpected argument %s", a);
+        if (value) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_fail(-CLI_EXIT_USAGE, "listen: %s needs a value", a);
+            *value = argv[++i];
+        }
+    }
+    if (!o->url || !o->session || !o->lang)
+        return cli_fail(-CLI_EXIT_USAGE, "listen: needs URL, --session and --lang (see --help)");
+    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "ws://", 5))
+        return cli_fail(-CLI_EXIT_USAGE, "listen: URL must start with http:// (got %s)", o->url);
+    char langs[1][CLI_LANG_LEN];
+    if (cli_parse_langs(o->lang, langs, 1) != 1)
+        return cli_fail(-CLI_EXIT_USAGE, "listen: bad --lang: %s", o->lang);
+    if (o->captions) {
+        const char *dot = strrchr(o->captions, '.');
+        if (!dot || transcript_format_parse(dot + 1, &o->format))
+            return cli_fail(-CLI_EXIT_USAGE,
+                            "listen: --captions must end in .vtt, .srt, .txt or .json: %s",
+                            o->captions);
+    }
+    return 0;
+}
+
+/* Waits until the connection ends, the session ends, the duration passes
+ * or a signal arrives. Returns 1 when we should close ourselves. */
+static int listen_wait(struct listen_state *st, long duration_s)
+{
+    int64_t stop_at = duration_s ? bc_now_us() + duration_s * US_PER_S : 0;
+    int64_t ended_at = 0;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        int closed = st->closed, ended = st->ended;
+        pthread_mutex_unlock(&st->mu);
+        if (closed)
+            return 0;
+        int64_t now = bc_now_us();
+        if (ended && !ended_at)
+            ended_at = now;
+        /* After "ended" the server closes; do it ourselves if it does not. */
+        if (listen_signalled || (stop_at && now >= stop_at) ||
+            (ended_at && now - ended_at >= (int64_t)LISTEN_CLOSE_WAIT_MS * US_PER_MS))
+            return 1;
+        bc_sleep_us(LISTEN_POLL_US);
+    }
+}
+
+int cli_listen(int argc, char **argv)
+{
+    struct listen_opts o;
+    int rc = listen_parse(argc, argv, &o);
+    if (rc > 0) {
+        listen_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (rc < 0)
+        return -rc;
+
+    struct listen_state st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.mu, NULL);
+    st.out_path = o.out;
+    st.tr = transcript_new(o.lang);
+    char err[512];
+    char *esc_id = client_url_escape(o.session), *esc_lang = client_url_escape(o.lang);
+    char *url = client_url_join(o.url, "/ws/listen/%s?lang=%s", esc_id, esc_lang);
+    struct client_ws *ws = NULL;
+    int exit_code = CLI_EXIT_FAILURE;
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = listen_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    static const struct client_ws_callbacks cb = {listen_on_text, listen_on_binary,
+                                                  listen_on_close};
+    if (client_ws_new(url, &cb, &st, LISTEN_CONNECT_TIMEOUT_MS, &ws, err, sizeof err)) {
+        cli_fail(CLI_EXIT_FAILURE, "%s", err);
+        goto done;
+    }
+    int we_close = listen_wait(&st, o.duration_s);
+    if (we_close) {
+        client_ws_close(ws, LISTEN_CLOSE_NORMAL, "bye");
+        client_ws_wait_closed(ws, LISTEN_CLOSE_WAIT_MS);
+    }
+    client_ws_free(ws); /* no callbacks after this: st is ours alone */
+    ws = NULL;
+    if (we_close || st.close_code == LISTEN_CLOSE_NORMAL || st.ended)
+        exit_code = CLI_EXIT_OK;
+    else
+        cli_fail(CLI_EXIT_FAILURE, "server closed the connection: %d %s", st.close_code,
+                 st.close_reason);
+    if (o.captions && transcript_write_file(st.tr, o.format, o.captions)) {
+        cli_fail(CLI_EXIT_FAILURE, "cannot write %s", o.captions);
+        exit_code = CLI_EXIT_FAILURE;
+    }
+    if (st.wav_failed)
+        exit_code = CLI_EXIT_FAILURE;
+    fprintf(stderr, "listen: %ld captions (%ld final), %ld utterances of audio, %zu samples\n",
+            st.captions, st.finals, st.utterances, st.samples);
+done:
+    client_ws_free(ws);
+    wav_writer_close(st.wav);
+    transcript_free(st.tr);
+    free(st.seen);
+    free(url);
+    free(esc_id);
+    free(esc_lang);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    pthread_mutex_destroy(&st.mu);
+    return exit_code;
+}
