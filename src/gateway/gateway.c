@@ -116,6 +116,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
     struct conn *c = user;
     struct server *srv = lws_context_user(lws_get_context(wsi));
+    /* Connections dropped before their headers arrive have no state yet. */
+    if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         http_reset(c);

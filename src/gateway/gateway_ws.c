@@ -272,6 +272,18 @@ int gw_ws_established(struct server *srv, struct conn *c)
     return speaker ? open_speaker(srv, c, &info) : open_listener(srv, c, &info);
 }
 
+/* Tells the speaker how much of its audio is in the stream. */
+static void send_ack(struct server *srv, struct conn *c)
+{
+    struct gw_session *s = gw_session_find(srv, c->session, 1);
+    c->frames_since_ack = 0;
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddStringToObject(json, "type", "ack");
+    cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
+    send_json(srv, c, json);
+    cJSON_Delete(json);
+}
+
 static int speaker_control(struct server *srv, struct conn *c, const char *text, size_t len)
 {
     cJSON *json = cJSON_ParseWithLength(text, len);
@@ -283,6 +295,8 @@ static int speaker_control(struct server *srv, struct conn *c, const char *text,
         uint64_t seq;
         if (stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq) < 0)
             rc = close_now(c, CLOSE_BUSY, "server busy: could not queue the end");
+        else
+            send_ack(srv, c);
     } else
         rc = close_now(c, CLOSE_BAD_FRAME, "unknown control message type");
     cJSON_Delete(json);
@@ -301,14 +315,8 @@ static int speaker_audio(struct server *srv, struct conn *c)
         return close_now(c, CLOSE_BUSY, "server busy: audio not accepted, resend it");
     struct gw_session *s = gw_session_find(srv, c->session, 1);
     s->received_samples += (int64_t)(c->rx_len / BYTES_PER_SAMPLE);
-    if (++c->frames_since_ack >= GW_ACK_EVERY_FRAMES) {
-        c->frames_since_ack = 0;
-        cJSON *json = cJSON_CreateObject();
-        cJSON_AddStringToObject(json, "type", "ack");
-        cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
-        send_json(srv, c, json);
-        cJSON_Delete(json);
-    }
+    if (++c->frames_since_ack >= GW_ACK_EVERY_FRAMES)
+        send_ack(srv, c);
     return 0;
 }
 
