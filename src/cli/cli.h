@@ -18,6 +18,8 @@ int cli_listen(int argc, char **argv);
 
 /* Prints "babelcast: <message>" to stderr (one line) and returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports an unknown option or one missing its value; returns CLI_EXIT_USAGE. */
+int cli_bad_option(const char *command, const char *arg);
 /* Splits "es,ca,fr" into langs. Returns the count, or -1 when empty, too many
  * or a code is malformed. */
 int cli_parse_langs(const char *list, char langs[][CLI_LANG_LEN], size_t max);

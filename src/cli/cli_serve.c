@@ -93,6 +93,7 @@ int cli_serve(int argc, char **argv)
     long value;
     int opt;
     optind = 1;
+    opterr = 0; /* one-line errors of our own below */
     while ((opt = getopt_long(argc, argv, "l:vh", options, NULL)) != -1) {
         switch (opt) {
         case 'l':
@@ -125,7 +126,7 @@ int cli_serve(int argc, char **argv)
             if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
             break;
         }
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        default: return cli_bad_option("serve", argv[optind - 1]);
         }
     }
     if (optind != argc)

@@ -224,6 +224,7 @@ int cli_translate(int argc, char **argv)
     const char *to = TRANSLATE_DEFAULT_LANGS, *out_dir = ".";
     int with_speech = 1, quiet = 0, opt;
     optind = 1;
+    opterr = 0; /* one-line errors of our own below */
     while ((opt = getopt_long(argc, argv, "t:o:nqh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
@@ -231,7 +232,7 @@ int cli_translate(int argc, char **argv)
         case 'n': with_speech = 0; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
-        default: usage(stderr); return CLI_EXIT_USAGE;
+        default: return cli_bad_option("translate", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)

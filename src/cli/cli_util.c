@@ -18,6 +18,12 @@ int cli_fail(int code, const char *fmt, ...)
     return code;
 }
 
+int cli_bad_option(const char *command, const char *arg)
+{
+    return cli_fail(CLI_EXIT_USAGE, "%s: unknown option or missing value: %s (see --help)", command,
+                    arg);
+}
+
 int cli_parse_langs(const char *list, char langs[][CLI_LANG_LEN], size_t max)
 {
     size_t n = 0;

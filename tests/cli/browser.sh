@@ -13,6 +13,7 @@ SPEECH_DIR=${BC_TEST_SPEECH_DIR:-/usr/share/pocketsphinx/test/data}
 TEST_DIR="$SOURCE_DIR/tests/browser"
 START_TIMEOUT_S=30
 TEST_TIMEOUT_S=240
+STOP_TIMEOUT_S=15
 
 skip() {
   if [ "${CI:-}" = "true" ]; then
@@ -75,8 +76,20 @@ status=0
 BC_BASE_URL="http://127.0.0.1:$port" BC_SERVER_PID="$server_pid" BC_CHROMIUM="$chromium" \
   BC_TEST_SPEECH_DIR="$SPEECH_DIR" BC_BUILD_DIR="$BUILD_DIR" \
   timeout "$TEST_TIMEOUT_S" node "$TEST_DIR/browser.test.mjs" || status=$?
+
+# The test ends by sending the server SIGTERM: it must shut down cleanly.
+for _ in $(seq $((STOP_TIMEOUT_S * 10))); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  server_status=0
+  wait "$server_pid" 2>/dev/null || server_status=$?
+  server_pid=""
+  if [ "$server_status" -ne 0 ]; then
+    echo "FAIL: the server exited with status $server_status after SIGTERM" >&2
+    [ "$status" -ne 0 ] || status=1
+  fi
+fi
 if [ "$status" -ne 0 ]; then
   echo "---- server log (last 60 lines)" >&2
-  tail -n 60 "$tmp/server.log" >&2
+  tail -n 80 "$tmp/server.log" >&2
 fi
 exit "$status"
