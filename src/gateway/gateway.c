@@ -73,6 +73,8 @@ static int method_of(struct lws *wsi)
         return GW_POST;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
         return GW_DELETE;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) || lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI))
+        return GW_OTHER_WITH_BODY;
     return GW_OTHER;
 }
 
@@ -126,7 +128,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->wsi = wsi;
         snprintf(c->uri, sizeof c->uri, "%s", (const char *)in);
         c->method = method_of(wsi);
-        if (c->method == GW_POST)
+        if (c->method == GW_POST || c->method == GW_OTHER_WITH_BODY)
             return 0; /* answer once the body is in */
         return http_handle(srv, wsi, c);
     case LWS_CALLBACK_HTTP_BODY:

@@ -69,7 +69,7 @@ struct server {
     char *speech_dir;
 };
 
-enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER };
+enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
