@@ -317,6 +317,8 @@ static void drain(struct server *srv)
 static void stop(struct server *srv)
 {
     worker_pool_free(srv->workers);
+    srv->workers = NULL;
+    srv->closing = 1;
     if (srv->context)
         lws_context_destroy(srv->context);
     signal_context = NULL;

@@ -384,6 +384,10 @@ void gw_ws_closed(struct server *srv, struct conn *c)
     free(c->rx);
     c->queue = NULL;
     c->rx = NULL;
+    if (srv->closing) {
+        c->kind = CONN_HTTP;
+        return;
+    }
     if (c->kind == CONN_SPEAKER) {
         struct gw_session *s = gw_session_find(srv, c->session, 0);
         if (s && s->speaker == c)

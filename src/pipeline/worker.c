@@ -145,8 +145,11 @@ void worker_pool_notify(struct worker_pool *pool, const char *session_id)
 void worker_pool_set_languages(struct worker_pool *pool, const char *session_id,
                                const char *const *langs, size_t n_langs)
 {
+    struct session_info info;
+    int live = session_get(pool->registry, session_id, &info) == 0 && info.state == SESSION_LIVE;
     pthread_mutex_lock(&pool->lock);
-    struct worker_session *ws = find_session(pool, session_id, 1);
+    /* An ended session's state is gone once processed; do not bring it back. */
+    struct worker_session *ws = find_session(pool, session_id, live);
     if (ws) {
         ws->n_langs = 0;
         for (size_t i = 0; i < n_langs && i < PIPELINE_LANGS_MAX; i++)

@@ -1,0 +1,317 @@
+// End-to-end test of the web pages against a running `babelcast serve`:
+// a speaker page streams a real recording through Chromium's fake
+// microphone, a Spanish listener page shows the translated captions and
+// schedules the translated speech; then a denied microphone, ending a
+// session and a vanished server must each show their message.
+//
+// Environment: BC_BASE_URL (http://127.0.0.1:PORT), BC_SERVER_PID (killed
+// at the end), BC_CHROMIUM (browser executable), BC_TEST_SPEECH_DIR,
+// BC_BUILD_DIR (screenshots go to its test-artifacts/).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {chromium} from 'playwright-core';
+import {joinWithSilence, readWav, writeWav} from './wav.mjs';
+
+const BASE = process.env.BC_BASE_URL;
+const SERVER_PID = Number(process.env.BC_SERVER_PID || 0);
+const CHROMIUM = process.env.BC_CHROMIUM || '/usr/bin/chromium';
+const SPEECH_DIR = process.env.BC_TEST_SPEECH_DIR || '/usr/share/pocketsphinx/test/data';
+const ARTIFACTS = path.join(process.env.BC_BUILD_DIR || os.tmpdir(), 'test-artifacts');
+
+const PAGE_TIMEOUT_MS = 15000;
+const CAPTION_TIMEOUT_MS = 60000;
+const DEFAULT_WAIT_MS = 20000;
+const RESAMPLE_SLACK_SAMPLES = 1600 + 256; // one unsent frame plus two render quanta
+const PHONE_VIEWPORT = {width: 390, height: 844};
+const DESKTOP_VIEWPORT = {width: 1280, height: 900};
+
+// Two librivox clips with their reference text; the Spanish words are what
+// Apertium makes of them (checked against the real server's output).
+const CLIPS = [
+  {file: 'sense_and_sensibility_01_austen_64kb-0880.wav', english: ['young', 'man', 'disposed'],
+    spanish: ['joven', 'hombre', 'enfermo']},
+  {file: 'sense_and_sensibility_01_austen_64kb-0930.wav', english: ['amiable', 'himself', 'might'],
+    spanish: ['amable', 'incluso', 'podría', 'hecho']},
+];
+
+const BASE_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+assert.ok(BASE, 'BC_BASE_URL must point at a running babelcast server');
+fs.mkdirSync(ARTIFACTS, {recursive: true});
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'babelcast-browser-'));
+const started = Date.now();
+const pageErrors = [];
+const cleanups = [];
+
+function step(text) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${text}`);
+}
+
+let quiet = false; // page console noise is expected once the server is gone
+
+function watch(page, name) {
+  page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !quiet) console.log(`  (${name} console) ${m.text()}`);
+  });
+  page.setDefaultTimeout(DEFAULT_WAIT_MS);
+  return page;
+}
+
+/** Waits for a condition on window.babelcast; the message says what did not happen. */
+async function until(page, what, fn, arg, timeout = DEFAULT_WAIT_MS) {
+  try {
+    await page.waitForFunction(fn, arg, {timeout, polling: 100});
+  } catch (e) {
+    const state = await page.evaluate(() => {
+      const s = window.babelcast || {};
+      const status = document.getElementById('status');
+      return {state: s.state, socket: s.socket, finals: s.finals, lastClose: s.lastClose,
+        frames: s.audioFramesReceived, status: status && status.textContent};
+    }).catch(() => null);
+    throw new Error(`timed out waiting for ${what}; page state: ${JSON.stringify(state)}`);
+  }
+}
+
+function hasAny(texts, words) {
+  const all = texts.join(' ').toLowerCase();
+  return words.some((w) => all.includes(w));
+}
+
+async function shoot(page, name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({path: file, fullPage: true});
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  const viewport = page.viewportSize();
+  assert.ok(width <= viewport.width, `${name}: page is ${width}px wide in a ${viewport.width}px viewport`);
+  step(`screenshot ${file}`);
+}
+
+function makeMicrophoneFile() {
+  const clips = CLIPS.map((c) => readWav(path.join(SPEECH_DIR, 'librivox', c.file)));
+  // Silence between the sentences lets the server end each utterance; the
+  // trailing second is what Chromium repeats after a %noloop file ends.
+  const joined = joinWithSilence(clips, 0.5, 1.5, 1.0);
+  const file = path.join(tmp, 'speech.wav');
+  writeWav(file, joined.rate, joined.samples);
+  return file;
+}
+
+async function main() {
+  const wav = makeMicrophoneFile();
+  step(`fake microphone file ${wav}`);
+
+  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'speaker-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: DESKTOP_VIEWPORT,
+    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}%noloop`],
+  });
+  cleanups.push(() => speakerCtx.close());
+  const listenerBrowser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...BASE_ARGS, '--autoplay-policy=no-user-gesture-required'],
+  });
+  cleanups.push(() => listenerBrowser.close());
+  const listenerCtx = await listenerBrowser.newContext({viewport: DESKTOP_VIEWPORT});
+
+  // ---- home page: create a session with Spanish ----
+  const speaker = watch(speakerCtx.pages()[0] || await speakerCtx.newPage(), 'speaker');
+  await speaker.goto(`${BASE}/`, {timeout: PAGE_TIMEOUT_MS});
+  await speaker.locator('#create:not([disabled])').waitFor();
+  await speaker.check('#target-es');
+  await shoot(speaker, 'home-desktop');
+  await speaker.click('#create');
+  await speaker.waitForURL(/\/speak\/[^/]+$/, {timeout: PAGE_TIMEOUT_MS});
+  const id = decodeURIComponent(new URL(speaker.url()).pathname.split('/')[2]);
+  assert.ok(!speaker.url().includes('token'), 'the speaker token must not be in the URL');
+  step(`session ${id} created through the home page`);
+  await until(speaker, 'the speaker socket to be ready', () => window.babelcast.socket === 'ready');
+
+  // ---- listener joins in Spanish before the speaker starts ----
+  const listener = watch(await listenerCtx.newPage(), 'listener');
+  await listener.goto(`${BASE}/listen/${encodeURIComponent(id)}`, {timeout: PAGE_TIMEOUT_MS});
+  await listener.locator('#lang:not([disabled])').waitFor();
+  await listener.selectOption('#lang', 'es');
+  await listener.click('#listen');
+  await until(listener, 'the Spanish listener to be live', () => window.babelcast.state === 'live');
+  await until(speaker, 'the speaker to count one Spanish listener', () => window.babelcast.listeners.es === 1);
+  assert.match(await speaker.locator('#counts').innerText(), /Spanish: 1|es: 1/);
+
+  // ---- speak: first sentence, a dropped connection, second sentence ----
+  await speaker.click('#start');
+  await until(speaker, 'the speaker to go live', () => window.babelcast.state === 'live' && window.babelcast.framesSent > 0);
+  step(`speaker live, microphone at ${await speaker.evaluate(() => window.babelcast.sampleRate)} Hz`);
+  await until(speaker, 'the input level meter to show speech',
+    () => Number(document.getElementById('level').getAttribute('aria-valuenow')) > 20);
+  await until(listener, `a Spanish caption with one of ${CLIPS[0].spanish}`, (words) =>
+    words.some((w) => window.babelcast.finals.join(' ').toLowerCase().includes(w)), CLIPS[0].spanish,
+  CAPTION_TIMEOUT_MS);
+  step(`listener finals: ${JSON.stringify(await listener.evaluate(() => window.babelcast.finals))}`);
+  // Settled words must never be redrawn: the first final line stays the same node.
+  const firstFinal = await listener.evaluate(() => {
+    window.firstFinalLine = document.querySelector('#finals p.final');
+    return window.firstFinalLine.textContent;
+  });
+
+  await speaker.evaluate(() => window.babelcast.dropConnection());
+  await until(speaker, 'the speaker to notice the drop', () => window.babelcast.reconnects >= 1);
+  await until(speaker, 'the speaker to reconnect', () => window.babelcast.socket === 'ready', null, 30000);
+  step(`speaker reconnected; the server held ${await speaker.evaluate(() => window.babelcast.lastReadySamples)} samples`);
+
+  await until(listener, `a Spanish caption with one of ${CLIPS[1].spanish}`, (words) =>
+    words.some((w) => window.babelcast.finals.join(' ').toLowerCase().includes(w)), CLIPS[1].spanish,
+  CAPTION_TIMEOUT_MS);
+  const speakerState = await speaker.evaluate(() => ({finals: window.babelcast.finals,
+    captured: window.babelcast.samplesCaptured, dropped: window.babelcast.droppedSamples}));
+  step(`speaker finals: ${JSON.stringify(speakerState.finals)}`);
+  assert.ok(hasAny(speakerState.finals, [...CLIPS[0].english, ...CLIPS[1].english]),
+    `the speaker page shows English captions: ${JSON.stringify(speakerState.finals)}`);
+  assert.equal(speakerState.dropped, 0, 'no audio may be dropped across a reconnect');
+  await until(speaker, 'the server to acknowledge all audio captured so far',
+    (n) => window.babelcast.ackedSamples >= n, speakerState.captured);
+  // The worklet must resample by the context's real rate: its output count
+  // matches its input count scaled to 16 kHz (within the frame being filled).
+  const rate = await speaker.evaluate(() => [window.babelcast.workletInputSamples,
+    window.babelcast.workletOutputSamples, window.babelcast.sampleRate]);
+  const expectedOut = (rate[0] * 16000) / rate[2];
+  assert.ok(Math.abs(rate[1] - expectedOut) <= RESAMPLE_SLACK_SAMPLES,
+    `${rate[0]} samples at ${rate[2]} Hz became ${rate[1]} at 16 kHz, expected about ${Math.round(expectedOut)}`);
+  const counts = await speaker.evaluate(() => [window.babelcast.ackedSamples, window.babelcast.samplesCaptured]);
+  assert.ok(counts[0] <= counts[1], `the server holds ${counts[0]} samples of ${counts[1]} captured: audio was sent twice`);
+  assert.equal(await listener.evaluate(() => window.firstFinalLine.isConnected &&
+    window.firstFinalLine.textContent), firstFinal, 'the first final caption line stays in place');
+
+  // ---- listener: captions, audio, latency, controls, transcript ----
+  await until(listener, 'translated audio to be scheduled', () =>
+    window.babelcast.audioFramesReceived > 0 && window.babelcast.audioChunksScheduled > 0);
+  const ls = await listener.evaluate(() => ({...window.babelcast, dom: {
+    finals: document.querySelectorAll('#finals p.final').length,
+    partialStyle: getComputedStyle(document.getElementById('partial')).fontStyle,
+    latency: document.getElementById('latency').textContent,
+    audio: window.babelcast.audioContextState,
+  }}));
+  step(`listener: ${ls.partialsReceived} partial and ${ls.finals.length} final captions, ` +
+    `${ls.audioFramesReceived} audio frames, ${ls.audioChunksScheduled} scheduled ` +
+    `(${ls.audioSecondsScheduled.toFixed(1)} s), latency ${ls.dom.latency}`);
+  assert.equal(ls.dom.finals, ls.finals.length, 'one caption line per final');
+  assert.equal(ls.dom.partialStyle, 'italic', 'tentative text is italic');
+  assert.equal(typeof ls.lastLatencyMs, 'number');
+  assert.match(ls.dom.latency, /\d+ ms/);
+  assert.equal(ls.dom.audio, 'running', 'the listener AudioContext runs after the Listen click');
+  await listener.click('#mute');
+  assert.equal(await listener.getAttribute('#mute', 'aria-pressed'), 'true');
+  assert.equal(await listener.evaluate(() => window.babelcast.muted), true);
+  await speaker.click('#pause');
+  await until(speaker, 'the speaker to pause', () => window.babelcast.state === 'paused');
+  assert.equal(await speaker.getAttribute('#pause', 'aria-pressed'), 'true');
+  await speaker.click('#pause');
+  await until(speaker, 'the speaker to resume', () => window.babelcast.state === 'live');
+
+  const vttHref = await listener.getAttribute('#dl-vtt', 'href');
+  assert.match(vttHref, /lang=es&format=vtt/);
+  const vtt = await (await fetch(new URL(vttHref, BASE))).text();
+  assert.ok(vtt.startsWith('WEBVTT'), `VTT transcript: ${vtt.slice(0, 80)}`);
+  assert.ok(hasAny([vtt], [...CLIPS[0].spanish, ...CLIPS[1].spanish]), `Spanish words in the VTT: ${vtt}`);
+  assert.equal(await speaker.evaluate(() => document.getElementById('qr').naturalWidth > 0), true,
+    'the QR code image loads');
+
+  await shoot(speaker, 'speaker-desktop');
+  await shoot(listener, 'listener-desktop');
+  await speaker.setViewportSize(PHONE_VIEWPORT);
+  await listener.setViewportSize(PHONE_VIEWPORT);
+  await shoot(speaker, 'speaker-phone');
+  await shoot(listener, 'listener-phone');
+
+  // ---- home page on a phone: join by pasting the listener link ----
+  const home = watch(await listenerCtx.newPage(), 'home');
+  await home.setViewportSize(PHONE_VIEWPORT);
+  await home.goto(`${BASE}/`, {timeout: PAGE_TIMEOUT_MS});
+  await home.locator('#create:not([disabled])').waitFor();
+  await shoot(home, 'home-phone');
+  await home.fill('#code', await speaker.locator('#listen-link').innerText());
+  await home.press('#code', 'Enter');
+  await home.waitForURL(new RegExp(`/listen/${id}$`), {timeout: PAGE_TIMEOUT_MS});
+  await home.close();
+
+  // ---- a second session: denied microphone, then ended by its speaker ----
+  const created = await fetch(`${BASE}/api/sessions`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({source: 'en', targets: ['es']})});
+  assert.equal(created.status, 201);
+  const second = await created.json();
+  const deniedCtx = await chromium.launchPersistentContext(path.join(tmp, 'denied-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: PHONE_VIEWPORT,
+    args: [...BASE_ARGS, '--use-fake-device-for-media-stream', '--deny-permission-prompts'],
+  });
+  cleanups.push(() => deniedCtx.close());
+  await deniedCtx.addInitScript(([key, token]) => sessionStorage.setItem(key, token),
+    [`babelcast.speaker_token.${second.id}`, second.speaker_token]);
+  const denied = watch(deniedCtx.pages()[0] || await deniedCtx.newPage(), 'denied');
+  await denied.goto(`${BASE}/speak/${encodeURIComponent(second.id)}`, {timeout: PAGE_TIMEOUT_MS});
+  await until(denied, 'the second speaker socket', () => window.babelcast.socket === 'ready');
+  const listener2 = watch(await listenerCtx.newPage(), 'listener2');
+  await listener2.goto(`${BASE}/listen/${encodeURIComponent(second.id)}?lang=es`, {timeout: PAGE_TIMEOUT_MS});
+  await listener2.locator('#listen:not([disabled])').click();
+  await until(listener2, 'the second listener to be live', () => window.babelcast.state === 'live');
+
+  await denied.click('#start');
+  await until(denied, 'the denied microphone to be reported', () => window.babelcast.capture === 'denied');
+  assert.match(await denied.locator('#status').innerText(), /Microphone access was denied/);
+  await shoot(denied, 'speaker-mic-denied-phone');
+  step('denied microphone reported');
+
+  // A second tab with the key takes the broadcast over; the first must stop, not fight back.
+  const takeover = watch(await deniedCtx.newPage(), 'takeover');
+  await takeover.goto(`${BASE}/speak/${encodeURIComponent(second.id)}`, {timeout: PAGE_TIMEOUT_MS});
+  await until(takeover, 'the second tab to connect', () => window.babelcast.socket === 'ready');
+  await until(denied, 'the first tab to hand over', () => window.babelcast.state === 'error');
+  assert.match(await denied.locator('#status').innerText(), /took over/);
+  assert.equal(await denied.locator('#start').isDisabled(), true);
+  step('a second speaker tab took over; the first stopped');
+
+  await takeover.click('#end');
+  await until(takeover, 'the second speaker to end', () => window.babelcast.state === 'ended');
+  await until(listener2, 'the second listener to see the end', () => window.babelcast.state === 'ended');
+  assert.match(await listener2.locator('#status').innerText(), /ended/);
+  const after = await (await fetch(`${BASE}/api/sessions/${encodeURIComponent(second.id)}`)).json();
+  assert.equal(after.state, 'ended');
+  step('ending a session reaches its listener');
+
+  // ---- the server goes away ----
+  if (SERVER_PID) {
+    quiet = true;
+    process.kill(SERVER_PID, 'SIGTERM');
+    await until(speaker, 'the speaker to report the lost server', () => window.babelcast.state === 'reconnecting');
+    await until(listener, 'the listener to report the lost server', () => window.babelcast.state === 'reconnecting');
+    assert.match(await speaker.locator('#status').innerText(), /Reconnecting/);
+    assert.match(await listener.locator('#status').innerText(), /Reconnecting/);
+    await shoot(listener, 'listener-server-gone-phone');
+    step('lost server reported on both pages');
+  } else {
+    step('BC_SERVER_PID not set: skipping the lost-server check');
+  }
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the pages');
+}
+
+let failed = false;
+try {
+  await main();
+  quiet = true;
+  step('PASS');
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.stack || e}`);
+  if (pageErrors.length) console.error(`page errors: ${pageErrors.join('\n')}`);
+} finally {
+  quiet = true;
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  fs.rmSync(tmp, {recursive: true, force: true});
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,75 @@
+// Gapless playback of PCM16 mono chunks: each chunk becomes an AudioBuffer
+// scheduled right where the previous one ends on the AudioContext clock. A
+// small lead (the jitter buffer) absorbs uneven network arrival; after an
+// underrun playback restarts that lead ahead of "now".
+
+const JITTER_LEAD_S = 0.15;
+const MIN_LEAD_S = 0.02; // less than this ahead of the clock counts as an underrun
+const PCM16_SCALE = 1 / 32768;
+
+export class PcmPlayer {
+  constructor(ctx, destination) {
+    this.ctx = ctx;
+    this.destination = destination;
+    this.nextTime = 0;
+    this.sources = new Set();
+    this.carry = null; // odd trailing byte of the previous frame
+    this.scheduledSeconds = 0;
+  }
+
+  /** Schedules one binary frame of PCM16LE at sampleRate; returns false if empty. */
+  push(arrayBuffer, sampleRate) {
+    let bytes = new Uint8Array(arrayBuffer);
+    if (this.carry !== null) {
+      const joined = new Uint8Array(bytes.length + 1);
+      joined[0] = this.carry;
+      joined.set(bytes, 1);
+      bytes = joined;
+      this.carry = null;
+    }
+    if (bytes.length % 2) {
+      this.carry = bytes[bytes.length - 1];
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    const n = bytes.length / 2;
+    if (n === 0) return false;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const buf = this.ctx.createBuffer(1, n, sampleRate);
+    const data = buf.getChannelData(0);
+    for (let i = 0; i < n; i++) data[i] = view.getInt16(i * 2, true) * PCM16_SCALE;
+    const src = this.ctx.createBufferSource();
+    src.buffer = buf;
+    src.connect(this.destination);
+    const now = this.ctx.currentTime;
+    if (this.nextTime < now + MIN_LEAD_S) this.nextTime = now + JITTER_LEAD_S;
+    src.start(this.nextTime);
+    this.nextTime += buf.duration;
+    this.scheduledSeconds += buf.duration;
+    this.sources.add(src);
+    src.onended = () => this.sources.delete(src);
+    return true;
+  }
+
+  /** Drops the odd byte left over at the end of an utterance. */
+  endUtterance() {
+    this.carry = null;
+  }
+
+  /** Seconds of audio scheduled but not yet played. */
+  get queuedSeconds() {
+    return Math.max(0, this.nextTime - this.ctx.currentTime);
+  }
+
+  stop() {
+    for (const s of this.sources) {
+      try {
+        s.stop();
+      } catch (e) {
+        // already stopped
+      }
+    }
+    this.sources.clear();
+    this.nextTime = 0;
+    this.carry = null;
+  }
+}
