@@ -53,6 +53,15 @@ static int emit_caption(struct pipeline *p, const char *lang, const struct asr_h
     return p->sink(p->user_data, &ev);
 }
 
+/* One synthesis less in flight; wakes pipeline_wait_idle at zero. */
+static void job_done(struct pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0)
+        pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
 static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_samples, bool last,
                             int err)
 {
@@ -82,10 +91,7 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     ev.n_samples = job->n_samples;
     p->sink(p->user_data, &ev);
     free(job);
-    pthread_mutex_lock(&p->lock);
-    if (--p->pending == 0)
-        pthread_cond_broadcast(&p->idle);
-    pthread_mutex_unlock(&p->lock);
+    job_done(p);
 }
 
 static void speak(struct pipeline *p, const char *lang, int utterance, const char *text)
@@ -105,10 +111,7 @@ static void speak(struct pipeline *p, const char *lang, int utterance, const cha
     if (rc != BC_ENOTFOUND) /* text-only languages are expected */
         bc_warn("speech for %s utterance %d not queued: %s", lang, utterance, bc_strerror(rc));
     free(job);
-    pthread_mutex_lock(&p->lock);
-    if (--p->pending == 0)
-        pthread_cond_broadcast(&p->idle);
-    pthread_mutex_unlock(&p->lock);
+    job_done(p);
 }
 
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
