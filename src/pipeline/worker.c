@@ -20,6 +20,17 @@
 /* Finals whose speech may be queued at once per language. */
 #define WORKER_AUDIO_META_SLOTS 32
 #define WORKER_DRAIN_POLL_US 20000
+/* Records remembered for timing (60 s of 100 ms frames): longer than any utterance. */
+#define WORKER_RECORD_MARKS 600
+#define SAMPLES_PER_MS (ASR_RATE_HZ / 1000)
+
+/* Where a record ended in the recognizer's timeline, to find the record
+ * holding a given sample. */
+struct record_mark {
+    int64_t end_sample;
+    uint64_t seq;
+    int64_t append_ms;
+};
 
 /* What a listener needs to time an utterance's audio. */
 struct audio_meta {
@@ -45,6 +56,8 @@ struct worker_session {
     uint64_t seq;           /* last record fed */
     uint64_t current_seq;   /* record being fed, for caption metadata */
     int64_t current_append_ms;
+    struct record_mark marks[WORKER_RECORD_MARKS]; /* ring, oldest overwritten */
+    size_t n_marks, next_mark;
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
     int langs_changed;
@@ -185,8 +198,35 @@ static void publish_json(struct worker_session *ws, const char *lang, cJSON *jso
     cJSON_free(text);
 }
 
+/* The record that held the sample at end_ms: its seq and the time the
+ * gateway accepted it, so clients can time a caption from the speech it ends
+ * with. Falls back to the record being fed. Runs on the worker thread. */
+static struct record_mark record_at(const struct worker_session *ws, int64_t end_ms)
+{
+    int64_t sample = end_ms * SAMPLES_PER_MS;
+    struct record_mark found = {0, ws->current_seq, ws->current_append_ms};
+    for (size_t i = 0; i < ws->n_marks; i++) {
+        const struct record_mark *m =
+            &ws->marks[(ws->next_mark + WORKER_RECORD_MARKS - 1 - i) % WORKER_RECORD_MARKS];
+        if (m->end_sample < sample)
+            break;
+        found = *m;
+    }
+    return found;
+}
+
+static void remember_record(struct worker_session *ws)
+{
+    ws->marks[ws->next_mark] = (struct record_mark){pipeline_position(ws->pipeline),
+                                                    ws->current_seq, ws->current_append_ms};
+    ws->next_mark = (ws->next_mark + 1) % WORKER_RECORD_MARKS;
+    if (ws->n_marks < WORKER_RECORD_MARKS)
+        ws->n_marks++;
+}
+
 static int on_caption(struct worker_session *ws, const struct pipeline_event *ev)
 {
+    struct record_mark origin = record_at(ws, ev->end_ms);
     int is_source = strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0;
     if (ev->final) {
         int rc = session_add_caption(ws->pool->registry, ws->id, ev->lang, ev->utterance,
@@ -199,8 +239,7 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
         struct lang_output *o = output_for(ws, ev->lang);
         if (o) {
             struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
-            *m = (struct audio_meta){ev->utterance, ws->current_seq, ws->current_append_ms,
-                                     ev->end_ms};
+            *m = (struct audio_meta){ev->utterance, origin.seq, origin.append_ms, ev->end_ms};
         }
         pthread_mutex_unlock(&ws->out_lock);
     }
@@ -213,8 +252,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
     cJSON_AddStringToObject(json, "source_text", ev->source_text);
     cJSON_AddNumberToObject(json, "source_start_ms", (double)ev->start_ms);
     cJSON_AddNumberToObject(json, "source_end_ms", (double)ev->end_ms);
-    cJSON_AddNumberToObject(json, "seq", (double)ws->current_seq);
-    cJSON_AddNumberToObject(json, "append_ms", (double)ws->current_append_ms);
+    cJSON_AddNumberToObject(json, "seq", (double)origin.seq);
+    cJSON_AddNumberToObject(json, "append_ms", (double)origin.append_ms);
     cJSON_AddBoolToObject(json, "replay", 0);
     publish_json(ws, ev->lang, json, is_source, false);
     cJSON_Delete(json);
@@ -387,6 +426,7 @@ static int run_turn(struct worker_pool *pool, struct worker_session *ws)
         }
         ws->seq = rec->seq;
         free(rec);
+        remember_record(ws);
         if (!pipeline_in_utterance(ws->pipeline)) {
             struct resume_state state = {pipeline_position(ws->pipeline),
                                          pipeline_next_utterance(ws->pipeline)};
