@@ -28,8 +28,8 @@ int cli_languages(int argc, char **argv)
         return cli_fail(CLI_EXIT_FAILURE, "no Apertium translation from English is installed");
     if (tts_new(&tts_params, &tts) < 0)
         fprintf(stderr, "babelcast: speech synthesis unavailable; every language is text-only\n");
-    printf("source: en (English)\n\n%-8s %-22s %-12s %-14s %s\n", "target", "name", "voice",
-           "translation", "via");
+    printf("source: en (English)\n\n%-12s %-22s %-16s %-12s %s\n", "target", "name", "voice",
+           "translation", "modes");
     for (size_t i = 0; i < mt_language_count(mt); i++) {
         const struct mt_language *l = mt_language_at(mt, i);
         const char *voice = NULL;
@@ -37,9 +37,11 @@ int cli_languages(int argc, char **argv)
         char voice_text[48] = "text-only";
         if (tts && tts_voice_for(tts, l->code, &voice, &stand_in) == 0)
             snprintf(voice_text, sizeof voice_text, "%s%s", voice, stand_in ? " (stand-in)" : "");
-        printf("%-8s %-22s %-12s %-14s %s\n", l->code, l->name, voice_text,
-               l->pivot_mode[0] ? "pivot" : "direct",
-               l->pivot_mode[0] ? l->pivot_mode : l->mode);
+        char modes[2 * MT_MODE_NAME_MAX + 4];
+        snprintf(modes, sizeof modes, "%s%s%s", l->mode, l->pivot_mode[0] ? " + " : "",
+                 l->pivot_mode);
+        printf("%-12s %-22s %-16s %-12s %s\n", l->code, l->name, voice_text,
+               l->pivot_mode[0] ? "via es" : "direct", modes);
     }
     tts_free(tts);
     mt_free(mt);

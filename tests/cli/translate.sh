@@ -91,7 +91,7 @@ for cmd in translate languages serve speak listen; do
 done
 "$bin" --version | grep -q '^babelcast [0-9]' && ok "--version" || bad "--version"
 "$bin" languages >"$tmp/langs"
-expect "grep -qE '^es +Spanish +es ' $tmp/langs && grep -qE '^fr .*pivot' $tmp/langs && grep -q 'stand-in' $tmp/langs" "languages lists voices, pivots and stand-ins"
+expect "grep -qE '^es +Spanish +es ' $tmp/langs && grep -qE '^fr .*via es +eng-spa \+ es-fr' $tmp/langs && grep -q 'stand-in' $tmp/langs" "languages lists voices, pivots and stand-ins"
 
 echo "$failures failed"
 [ $failures -eq 0 ]
