@@ -33,7 +33,7 @@ struct listen_opts {
 
 /* Shared between the main thread and the socket's service thread. */
 struct listen_state {
-    pthread_mutex_t mu;
+    struct cli_conn conn; /* first: see struct cli_conn */
     const char *out_path;
     struct wav_writer *wav;
     int wav_rate, audio_rate, wav_failed, rate_warned;
@@ -42,8 +42,7 @@ struct listen_state {
     size_t n_seen, cap_seen;
     long captions, finals, utterances;
     size_t samples;
-    int ended, closed, close_code;
-    char close_reason[128];
+    int ended;
 };
 
 static volatile sig_atomic_t listen_signalled;
@@ -116,14 +115,9 @@ static void listen_caption(struct listen_state *st, const cJSON *msg)
     fflush(stdout);
 }
 
-static void listen_on_text(const char *text, size_t len, void *user)
+static void listen_on_message(struct cli_conn *conn, const char *type, const cJSON *msg)
 {
-    struct listen_state *st = user;
-    cJSON *msg = cJSON_ParseWithLength(text, len);
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
-    if (!type)
-        goto done;
-    pthread_mutex_lock(&st->mu);
+    struct listen_state *st = (struct listen_state *)conn;
     if (!strcmp(type, "hello")) {
         int rate = (int)listen_int(msg, "sample_rate");
         listen_open_wav(st, rate > 0 ? rate : LISTEN_DEFAULT_RATE_HZ);
@@ -142,9 +136,6 @@ static void listen_on_text(const char *text, size_t len, void *user)
     } else if (!strcmp(type, "ended")) {
         st->ended = 1;
     }
-    pthread_mutex_unlock(&st->mu);
-done:
-    cJSON_Delete(msg);
 }
 
 static void listen_on_binary(const uint8_t *data, size_t len, void *user)
@@ -154,7 +145,7 @@ static void listen_on_binary(const uint8_t *data, size_t len, void *user)
     int16_t *pcm = bc_malloc(n ? n * sizeof *pcm : 1);
     for (size_t i = 0; i < n; i++)
         pcm[i] = (int16_t)(uint16_t)(data[2 * i] | (data[2 * i + 1] << 8));
-    pthread_mutex_lock(&st->mu);
+    pthread_mutex_lock(&st->conn.mu);
     st->samples += n;
     if (!st->wav)
         listen_open_wav(st, st->audio_rate ? st->audio_rate : LISTEN_DEFAULT_RATE_HZ);
@@ -163,56 +154,33 @@ static void listen_on_binary(const uint8_t *data, size_t len, void *user)
         fprintf(stderr, "babelcast: cannot write %s\n", st->out_path);
         st->wav_failed = 1;
     }
-    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_unlock(&st->conn.mu);
     free(pcm);
-}
-
-static void listen_on_close(int code, const char *reason, void *user)
-{
-    struct listen_state *st = user;
-    pthread_mutex_lock(&st->mu);
-    st->closed = 1;
-    st->close_code = code;
-    snprintf(st->close_reason, sizeof st->close_reason, "%s", reason);
-    pthread_mutex_unlock(&st->mu);
 }
 
 static int listen_parse(int argc, char **argv, struct listen_opts *o)
 {
     memset(o, 0, sizeof *o);
+    const struct cli_value_opt values[] = {{"--session", &o->session},
+                                           {"--lang", &o->lang},
+                                           {"--out", &o->out},
+                                           {"--captions", &o->captions},
+                                           {NULL, NULL}};
+    const char **positionals[] = {&o->url, NULL};
+    int rc;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **value = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return 1;
-        else if (!strcmp(a, "--session"))
-            value = &o->session;
-        else if (!strcmp(a, "--lang"))
-            value = &o->lang;
-        else if (!strcmp(a, "--out"))
-            value = &o->out;
-        else if (!strcmp(a, "--captions"))
-            value = &o->captions;
-        else if (!strcmp(a, "--duration")) {
+        if (!strcmp(argv[i], "--duration")) {
             if (i + 1 >= argc || cli_parse_int(argv[++i], 1, LISTEN_DURATION_MAX_S, &o->duration_s))
                 return cli_fail(-CLI_EXIT_USAGE, "listen: --duration needs 1..%ld seconds",
                                 LISTEN_DURATION_MAX_S);
-        } else if (a[0] == '-' && a[1])
-            return cli_fail(-CLI_EXIT_USAGE, "listen: unknown option %s (see --help)", a);
-        else if (!o->url)
-            o->url = a;
-        else
-            return cli_fail(-CLI_EXIT_USAGE, "listen: unexpected argument %s", a);
-        if (value) {
-            if (i + 1 >= argc || !argv[i + 1][0])
-                return cli_fail(-CLI_EXIT_USAGE, "listen: %s needs a value", a);
-            *value = argv[++i];
+        } else if ((rc = cli_parse_arg("listen", argc, argv, &i, values, 0, positionals)) != 0) {
+            return rc;
         }
     }
     if (!o->url || !o->session || !o->lang)
         return cli_fail(-CLI_EXIT_USAGE, "listen: needs URL, --session and --lang (see --help)");
-    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "ws://", 5))
-        return cli_fail(-CLI_EXIT_USAGE, "listen: URL must start with http:// (got %s)", o->url);
+    if ((rc = cli_check_url("listen", o->url)) < 0)
+        return rc;
     char langs[1][CLI_LANG_LEN];
     if (cli_parse_langs(o->lang, langs, 1) != 1)
         return cli_fail(-CLI_EXIT_USAGE, "listen: bad --lang: %s", o->lang);
@@ -233,9 +201,9 @@ static int listen_wait(struct listen_state *st, long duration_s)
     int64_t stop_at = duration_s ? bc_now_us() + duration_s * US_PER_S : 0;
     int64_t ended_at = 0;
     for (;;) {
-        pthread_mutex_lock(&st->mu);
-        int closed = st->closed, ended = st->ended;
-        pthread_mutex_unlock(&st->mu);
+        pthread_mutex_lock(&st->conn.mu);
+        int closed = st->conn.closed, ended = st->ended;
+        pthread_mutex_unlock(&st->conn.mu);
         if (closed)
             return 0;
         int64_t now = bc_now_us();
@@ -262,7 +230,8 @@ int cli_listen(int argc, char **argv)
 
     struct listen_state st;
     memset(&st, 0, sizeof st);
-    pthread_mutex_init(&st.mu, NULL);
+    pthread_mutex_init(&st.conn.mu, NULL);
+    st.conn.on_message = listen_on_message;
     st.out_path = o.out;
     st.tr = transcript_new(o.lang);
     char err[512];
@@ -278,8 +247,8 @@ int cli_listen(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    static const struct client_ws_callbacks cb = {listen_on_text, listen_on_binary,
-                                                  listen_on_close};
+    static const struct client_ws_callbacks cb = {cli_conn_on_text, listen_on_binary,
+                                                  cli_conn_on_close};
     if (client_ws_new(url, &cb, &st, LISTEN_CONNECT_TIMEOUT_MS, &ws, err, sizeof err)) {
         cli_fail(CLI_EXIT_FAILURE, "%s", err);
         goto done;
@@ -291,11 +260,11 @@ int cli_listen(int argc, char **argv)
     }
     client_ws_free(ws); /* no callbacks after this: st is ours alone */
     ws = NULL;
-    if (we_close || st.close_code == LISTEN_CLOSE_NORMAL || st.ended)
+    if (we_close || st.conn.close_code == LISTEN_CLOSE_NORMAL || st.ended)
         exit_code = CLI_EXIT_OK;
     else
-        cli_fail(CLI_EXIT_FAILURE, "server closed the connection: %d %s", st.close_code,
-                 st.close_reason);
+        cli_fail(CLI_EXIT_FAILURE, "server closed the connection: %d %s", st.conn.close_code,
+                 st.conn.close_reason);
     if (o.captions && transcript_write_file(st.tr, o.format, o.captions)) {
         cli_fail(CLI_EXIT_FAILURE, "cannot write %s", o.captions);
         exit_code = CLI_EXIT_FAILURE;
@@ -314,6 +283,6 @@ done:
     free(esc_lang);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    pthread_mutex_destroy(&st.mu);
+    pthread_mutex_destroy(&st.conn.mu);
     return exit_code;
 }

@@ -40,12 +40,10 @@ struct speak_opts {
 
 /* Shared between the main thread and the socket's service thread. */
 struct speak_state {
-    pthread_mutex_t mu;
+    struct cli_conn conn; /* first: see struct cli_conn */
     int quiet;
     int ready;
     int64_t ready_samples, acked_samples;
-    int closed, close_code;
-    char close_reason[128];
     int64_t last_final_end_ms;
     int partial_pending;
     int64_t last_caption_us;
@@ -68,14 +66,9 @@ static void speak_usage(FILE *out)
           out);
 }
 
-static void speak_on_text(const char *text, size_t len, void *user)
+static void speak_on_message(struct cli_conn *conn, const char *type, const cJSON *msg)
 {
-    struct speak_state *st = user;
-    cJSON *msg = cJSON_ParseWithLength(text, len);
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "type"));
-    if (!type)
-        goto done;
-    pthread_mutex_lock(&st->mu);
+    struct speak_state *st = (struct speak_state *)conn;
     if (!strcmp(type, "ready")) {
         cJSON *n = cJSON_GetObjectItemCaseSensitive(msg, "received_samples");
         st->ready_samples = cJSON_IsNumber(n) ? (int64_t)n->valuedouble : 0;
@@ -103,67 +96,40 @@ static void speak_on_text(const char *text, size_t len, void *user)
             st->partial_pending = 1;
         }
     }
-    pthread_mutex_unlock(&st->mu);
-done:
-    cJSON_Delete(msg);
-}
-
-static void speak_on_close(int code, const char *reason, void *user)
-{
-    struct speak_state *st = user;
-    pthread_mutex_lock(&st->mu);
-    st->closed = 1;
-    st->close_code = code;
-    snprintf(st->close_reason, sizeof st->close_reason, "%s", reason);
-    pthread_mutex_unlock(&st->mu);
 }
 
 static int speak_parse(int argc, char **argv, struct speak_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->chunk_ms = SPEAK_CHUNK_MS_DEFAULT;
+    const struct cli_value_opt values[] = {{"--session", &o->session},
+                                           {"--token", &o->token},
+                                           {"--targets", &o->targets},
+                                           {NULL, NULL}};
+    const char **positionals[] = {&o->url, &o->file, NULL};
+    int rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char **value = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return 1;
-        else if (!strcmp(a, "--fast"))
+        if (!strcmp(a, "--fast"))
             o->fast = 1;
         else if (!strcmp(a, "--quiet"))
             o->quiet = 1;
         else if (!strcmp(a, "--end-session"))
             o->end_session = 1;
-        else if (!strcmp(a, "--session"))
-            value = &o->session;
-        else if (!strcmp(a, "--token"))
-            value = &o->token;
-        else if (!strcmp(a, "--targets"))
-            value = &o->targets;
         else if (!strcmp(a, "--chunk-ms")) {
             if (i + 1 >= argc ||
                 cli_parse_int(argv[++i], SPEAK_CHUNK_MS_MIN, SPEAK_CHUNK_MS_MAX, &o->chunk_ms))
                 return cli_fail(-CLI_EXIT_USAGE, "speak: --chunk-ms needs %d..%d",
                                 SPEAK_CHUNK_MS_MIN, SPEAK_CHUNK_MS_MAX);
-        } else if (a[0] == '-' && a[1])
-            return cli_fail(-CLI_EXIT_USAGE, "speak: unknown option %s (see --help)", a);
-        else if (!o->url)
-            o->url = a;
-        else if (!o->file)
-            o->file = a;
-        else
-            return cli_fail(-CLI_EXIT_USAGE, "speak: unexpected argument %s", a);
-        if (value) {
-            if (i + 1 >= argc)
-                return cli_fail(-CLI_EXIT_USAGE, "speak: %s needs a value", a);
-            *value = argv[++i];
-        }
+        } else if ((rc = cli_parse_arg("speak", argc, argv, &i, values, 1, positionals)) != 0)
+            return rc;
     }
     if (!o->url || !o->file)
         return cli_fail(-CLI_EXIT_USAGE, "speak: needs URL and FILE (see --help)");
     if (!o->session != !o->token)
         return cli_fail(-CLI_EXIT_USAGE, "speak: --session and --token go together");
-    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "ws://", 5))
-        return cli_fail(-CLI_EXIT_USAGE, "speak: URL must start with http:// (got %s)", o->url);
+    if ((rc = cli_check_url("speak", o->url)) < 0)
+        return rc;
     char langs[CLI_LANGS_MAX][CLI_LANG_LEN];
     if (o->targets && cli_parse_langs(o->targets, langs, CLI_LANGS_MAX) < 0)
         return cli_fail(-CLI_EXIT_USAGE, "speak: bad --targets list: %s", o->targets);
@@ -176,11 +142,11 @@ static int speak_connect(const char *ws_url, struct speak_state *st, struct clie
                          int report)
 {
     char err[256];
-    static const struct client_ws_callbacks cb = {speak_on_text, NULL, speak_on_close};
-    pthread_mutex_lock(&st->mu);
+    static const struct client_ws_callbacks cb = {cli_conn_on_text, NULL, cli_conn_on_close};
+    pthread_mutex_lock(&st->conn.mu);
     st->ready = 0;
-    st->closed = 0;
-    pthread_mutex_unlock(&st->mu);
+    st->conn.closed = 0;
+    pthread_mutex_unlock(&st->conn.mu);
     if (client_ws_new(ws_url, &cb, st, SPEAK_TIMEOUT_MS, ws, err, sizeof err)) {
         if (report)
             cli_fail(CLI_EXIT_FAILURE, "%s", err);
@@ -188,9 +154,9 @@ static int speak_connect(const char *ws_url, struct speak_state *st, struct clie
     }
     int64_t deadline = bc_now_us() + (int64_t)SPEAK_TIMEOUT_MS * US_PER_MS;
     for (;;) {
-        pthread_mutex_lock(&st->mu);
-        int ready = st->ready, closed = st->closed, code = st->close_code;
-        pthread_mutex_unlock(&st->mu);
+        pthread_mutex_lock(&st->conn.mu);
+        int ready = st->ready, closed = st->conn.closed, code = st->conn.close_code;
+        pthread_mutex_unlock(&st->conn.mu);
         if (ready)
             return 0;
         if (closed)
@@ -245,12 +211,12 @@ static size_t speak_stream(struct client_ws *ws, const struct speak_opts *o, con
  * was acknowledged and the captions went quiet. */
 static int speak_finished(struct speak_state *st, int64_t end_sample)
 {
-    pthread_mutex_lock(&st->mu);
+    pthread_mutex_lock(&st->conn.mu);
     int done = st->last_final_end_ms * SAMPLES_PER_MS >=
                    end_sample - (int64_t)SPEAK_END_TOLERANCE_MS * SAMPLES_PER_MS ||
                (st->acked_samples >= end_sample && !st->partial_pending &&
                 bc_now_us() - st->last_caption_us >= (int64_t)SPEAK_IDLE_DONE_MS * US_PER_MS);
-    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_unlock(&st->conn.mu);
     return done;
 }
 
@@ -258,9 +224,9 @@ static int speak_finished(struct speak_state *st, int64_t end_sample)
  * working through a --fast backlog keeps sending captions. */
 static int speak_stalled(struct speak_state *st)
 {
-    pthread_mutex_lock(&st->mu);
+    pthread_mutex_lock(&st->conn.mu);
     int stalled = bc_now_us() - st->last_caption_us >= (int64_t)SPEAK_FINAL_TIMEOUT_MS * US_PER_MS;
-    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_unlock(&st->conn.mu);
     return stalled;
 }
 
@@ -276,9 +242,9 @@ static int speak_run(const struct speak_opts *o, const struct audio_pcm *pcm, co
     for (;;) {
         int code = speak_connect(ws_url, st, &ws, base < 0);
         if (code == 0) {
-            pthread_mutex_lock(&st->mu);
+            pthread_mutex_lock(&st->conn.mu);
             int64_t received = st->ready_samples;
-            pthread_mutex_unlock(&st->mu);
+            pthread_mutex_unlock(&st->conn.mu);
             if (base < 0)
                 base = received;
             int64_t resume = received - base;
@@ -289,9 +255,9 @@ static int speak_run(const struct speak_opts *o, const struct audio_pcm *pcm, co
             if (pos == pcm->n_samples &&
                 client_ws_send_text(ws, "{\"type\":\"end\"}", strlen("{\"type\":\"end\"}")) == 0) {
                 int64_t end_sample = base + (int64_t)pcm->n_samples;
-                pthread_mutex_lock(&st->mu);
+                pthread_mutex_lock(&st->conn.mu);
                 st->last_caption_us = bc_now_us();
-                pthread_mutex_unlock(&st->mu);
+                pthread_mutex_unlock(&st->conn.mu);
                 while (client_ws_is_open(ws) && !speak_finished(st, end_sample) &&
                        !speak_stalled(st))
                     bc_sleep_us((int64_t)SPEAK_POLL_MS * US_PER_MS);
@@ -308,17 +274,17 @@ static int speak_run(const struct speak_opts *o, const struct audio_pcm *pcm, co
                 }
             }
             client_ws_wait_closed(ws, SPEAK_CLOSE_WAIT_MS);
-            pthread_mutex_lock(&st->mu);
-            code = st->closed ? st->close_code : CLIENT_WS_CLOSE_ABNORMAL;
-            pthread_mutex_unlock(&st->mu);
+            pthread_mutex_lock(&st->conn.mu);
+            code = st->conn.closed ? st->conn.close_code : CLIENT_WS_CLOSE_ABNORMAL;
+            pthread_mutex_unlock(&st->conn.mu);
         }
         if (code < 0 && base < 0)
             break; /* first connection failed: reported already */
         if (code > 0 && code != SPEAK_CLOSE_BUSY) {
-            pthread_mutex_lock(&st->mu);
+            pthread_mutex_lock(&st->conn.mu);
             cli_fail(CLI_EXIT_FAILURE, "server closed the connection: %d %s", code,
-                     st->close_reason);
-            pthread_mutex_unlock(&st->mu);
+                     st->conn.close_reason);
+            pthread_mutex_unlock(&st->conn.mu);
             break;
         }
         /* Busy (or reconnecting after busy): back off, resume where the server stopped. */
@@ -355,7 +321,8 @@ int cli_speak(int argc, char **argv)
         return cli_fail(CLI_EXIT_FAILURE, "%s", err);
     struct speak_state st;
     memset(&st, 0, sizeof st);
-    pthread_mutex_init(&st.mu, NULL);
+    pthread_mutex_init(&st.conn.mu, NULL);
+    st.conn.on_message = speak_on_message;
     st.quiet = o.quiet;
     char *id = NULL, *token = NULL, *ws_url = NULL, *esc_id = NULL, *esc_token = NULL;
     int exit_code = CLI_EXIT_FAILURE;
@@ -392,6 +359,6 @@ done:
     free(id);
     free(token);
     audio_pcm_release(&pcm);
-    pthread_mutex_destroy(&st.mu);
+    pthread_mutex_destroy(&st.conn.mu);
     return exit_code;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "client/client_internal.h"
 #include "client/client_url.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -22,6 +23,7 @@
 #define WS_CLOSE_NO_STATUS 1005
 #define WS_CLOSE_TOO_BIG 1009
 #define WS_MS_PER_S 1000
+#define WS_RX_FIRST_BYTES 4096
 
 enum ws_state { WS_CONNECTING, WS_OPEN, WS_CLOSED };
 
@@ -94,13 +96,7 @@ static void ws_rx(struct client_ws *ws, struct lws *wsi, const void *in, size_t 
     if (ws->rx_len + len > CLIENT_WS_MESSAGE_MAX_BYTES) {
         ws->rx_too_big = 1;
     } else if (len) {
-        if (ws->rx_len + len + 1 > ws->rx_cap) {
-            size_t cap = ws->rx_cap ? ws->rx_cap : 4096;
-            while (cap < ws->rx_len + len + 1)
-                cap *= 2;
-            ws->rx = bc_realloc(ws->rx, cap);
-            ws->rx_cap = cap;
-        }
+        ws->rx = client_buf_reserve(ws->rx, &ws->rx_cap, ws->rx_len + len + 1, WS_RX_FIRST_BYTES);
         memcpy(ws->rx + ws->rx_len, in, len);
         ws->rx_len += len;
     }

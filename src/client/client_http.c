@@ -1,4 +1,5 @@
-/* REST side of the client (libcurl) and URL helpers. */
+/* REST side of the client (libcurl), URL helpers, and the growing buffer
+ * both sides receive into. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <curl/curl.h>
@@ -9,12 +10,14 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/client_internal.h"
 #include "client/client_url.h"
 #include "util/alloc.h"
 #include "util/err.h"
 
 /* Refuse answers larger than this: the API's bodies are small. */
 #define HTTP_RESPONSE_MAX_BYTES (64 * 1024 * 1024)
+#define HTTP_BUF_FIRST_BYTES 1024
 #define HTTP_STATUS_CREATED 201
 #define HTTP_STATUS_NO_CONTENT 204
 #define HTTP_STATUS_BAD_REQUEST 400
@@ -115,6 +118,17 @@ char *client_url_escape(const char *text)
     return out;
 }
 
+void *client_buf_reserve(void *buf, size_t *cap, size_t need, size_t first_cap)
+{
+    if (need <= *cap)
+        return buf;
+    size_t c = *cap ? *cap : first_cap;
+    while (c < need)
+        c *= 2;
+    *cap = c;
+    return bc_realloc(buf, c);
+}
+
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 
 static void http_global_init(void)
@@ -136,13 +150,7 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *arg)
         b->too_big = 1;
         return 0;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->data = bc_realloc(b->data, cap);
-        b->cap = cap;
-    }
+    b->data = client_buf_reserve(b->data, &b->cap, b->len + n + 1, HTTP_BUF_FIRST_BYTES);
     memcpy(b->data + b->len, ptr, n);
     b->len += n;
     b->data[b->len] = '\0';

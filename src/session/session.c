@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "session/session_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -34,23 +35,11 @@ static const char schema_sql[] =
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));";
 
-enum stmt_id {
-    ST_INSERT,
-    ST_GET,
-    ST_TOKEN,
-    ST_COUNT_LIVE,
-    ST_END,
-    ST_LIST_LIVE,
-    ST_ADD_CAPTION,
-    ST_RECENT,
-    ST_COUNT
-};
-
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms)"
                   " VALUES(?, ?, ?, ?, 0, ?, 0)",
     [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms FROM sessions WHERE id = ?",
-    [ST_TOKEN] = "SELECT token, state FROM sessions WHERE id = ?",
+    [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
     [ST_LIST_LIVE] = "SELECT id FROM sessions WHERE state = 0 ORDER BY created_ms, id LIMIT ?",
@@ -61,35 +50,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " LIMIT ?) ORDER BY utterance",
 };
 
-struct listener_count {
-    char id[SESSION_ID_LEN + 1];
-    char lang[SESSION_LANG_LEN];
-    int count;
-};
-
-struct session_registry {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST_COUNT];
-    pthread_mutex_t lock;
-    struct session_limits limits;
-    struct listener_count *listeners; /* only entries with count > 0 */
-    size_t n_listeners, cap_listeners;
-};
-
 void session_default_limits(struct session_limits *limits)
 {
     limits->max_sessions = SESSION_DEFAULT_MAX_SESSIONS;
     limits->max_listeners_per_session = SESSION_DEFAULT_MAX_LISTENERS;
 }
 
-static int db_fail(struct session_registry *reg, const char *what)
+int reg_db_fail(struct session_registry *reg, const char *what)
 {
     bc_error("session: %s: %s", what, sqlite3_errmsg(reg->db));
     return BC_EIO;
 }
 
-/* Statements are reused: clear them for the next caller. */
-static void stmt_done(sqlite3_stmt *st)
+void reg_stmt_done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -145,7 +118,7 @@ int session_registry_open(const char *db_path, const struct session_limits *limi
     for (size_t i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(reg->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &reg->stmt[i], NULL) != SQLITE_OK) {
-            db_fail(reg, "prepare");
+            reg_db_fail(reg, "prepare");
             goto fail;
         }
     }
@@ -202,7 +175,7 @@ static int make_token(char token[SESSION_TOKEN_LEN + 1])
     return 0;
 }
 
-static int valid_lang(const char *code)
+int reg_valid_lang(const char *code)
 {
     /* Targets are stored comma-separated, so a comma would split a code. */
     return code && code[0] && strlen(code) < SESSION_LANG_LEN && !strchr(code, ',');
@@ -226,13 +199,26 @@ static void parse_targets(const char *text, struct session_info *info)
     }
 }
 
+/* Caller holds the lock. Runs the statement that reads session id's row:
+ * 1 with the row ready in *st, BC_ENOTFOUND or BC_EIO. The caller then
+ * calls reg_stmt_done(*st). */
+static int lookup_locked(struct session_registry *reg, enum stmt_id which, const char *id,
+                         const char *what, sqlite3_stmt **st)
+{
+    *st = reg->stmt[which];
+    sqlite3_bind_text(*st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(*st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? BC_ENOTFOUND : reg_db_fail(reg, what);
+}
+
 /* Caller holds the lock. */
 static int get_locked(struct session_registry *reg, const char *id, struct session_info *info)
 {
-    sqlite3_stmt *st = reg->stmt[ST_GET];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqlite3_stmt *st;
+    int rc = lookup_locked(reg, ST_GET, id, "get session", &st);
+    if (rc == 1) {
         memset(info, 0, sizeof *info);
         snprintf(info->id, sizeof info->id, "%s", id);
         const char *source = (const char *)sqlite3_column_text(st, 0);
@@ -242,12 +228,8 @@ static int get_locked(struct session_registry *reg, const char *id, struct sessi
         info->created_ms = sqlite3_column_int64(st, 3);
         info->ended_ms = sqlite3_column_int64(st, 4);
         rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = BC_ENOTFOUND;
-    } else {
-        rc = db_fail(reg, "get session");
     }
-    stmt_done(st);
+    reg_stmt_done(st);
     return rc;
 }
 
@@ -259,21 +241,35 @@ static int count_live_locked(struct session_registry *reg, int *count)
         *count = sqlite3_column_int(st, 0);
         rc = 0;
     } else {
-        rc = db_fail(reg, "count live sessions");
+        rc = reg_db_fail(reg, "count live sessions");
     }
-    stmt_done(st);
+    reg_stmt_done(st);
+    return rc;
+}
+
+int reg_lock_session(struct session_registry *reg, const char *id, int args_ok,
+                        struct session_info *info)
+{
+    if (!valid_id(id))
+        return BC_ENOTFOUND;
+    if (!args_ok)
+        return BC_EINVAL;
+    pthread_mutex_lock(&reg->lock);
+    int rc = get_locked(reg, id, info);
+    if (rc < 0)
+        pthread_mutex_unlock(&reg->lock);
     return rc;
 }
 
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1])
 {
-    if (!valid_lang(source) || n_targets > SESSION_TARGETS_MAX || (n_targets && !targets))
+    if (!reg_valid_lang(source) || n_targets > SESSION_TARGETS_MAX || (n_targets && !targets))
         return BC_EINVAL;
     char joined[SESSION_TARGETS_TEXT_MAX] = "";
     size_t used = 0;
     for (size_t i = 0; i < n_targets; i++) {
-        if (!valid_lang(targets[i]))
+        if (!reg_valid_lang(targets[i]))
             return BC_EINVAL;
         used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "",
                                  targets[i]);
@@ -304,13 +300,13 @@ int session_create(struct session_registry *reg, const char *source, const char 
         sqlite3_bind_int64(st, 5, now_ms);
         int step = sqlite3_step(st);
         int ext = sqlite3_extended_errcode(reg->db);
-        stmt_done(st);
+        reg_stmt_done(st);
         if (step == SQLITE_DONE) {
             rc = get_locked(reg, id, info);
             break;
         }
         if (ext != SQLITE_CONSTRAINT_PRIMARYKEY) {
-            db_fail(reg, "insert session");
+            reg_db_fail(reg, "insert session");
             break;
         }
         bc_warn("session: id collision on %s, drawing another", id);
@@ -322,11 +318,9 @@ out:
 
 int session_get(struct session_registry *reg, const char *id, struct session_info *info)
 {
-    if (!valid_id(id))
-        return BC_ENOTFOUND;
-    pthread_mutex_lock(&reg->lock);
-    int rc = get_locked(reg, id, info);
-    pthread_mutex_unlock(&reg->lock);
+    int rc = reg_lock_session(reg, id, 1, info);
+    if (rc == 0)
+        pthread_mutex_unlock(&reg->lock);
     return rc;
 }
 
@@ -343,26 +337,19 @@ static int token_equal(const char *stored, const char *given)
     return diff == 0;
 }
 
-/* Caller holds the lock. Fills *state on success. */
-static int check_token_locked(struct session_registry *reg, const char *id, const char *token,
-                              int *state)
+/* Caller holds the lock. */
+static int check_token_locked(struct session_registry *reg, const char *id, const char *token)
 {
-    sqlite3_stmt *st = reg->stmt[ST_TOKEN];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    sqlite3_stmt *st;
+    int rc = lookup_locked(reg, ST_TOKEN, id, "read token", &st);
+    if (rc == 1) {
         char stored[SESSION_TOKEN_LEN + 1] = "";
         const char *col = (const char *)sqlite3_column_text(st, 0);
         if (col && strlen(col) == SESSION_TOKEN_LEN)
             memcpy(stored, col, SESSION_TOKEN_LEN);
-        *state = sqlite3_column_int(st, 1);
         rc = stored[0] && token && token[0] && token_equal(stored, token) ? 0 : BC_EAUTH;
-    } else if (rc == SQLITE_DONE) {
-        rc = BC_ENOTFOUND;
-    } else {
-        rc = db_fail(reg, "read token");
     }
-    stmt_done(st);
+    reg_stmt_done(st);
     return rc;
 }
 
@@ -370,9 +357,8 @@ int session_check_token(struct session_registry *reg, const char *id, const char
 {
     if (!valid_id(id))
         return BC_ENOTFOUND;
-    int state;
     pthread_mutex_lock(&reg->lock);
-    int rc = check_token_locked(reg, id, token, &state);
+    int rc = check_token_locked(reg, id, token);
     pthread_mutex_unlock(&reg->lock);
     return rc;
 }
@@ -382,20 +368,17 @@ int session_end(struct session_registry *reg, const char *id, const char *token)
     if (!valid_id(id))
         return BC_ENOTFOUND;
     pthread_mutex_lock(&reg->lock);
-    int rc;
-    if (token) {
-        int state;
-        rc = check_token_locked(reg, id, token, &state);
-        if (rc < 0)
-            goto out;
-    }
+    /* No token: the server itself ends the session. */
+    int rc = token ? check_token_locked(reg, id, token) : 0;
+    if (rc < 0)
+        goto out;
     sqlite3_stmt *st = reg->stmt[ST_END];
     sqlite3_bind_int64(st, 1, bc_wall_ms());
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    stmt_done(st);
+    reg_stmt_done(st);
     if (rc != SQLITE_DONE) {
-        rc = db_fail(reg, "end session");
+        rc = reg_db_fail(reg, "end session");
     } else if (sqlite3_changes(reg->db) == 1) {
         rc = 0;
     } else {
@@ -423,8 +406,8 @@ size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LE
             memcpy(ids[n++], id, SESSION_ID_LEN + 1);
     }
     if (n < max && rc != SQLITE_DONE)
-        db_fail(reg, "list live sessions");
-    stmt_done(st);
+        reg_db_fail(reg, "list live sessions");
+    reg_stmt_done(st);
     pthread_mutex_unlock(&reg->lock);
     return n;
 }
@@ -440,15 +423,10 @@ static struct listener_count *listener_find(struct session_registry *reg, const 
 
 int session_listener_join(struct session_registry *reg, const char *id, const char *lang)
 {
-    if (!valid_id(id))
-        return BC_ENOTFOUND;
-    if (!valid_lang(lang))
-        return BC_EINVAL;
-    pthread_mutex_lock(&reg->lock);
     struct session_info info;
-    int rc = get_locked(reg, id, &info);
+    int rc = reg_lock_session(reg, id, reg_valid_lang(lang), &info);
     if (rc < 0)
-        goto out;
+        return rc;
     if (info.state != SESSION_LIVE) {
         rc = BC_ESTATE;
         goto out;
@@ -509,87 +487,4 @@ size_t session_listener_counts(struct session_registry *reg, const char *id,
     }
     pthread_mutex_unlock(&reg->lock);
     return n;
-}
-
-int session_add_caption(struct session_registry *reg, const char *id, const char *lang,
-                        int utterance, int64_t start_ms, int64_t end_ms, const char *text,
-                        const char *source_text)
-{
-    if (!valid_id(id))
-        return BC_ENOTFOUND;
-    if (!valid_lang(lang) || !text)
-        return BC_EINVAL;
-    pthread_mutex_lock(&reg->lock);
-    struct session_info info;
-    int rc = get_locked(reg, id, &info);
-    if (rc < 0)
-        goto out;
-    sqlite3_stmt *st = reg->stmt[ST_ADD_CAPTION];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, utterance);
-    sqlite3_bind_int64(st, 4, start_ms);
-    sqlite3_bind_int64(st, 5, end_ms);
-    sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, source_text ? source_text : "", -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    stmt_done(st);
-    if (rc != SQLITE_DONE)
-        rc = db_fail(reg, "add caption");
-    else
-        rc = sqlite3_changes(reg->db) == 0 ? 1 : 0;
-out:
-    pthread_mutex_unlock(&reg->lock);
-    return rc;
-}
-
-/* limit < 0: all captions (SQLite reads a negative LIMIT as none). */
-static int read_captions(struct session_registry *reg, const char *id, const char *lang,
-                         int64_t limit, struct transcript **out)
-{
-    *out = NULL;
-    if (!valid_id(id))
-        return BC_ENOTFOUND;
-    if (!valid_lang(lang))
-        return BC_EINVAL;
-    pthread_mutex_lock(&reg->lock);
-    struct transcript *t = NULL;
-    struct session_info info;
-    int rc = get_locked(reg, id, &info);
-    if (rc < 0)
-        goto out;
-    sqlite3_stmt *st = reg->stmt[ST_RECENT];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit);
-    t = transcript_new(lang);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        transcript_add(t, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1),
-                       sqlite3_column_int64(st, 2), (const char *)sqlite3_column_text(st, 3),
-                       (const char *)sqlite3_column_text(st, 4));
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(reg, "read captions");
-        transcript_free(t);
-        t = NULL;
-    } else {
-        rc = 0;
-    }
-    stmt_done(st);
-out:
-    pthread_mutex_unlock(&reg->lock);
-    *out = t;
-    return rc;
-}
-
-int session_transcript(struct session_registry *reg, const char *id, const char *lang,
-                       struct transcript **out)
-{
-    return read_captions(reg, id, lang, -1, out);
-}
-
-int session_recent_captions(struct session_registry *reg, const char *id, const char *lang,
-                            size_t n, struct transcript **out)
-{
-    int64_t limit = n > INT64_MAX ? INT64_MAX : (int64_t)n;
-    return read_captions(reg, id, lang, limit, out);
 }

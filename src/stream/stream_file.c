@@ -2,7 +2,6 @@
  * dead,ended}. Records are written inside the memory log's lock (so file
  * order is seq order) and fsynced by a background thread, which also applies
  * retention and compacts mostly-processed logs. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,137 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stream/stream_backend.h"
+#include "stream/stream_file_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define LOG_MAGIC 0x474c4342u  /* "BCLG" little-endian */
-#define CKPT_MAGIC 0x4b434342u /* "BCCK" little-endian */
-/* [magic u32][seq u64][kind u32][append_ms i64][len u32][crc u32] */
-#define LOG_HEADER_BYTES 32
-#define LOG_CRC_OFFSET 28
-/* [magic u32][seq u64][state_len u32][state][crc u32] */
-#define CKPT_HEADER_BYTES 16
-#define CKPT_MAX_BYTES (CKPT_HEADER_BYTES + STREAM_STATE_MAX + 4)
 #define COMPACT_MIN_LOG_BYTES ((uint64_t)8 * 1024 * 1024)
 #define COMPACT_MIN_PROCESSED_PERCENT 75
 #define DEAD_ERROR_MAX_CHARS 1024
 #define DIR_MODE 0755
-#define FILE_MODE 0644
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
-
-struct file_sess {
-    char *dir;
-    int log_fd;
-    uint64_t log_bytes;
-    int dirty; /* written since the last fsync; guarded by the memory log's lock */
-    pthread_mutex_t ckpt_mu;
-};
-
-struct file_backend {
-    char *dir;
-    int lock_fd;
-    struct stream_params params;
-    struct stream_mem *mem;
-    /* Checkpoints use a session outside the memory lock (read side);
-     * retention frees sessions (write side). */
-    pthread_rwlock_t gc_lock;
-    pthread_mutex_t bg_mu;
-    pthread_cond_t bg_cv;
-    int stopping;
-    int bg_started;
-    pthread_t bg;
-};
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-/* CRC-32 (IEEE), chainable: crc32_update(crc32_update(0, a), b). */
-static uint32_t crc32_update(uint32_t crc, const void *buf, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    const uint8_t *p = buf;
-    crc = ~crc;
-    while (n--)
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void encode_header(const struct stream_record *rec, uint8_t hdr[LOG_HEADER_BYTES])
-{
-    put_u32(hdr, LOG_MAGIC);
-    put_u64(hdr + 4, rec->seq);
-    put_u32(hdr + 12, rec->kind);
-    put_u64(hdr + 16, (uint64_t)rec->append_ms);
-    put_u32(hdr + 24, (uint32_t)rec->len);
-    put_u32(hdr + LOG_CRC_OFFSET,
-            crc32_update(crc32_update(0, hdr, LOG_CRC_OFFSET), rec->data, rec->len));
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return BC_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 static int mkdir_p(const char *path)
 {
@@ -177,7 +55,7 @@ static int mkdir_p(const char *path)
 
 /* ---- hooks, all run under the memory log's lock ---- */
 
-static void sess_free(void *ctx, void *ext)
+void sf_sess_free(void *ctx, void *ext)
 {
     struct file_sess *fs = ext;
     if (fs->log_fd >= 0)
@@ -187,7 +65,7 @@ static void sess_free(void *ctx, void *ext)
     free(fs);
 }
 
-static struct file_sess *sess_new(struct file_backend *fb, const char *id)
+struct file_sess *sf_sess_new(struct file_backend *fb, const char *id)
 {
     struct file_sess *fs = bc_calloc(1, sizeof(*fs));
     fs->dir = bc_asprintf("%s/%s", fb->dir, id);
@@ -196,7 +74,7 @@ static struct file_sess *sess_new(struct file_backend *fb, const char *id)
     return fs;
 }
 
-static int open_log(struct file_sess *fs)
+int sf_open_log(struct file_sess *fs)
 {
     char *path = bc_asprintf("%s/log", fs->dir);
     fs->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, FILE_MODE);
@@ -209,21 +87,21 @@ static int open_log(struct file_sess *fs)
 static int hook_session_new(void *ctx, const char *id, void **ext)
 {
     struct file_backend *fb = ctx;
-    struct file_sess *fs = sess_new(fb, id);
+    struct file_sess *fs = sf_sess_new(fb, id);
     if (mkdir(fs->dir, DIR_MODE) < 0 && errno != EEXIST) {
         bc_error("stream: mkdir %s: %s", fs->dir, strerror(errno));
         goto fail;
     }
-    if (open_log(fs) < 0)
+    if (sf_open_log(fs) < 0)
         goto fail;
     /* Make the new names durable once, so fsyncing the log suffices later. */
-    fsync_path(fs->dir);
-    fsync_path(fb->dir);
+    sf_fsync_path(fs->dir);
+    sf_fsync_path(fb->dir);
     *ext = fs;
     return 0;
 
 fail:
-    sess_free(fb, fs);
+    sf_sess_free(fb, fs);
     return BC_EIO;
 }
 
@@ -231,7 +109,7 @@ static int hook_append(void *ctx, void *ext, const struct stream_record *rec)
 {
     struct file_sess *fs = ext;
     uint8_t hdr[LOG_HEADER_BYTES];
-    encode_header(rec, hdr);
+    sf_encode_header(rec, hdr);
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)rec->data, rec->len}};
     size_t want = sizeof(hdr) + rec->len;
     /* One system call per record: a crash tears at most the last one. */
@@ -271,7 +149,7 @@ static int hook_dead_letter(void *ctx, void *ext, uint64_t seq, int64_t append_m
     char *path = bc_asprintf("%s/dead", fs->dir);
     int rc = BC_EIO;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, FILE_MODE);
-    if (fd >= 0 && write_all(fd, line, strlen(line)) == 0 && fsync(fd) == 0)
+    if (fd >= 0 && sf_write_all(fd, line, strlen(line)) == 0 && fsync(fd) == 0)
         rc = 0;
     else
         bc_error("stream: write %s: %s", path, strerror(errno));
@@ -311,250 +189,6 @@ static void hook_drop(void *ctx, const char *id, void *ext)
         bc_info("stream: session %s deleted after retention", id);
 }
 
-/* ---- checkpoints ---- */
-
-static int write_checkpoint(struct file_sess *fs, uint64_t seq, const void *state, size_t len)
-{
-    uint8_t buf[CKPT_MAX_BYTES];
-    put_u32(buf, CKPT_MAGIC);
-    put_u64(buf + 4, seq);
-    put_u32(buf + 12, (uint32_t)len);
-    if (len)
-        memcpy(buf + CKPT_HEADER_BYTES, state, len);
-    size_t n = CKPT_HEADER_BYTES + len;
-    put_u32(buf + n, crc32_update(0, buf, n));
-    n += 4;
-
-    char *tmp = bc_asprintf("%s/checkpoint.tmp", fs->dir);
-    char *path = bc_asprintf("%s/checkpoint", fs->dir);
-    int rc = BC_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
-    if (fd < 0 || write_all(fd, buf, n) < 0 || fsync(fd) < 0)
-        goto out;
-    close(fd);
-    fd = -1;
-    /* Without a directory fsync a crash may bring back the previous
-     * checkpoint: records are then processed twice, never lost. */
-    if (rename(tmp, path) == 0)
-        rc = 0;
-out:
-    if (rc < 0)
-        bc_error("stream: write %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(tmp);
-    free(path);
-    return rc;
-}
-
-/* Missing or damaged: seq 0, which replays the log rather than skipping it. */
-static void read_checkpoint(const char *dir, uint64_t *seq, uint8_t *state, size_t *len)
-{
-    *seq = 0;
-    *len = 0;
-    char *path = bc_asprintf("%s/checkpoint", dir);
-    uint8_t buf[CKPT_MAX_BYTES + 1];
-    size_t n = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        n = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        size_t slen = n >= CKPT_HEADER_BYTES ? get_u32(buf + 12) : 0;
-        if (n < CKPT_HEADER_BYTES + 4 || get_u32(buf) != CKPT_MAGIC || slen > STREAM_STATE_MAX ||
-            n != CKPT_HEADER_BYTES + slen + 4 ||
-            get_u32(buf + n - 4) != crc32_update(0, buf, n - 4)) {
-            bc_warn("stream: %s is damaged; replaying the session from its start", path);
-        } else {
-            *seq = get_u64(buf + 4);
-            *len = slen;
-            memcpy(state, buf + CKPT_HEADER_BYTES, slen);
-        }
-    }
-    free(path);
-}
-
-/* ---- recovery ---- */
-
-struct scan {
-    struct stream_record **recs; /* those after the checkpoint */
-    size_t n, cap;
-    uint64_t last_seq;
-    int64_t last_append_ms;
-    uint64_t good_bytes;
-};
-
-static void scan_free(struct scan *sc)
-{
-    for (size_t i = 0; i < sc->n; i++)
-        free(sc->recs[i]);
-    free(sc->recs);
-}
-
-/* Reads a log up to its first torn or damaged record and truncates it there. */
-static int scan_log(const char *path, uint64_t checkpoint_seq, struct scan *sc)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? 0 : BC_EIO;
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0) {
-        fclose(f);
-        return BC_EIO;
-    }
-    const char *why = NULL;
-    for (;;) {
-        uint8_t hdr[LOG_HEADER_BYTES];
-        size_t got = fread(hdr, 1, sizeof(hdr), f);
-        if (got == 0)
-            break;
-        uint64_t seq = get_u64(hdr + 4);
-        uint32_t len = get_u32(hdr + 24);
-        if (got < sizeof(hdr) || sc->good_bytes + sizeof(hdr) + len > (uint64_t)st.st_size) {
-            why = "torn";
-            break;
-        }
-        if (get_u32(hdr) != LOG_MAGIC || len > STREAM_RECORD_MAX_BYTES || seq == 0 ||
-            (sc->last_seq && seq != sc->last_seq + 1)) {
-            why = "damaged";
-            break;
-        }
-        struct stream_record *rec = bc_malloc(sizeof(*rec) + len);
-        if (fread(rec->data, 1, len, f) != len) {
-            free(rec);
-            why = "torn";
-            break;
-        }
-        if (crc32_update(crc32_update(0, hdr, LOG_CRC_OFFSET), rec->data, len) !=
-            get_u32(hdr + LOG_CRC_OFFSET)) {
-            free(rec);
-            why = "damaged";
-            break;
-        }
-        rec->seq = seq;
-        rec->kind = get_u32(hdr + 12);
-        rec->append_ms = (int64_t)get_u64(hdr + 16);
-        rec->len = len;
-        sc->good_bytes += sizeof(hdr) + len;
-        sc->last_seq = seq;
-        sc->last_append_ms = rec->append_ms;
-        if (seq <= checkpoint_seq) {
-            free(rec);
-            continue;
-        }
-        if (sc->n == sc->cap) {
-            sc->cap = sc->cap ? 2 * sc->cap : 64;
-            sc->recs = bc_realloc(sc->recs, sc->cap * sizeof(*sc->recs));
-        }
-        sc->recs[sc->n++] = rec;
-    }
-    int io_error = ferror(f);
-    fclose(f);
-    if (io_error) {
-        bc_error("stream: read %s failed", path);
-        return BC_EIO;
-    }
-    if (why) {
-        bc_warn("stream: %s: %s record at byte %" PRIu64 "; truncating the log there", path, why,
-                sc->good_bytes);
-        if (truncate(path, (off_t)sc->good_bytes) < 0) {
-            bc_error("stream: truncate %s: %s", path, strerror(errno));
-            return BC_EIO;
-        }
-    }
-    return 0;
-}
-
-static size_t count_lines(const char *path)
-{
-    size_t n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    for (int c; (c = fgetc(f)) != EOF;)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-static int recover_session(struct file_backend *fb, const char *id)
-{
-    struct file_sess *fs = sess_new(fb, id);
-    struct scan sc = {0};
-    uint8_t state[STREAM_STATE_MAX];
-    size_t state_len;
-    uint64_t ckpt;
-    read_checkpoint(fs->dir, &ckpt, state, &state_len);
-    char *log = bc_asprintf("%s/log", fs->dir);
-    int rc = scan_log(log, ckpt, &sc);
-    if (rc < 0)
-        goto fail;
-    if (sc.n && sc.recs[0]->seq > ckpt + 1) {
-        /* Compaction keeps only unprocessed records, so the older ones were done. */
-        bc_warn("stream: %s: checkpoint %" PRIu64 " is behind the log; resuming at %" PRIu64,
-                fs->dir, ckpt, sc.recs[0]->seq);
-        ckpt = sc.recs[0]->seq - 1;
-    }
-    int64_t last_ms = sc.last_append_ms;
-    struct stat st;
-    if (!sc.last_seq && stat(fs->dir, &st) == 0)
-        last_ms = (int64_t)st.st_mtim.tv_sec * MS_PER_S + st.st_mtim.tv_nsec / NS_PER_MS;
-    char *dead = bc_asprintf("%s/dead", fs->dir);
-    char *ended = bc_asprintf("%s/ended", fs->dir);
-    size_t n_dead = count_lines(dead);
-    int is_ended = access(ended, F_OK) == 0;
-    free(dead);
-    free(ended);
-    if ((rc = open_log(fs)) < 0)
-        goto fail;
-    fs->log_bytes = sc.good_bytes;
-    rc = stream_mem_load_session(fb->mem, id, ckpt, state, state_len, sc.last_seq, last_ms, n_dead,
-                                 is_ended, fs);
-    if (rc < 0)
-        goto fail;
-    fs = NULL; /* owned by the memory log now */
-    for (size_t i = 0; i < sc.n; i++) {
-        if ((rc = stream_mem_load_record(fb->mem, id, sc.recs[i])) < 0)
-            goto fail;
-        sc.recs[i] = NULL;
-    }
-    if (sc.n)
-        bc_info("stream: session %s: %zu records pending after seq %" PRIu64, id, sc.n, ckpt);
-    scan_free(&sc);
-    free(log);
-    return 0;
-
-fail:
-    scan_free(&sc);
-    if (fs)
-        sess_free(fb, fs);
-    bc_error("stream: cannot recover session %s from %s", id, fb->dir);
-    free(log);
-    return rc < 0 ? rc : BC_EIO;
-}
-
-static int recover_all(struct file_backend *fb)
-{
-    DIR *d = opendir(fb->dir);
-    if (!d) {
-        bc_error("stream: opendir %s: %s", fb->dir, strerror(errno));
-        return BC_EIO;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (!stream_id_valid(e->d_name))
-            continue; /* ".", "..", the lock file, foreign names */
-        char *path = bc_asprintf("%s/%s", fb->dir, e->d_name);
-        struct stat st;
-        int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-        free(path);
-        if (is_dir)
-            rc = recover_session(fb, e->d_name);
-    }
-    closedir(d);
-    return rc;
-}
-
 /* ---- background: fsync, compaction, retention ---- */
 
 struct flush_ctx {
@@ -576,14 +210,14 @@ static void compact(struct file_sess *fs, const struct stream_mem_view *v)
     for (size_t i = 0; i < v->pending_records; i++) {
         const struct stream_record *rec = v->records[i];
         uint8_t hdr[LOG_HEADER_BYTES];
-        encode_header(rec, hdr);
-        if (write_all(fd, hdr, sizeof(hdr)) < 0 || write_all(fd, rec->data, rec->len) < 0)
+        sf_encode_header(rec, hdr);
+        if (sf_write_all(fd, hdr, sizeof(hdr)) < 0 || sf_write_all(fd, rec->data, rec->len) < 0)
             goto fail;
         bytes += sizeof(hdr) + rec->len;
     }
     if (fsync(fd) < 0 || rename(tmp, path) < 0)
         goto fail;
-    fsync_path(fs->dir);
+    sf_fsync_path(fs->dir);
     bc_debug("stream: compacted %s: %" PRIu64 " -> %" PRIu64 " bytes", path, fs->log_bytes, bytes);
     close(fs->log_fd);
     fs->log_fd = fd;
@@ -686,7 +320,7 @@ static int file_checkpoint(void *impl, const char *id, uint64_t seq, const void 
     pthread_mutex_lock(&fs->ckpt_mu);
     rc = stream_mem_checkpoint_check(fb->mem, id, seq);
     if (rc == 0)
-        rc = write_checkpoint(fs, seq, state, state_len);
+        rc = sf_write_checkpoint(fs, seq, state, state_len);
     if (rc == 0)
         rc = stream_mem_checkpoint(fb->mem, id, seq, state, state_len);
     pthread_mutex_unlock(&fs->ckpt_mu);
@@ -802,14 +436,14 @@ int stream_file_backend_open(const char *dir, const struct stream_params *params
     struct stream_mem_hooks hooks = {
         .ctx = fb,
         .session_new = hook_session_new,
-        .session_free = sess_free,
+        .session_free = sf_sess_free,
         .append = hook_append,
         .dead_letter = hook_dead_letter,
         .ended = hook_ended,
         .drop = hook_drop,
     };
     fb->mem = stream_mem_new(params, &hooks);
-    if ((rc = recover_all(fb)) < 0)
+    if ((rc = sf_recover_all(fb)) < 0)
         goto fail;
     if (pthread_create(&fb->bg, NULL, bg_main, fb) != 0) {
         rc = BC_EIO;

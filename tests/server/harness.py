@@ -126,11 +126,42 @@ class Server:
             return resp.status, json.loads(payload)
         return resp.status, payload.decode(errors="replace")
 
+    def speaker_url(self, session):
+        return "%s/ws/speak/%s?token=%s" % (self.ws_url, session["id"], session["speaker_token"])
+
     def create_session(self, targets):
         status, body = self.request("POST", "/api/sessions", {"source": "en", "targets": targets})
         if status != 201:
             fail("session create returned %d %s" % (status, body))
         return body
+
+
+async def send_talk(ws, talk, frame_bytes):
+    """Waits for "ready" on a speaker socket, then sends the samples of a WAV
+    file frame_bytes at a time, as fast as the socket takes them. Returns the
+    number of samples sent."""
+    with wave.open(talk) as w:
+        audio = w.readframes(w.getnframes())
+    await ws.recv()  # ready
+    for off in range(0, len(audio), frame_bytes):
+        await ws.send(audio[off:off + frame_bytes])
+    return len(audio) // 2
+
+
+def run_with_server(name, test):
+    """Starts a server from the binary named on the command line, runs
+    test(server), then stops the server, which must exit cleanly. On any
+    failure prints the end of the server's log; always removes its files."""
+    server = Server(sys.argv[1]).start()
+    try:
+        test(server)
+        server.stop()
+    except BaseException:
+        server.dump_log()
+        raise
+    finally:
+        server.cleanup()
+    print("%s: all passed" % name)
 
 
 def run(binary, *args, timeout=300, **kwargs):

@@ -8,7 +8,7 @@ import sys
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SPEECH_DIR, Server, check, fail  # noqa: E402
+from harness import SPEECH_DIR, check, fail, run_with_server  # noqa: E402
 
 GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
 FRAME_BYTES = 3200  # 100 ms of PCM16 at 16 kHz
@@ -143,40 +143,30 @@ def rest_checks(server, victim):
     check(status == 200 and body["state"] == "live", "victim session still live after all of it")
 
 
-def main():
-    binary = sys.argv[1]
-    server = Server(binary).start()
-    try:
-        healthy = server.create_session([])
-        victim = server.create_session(["es"])
-        ended = server.create_session(["es"])
-        status, _ = server.request("DELETE", "/api/sessions/" + ended["id"], None,
-                                   {"Authorization": "Bearer " + ended["speaker_token"]})
-        check(status == 204, "DELETE with the token ends a session (204)")
-        status, body = server.request("DELETE", "/api/sessions/" + ended["id"], None,
-                                      {"Authorization": "Bearer " + ended["speaker_token"]})
-        check(status == 409 and body["code"] == "session_ended", "ending twice -> 409 session_ended")
+def test(server):
+    healthy = server.create_session([])
+    victim = server.create_session(["es"])
+    ended = server.create_session(["es"])
+    status, _ = server.request("DELETE", "/api/sessions/" + ended["id"], None,
+                               {"Authorization": "Bearer " + ended["speaker_token"]})
+    check(status == 204, "DELETE with the token ends a session (204)")
+    status, body = server.request("DELETE", "/api/sessions/" + ended["id"], None,
+                                  {"Authorization": "Bearer " + ended["speaker_token"]})
+    check(status == 409 and body["code"] == "session_ended", "ending twice -> 409 session_ended")
 
-        results = {}
+    results = {}
 
-        async def both():
-            await asyncio.gather(healthy_session(server, healthy, results), bad_inputs(server, victim, ended))
-        asyncio.run(both())
-        rest_checks(server, victim)
-        check(results.get("ready", {}).get("type") == "ready", "speaker got ready")
-        check(results.get("delete") == 204, "healthy session ended with 204")
-        check(" ".join(results.get("finals", [])) == "go forward ten meters",
-              "healthy session recognized 'go forward ten meters' during the abuse (got %r)" % results.get("finals"))
-        status, body = server.request("GET", "/healthz")
-        check(status == 200 and body["status"] == "ok", "server healthy at the end")
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-    print("bad_input: all passed")
+    async def both():
+        await asyncio.gather(healthy_session(server, healthy, results), bad_inputs(server, victim, ended))
+    asyncio.run(both())
+    rest_checks(server, victim)
+    check(results.get("ready", {}).get("type") == "ready", "speaker got ready")
+    check(results.get("delete") == 204, "healthy session ended with 204")
+    check(" ".join(results.get("finals", [])) == "go forward ten meters",
+          "healthy session recognized 'go forward ten meters' during the abuse (got %r)" % results.get("finals"))
+    status, body = server.request("GET", "/healthz")
+    check(status == 200 and body["status"] == "ok", "server healthy at the end")
 
 
 if __name__ == "__main__":
-    main()
+    run_with_server("bad_input", test)

@@ -6,12 +6,11 @@ import asyncio
 import json
 import os
 import sys
-import wave
 
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import LIBRIVOX, Server, check, make_talk  # noqa: E402
+from harness import LIBRIVOX, check, make_talk, run_with_server, send_talk  # noqa: E402
 
 FRAME_BYTES = 3200
 # Words of each clip that the recognizer gets right in this talk.
@@ -47,15 +46,9 @@ class Listener:
 
 
 async def speak_fast(server, session, talk):
-    with wave.open(talk) as w:
-        audio = w.readframes(w.getnframes())
-    url = "%s/ws/speak/%s?token=%s" % (server.ws_url, session["id"], session["speaker_token"])
-    async with websockets.connect(url) as ws:
-        await ws.recv()  # ready
-        for off in range(0, len(audio), FRAME_BYTES):
-            await ws.send(audio[off:off + FRAME_BYTES])
+    async with websockets.connect(server.speaker_url(session)) as ws:
+        total = await send_talk(ws, talk, FRAME_BYTES)
         await ws.send(json.dumps({"type": "end"}))
-        total = len(audio) // 2
         while True:
             m = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if m["type"] == "ack" and m["received_samples"] == total:
@@ -98,35 +91,25 @@ async def scenario(server, session, talk):
     return total, first, second, text
 
 
-def main():
-    binary = sys.argv[1]
-    server = Server(binary).start()
-    try:
-        talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX + LIBRIVOX)
-        session = server.create_session(["es"])
-        total, first, second, text = asyncio.run(scenario(server, session, talk))
-        print("English transcript after the restart:\n" + text)
-        for word in CLIP_WORDS:
-            check(text.count(word) == 2, "'%s' recognized in both copies of its clip" % word)
-        replayed = [f for f in second.finals if f[2]]
-        fresh = [f for f in second.finals if not f[2]]
-        check(len(replayed) > 0 or len(first.finals) == 0, "the reconnected listener first got the recent captions again (%d)" % len(replayed))
-        told = [u for u, _, r in first.finals] + [u for u, _, r in fresh]
-        check(len(told) == len(set(told)), "no final caption delivered twice as new: %s" % told)
-        spoken = first.audio_starts + second.audio_starts
-        check(len(spoken) == len(set(spoken)), "no utterance spoken twice: %s" % spoken)
-        status, es = server.request("GET", "/api/sessions/%s/transcript?lang=es&format=json" % session["id"])
-        utterances = [c["utterance"] for c in es["cues"]]
-        check(utterances == sorted(set(utterances)) and len(utterances) >= len(CLIP_WORDS) * 2,
-              "the Spanish transcript has every utterance once, in order: %s" % utterances)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-    print("crash: all passed")
+def test(server):
+    talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX + LIBRIVOX)
+    session = server.create_session(["es"])
+    total, first, second, text = asyncio.run(scenario(server, session, talk))
+    print("English transcript after the restart:\n" + text)
+    for word in CLIP_WORDS:
+        check(text.count(word) == 2, "'%s' recognized in both copies of its clip" % word)
+    replayed = [f for f in second.finals if f[2]]
+    fresh = [f for f in second.finals if not f[2]]
+    check(len(replayed) > 0 or len(first.finals) == 0, "the reconnected listener first got the recent captions again (%d)" % len(replayed))
+    told = [u for u, _, r in first.finals] + [u for u, _, r in fresh]
+    check(len(told) == len(set(told)), "no final caption delivered twice as new: %s" % told)
+    spoken = first.audio_starts + second.audio_starts
+    check(len(spoken) == len(set(spoken)), "no utterance spoken twice: %s" % spoken)
+    status, es = server.request("GET", "/api/sessions/%s/transcript?lang=es&format=json" % session["id"])
+    utterances = [c["utterance"] for c in es["cues"]]
+    check(utterances == sorted(set(utterances)) and len(utterances) >= len(CLIP_WORDS) * 2,
+          "the Spanish transcript has every utterance once, in order: %s" % utterances)
 
 
 if __name__ == "__main__":
-    main()
+    run_with_server("crash", test)

@@ -5,12 +5,11 @@ import asyncio
 import json
 import os
 import sys
-import wave
 
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import LIBRIVOX, Server, check, make_talk  # noqa: E402
+from harness import LIBRIVOX, check, make_talk, run_with_server, send_talk  # noqa: E402
 
 FRAME_BYTES = 3200
 CLIP_WORDS = ["dashwood", "young man", "cold hearted", "amiable woman", "amiable himself"]
@@ -19,14 +18,8 @@ CLIP_WORDS = ["dashwood", "young man", "cold hearted", "amiable woman", "amiable
 async def speak_fast_without_end(server, session, talk):
     """Streams the talk at full speed and returns once all of it is
     acknowledged; the last utterance is never ended by the speaker."""
-    with wave.open(talk) as w:
-        audio = w.readframes(w.getnframes())
-    url = "%s/ws/speak/%s?token=%s" % (server.ws_url, session["id"], session["speaker_token"])
-    async with websockets.connect(url) as ws:
-        await ws.recv()  # ready
-        for off in range(0, len(audio), FRAME_BYTES):
-            await ws.send(audio[off:off + FRAME_BYTES])
-        total = len(audio) // 2
+    async with websockets.connect(server.speaker_url(session)) as ws:
+        total = await send_talk(ws, talk, FRAME_BYTES)
         while True:
             m = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if m["type"] == "ack" and m["received_samples"] >= total - FRAME_BYTES // 2 * 10:
@@ -34,34 +27,24 @@ async def speak_fast_without_end(server, session, talk):
         server.proc.send_signal(15)  # SIGTERM with the speaker still connected
 
 
-def main():
-    binary = sys.argv[1]
-    server = Server(binary).start()
-    try:
-        # No trailing silence: the last utterance is still open at SIGTERM.
-        talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX, tail_s=0)
-        session = server.create_session(["es"])
-        asyncio.run(speak_fast_without_end(server, session, talk))
-        rc = server.proc.wait(120)
-        check(rc == 0, "SIGTERM with audio in flight exits 0 (got %d)" % rc)
-        server.proc = None
-        server.start()
-        status, info = server.request("GET", "/api/sessions/" + session["id"])
-        check(status == 200 and info["state"] == "live", "the session survives the restart")
-        status, text = server.request("GET", "/api/sessions/%s/transcript?format=txt" % session["id"])
-        print(text)
-        for word in CLIP_WORDS:
-            check(word in text, "'%s' was transcribed before the server stopped" % word)
-        status, es = server.request("GET", "/api/sessions/%s/transcript?lang=es&format=json" % session["id"])
-        check(len(es["cues"]) >= len(CLIP_WORDS), "Spanish captions stored for every utterance (%d)" % len(es["cues"]))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-    print("shutdown: all passed")
+def test(server):
+    # No trailing silence: the last utterance is still open at SIGTERM.
+    talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX, tail_s=0)
+    session = server.create_session(["es"])
+    asyncio.run(speak_fast_without_end(server, session, talk))
+    rc = server.proc.wait(120)
+    check(rc == 0, "SIGTERM with audio in flight exits 0 (got %d)" % rc)
+    server.proc = None
+    server.start()
+    status, info = server.request("GET", "/api/sessions/" + session["id"])
+    check(status == 200 and info["state"] == "live", "the session survives the restart")
+    status, text = server.request("GET", "/api/sessions/%s/transcript?format=txt" % session["id"])
+    print(text)
+    for word in CLIP_WORDS:
+        check(word in text, "'%s' was transcribed before the server stopped" % word)
+    status, es = server.request("GET", "/api/sessions/%s/transcript?lang=es&format=json" % session["id"])
+    check(len(es["cues"]) >= len(CLIP_WORDS), "Spanish captions stored for every utterance (%d)" % len(es["cues"]))
 
 
 if __name__ == "__main__":
-    main()
+    run_with_server("shutdown", test)
