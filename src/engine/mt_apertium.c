@@ -73,6 +73,10 @@ struct mt {
     size_t ntargets;
     struct mt_pipeline **pipes; /* owned; shared by targets */
     size_t npipes;
+    /* Per pipeline, its last exchange (guarded by that pipeline's lock): a
+     * sentence going to es and to a language pivoting through es is put
+     * through eng-spa once. */
+    struct mt_last { char *in, *out; } *last;
 };
 
 void mt_default_params(struct mt_params *params)
@@ -194,6 +198,8 @@ static struct mt_pipeline *mt_add_pipeline(struct mt *mt, const char *mode)
         return NULL;
     }
     mt->pipes = bc_realloc(mt->pipes, (mt->npipes + 1) * sizeof *mt->pipes);
+    mt->last = bc_realloc(mt->last, (mt->npipes + 1) * sizeof *mt->last);
+    mt->last[mt->npipes] = (struct mt_last){NULL, NULL};
     mt->pipes[mt->npipes++] = pl;
     return pl;
 }
@@ -301,9 +307,13 @@ void mt_free(struct mt *mt)
 {
     if (!mt)
         return;
-    for (size_t i = 0; i < mt->npipes; i++)
+    for (size_t i = 0; i < mt->npipes; i++) {
         mt_pipeline_free(mt->pipes[i]);
+        free(mt->last[i].in);
+        free(mt->last[i].out);
+    }
     free(mt->pipes);
+    free(mt->last);
     free(mt->targets);
     free(mt->modes_dir);
     free(mt);
@@ -447,11 +457,26 @@ static int mt_ensure_running(const struct mt *mt, struct mt_pipeline *pl)
 }
 
 /* One pipeline pass with respawn-and-retry. */
+static struct mt_last *mt_last_of(struct mt *mt, const struct mt_pipeline *pl)
+{
+    for (size_t i = 0; i < mt->npipes; i++) {
+        if (mt->pipes[i] == pl)
+            return &mt->last[i];
+    }
+    return NULL;
+}
+
 static int mt_step(struct mt *mt, struct mt_pipeline *pl, const char *plain, char **out)
 {
+    struct mt_last *last = mt_last_of(mt, pl);
+    mt_pipeline_lock(pl);
+    if (last && last->in && strcmp(last->in, plain) == 0) {
+        *out = bc_strdup(last->out);
+        mt_pipeline_unlock(pl);
+        return 0;
+    }
     char *stream = mt_to_stream(plain), *raw = NULL;
     int rc = BC_EENGINE;
-    mt_pipeline_lock(pl);
     for (int attempt = 0; attempt <= mt->retries; attempt++) {
         if ((rc = mt_ensure_running(mt, pl)) != 0)
             continue;
@@ -461,13 +486,19 @@ static int mt_step(struct mt *mt, struct mt_pipeline *pl, const char *plain, cha
         bc_warn("mt: %s failed (%s), respawning", mt_pipeline_mode(pl), bc_strerror(rc));
         mt_pipeline_kill(pl);
     }
+    if (rc == 0) {
+        *out = mt_from_stream(raw);
+        if (last) {
+            free(last->in);
+            free(last->out);
+            last->in = bc_strdup(plain);
+            last->out = bc_strdup(*out);
+        }
+    }
     mt_pipeline_unlock(pl);
     free(stream);
-    if (rc != 0)
-        return rc;
-    *out = mt_from_stream(raw);
     free(raw);
-    return 0;
+    return rc;
 }
 
 int mt_prepare(struct mt *mt, const char *code)

@@ -10,6 +10,9 @@
 #include "util/log.h"
 
 #define MS_PER_SECOND 1000
+/* Translated partials are refreshed at most this often: each costs one
+ * translation per language, and the finals are what matter. */
+#define PIPELINE_PARTIAL_MT_INTERVAL_MS 300
 
 struct pipeline {
     struct pipeline_engines engines;
@@ -21,6 +24,9 @@ struct pipeline {
     pthread_mutex_t lock; /* guards pending */
     pthread_cond_t idle;
     int pending;          /* speech syntheses whose last chunk has not arrived */
+    int lagging;          /* input is late: translate finals only */
+    int partial_mt_utterance;      /* utterance of the last translated partial */
+    int64_t partial_mt_end_sample; /* and where its input ended */
 };
 
 /* One synthesis request in flight; freed by its last chunk. */
@@ -114,9 +120,26 @@ static void speak(struct pipeline *p, const char *lang, int utterance, const cha
     job_done(p);
 }
 
+/* Partials are translated when the input is on time and the last translated
+ * partial of this utterance is PIPELINE_PARTIAL_MT_INTERVAL_MS old. */
+static int translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
+{
+    int64_t interval = (int64_t)PIPELINE_PARTIAL_MT_INTERVAL_MS * ASR_RATE_HZ / MS_PER_SECOND;
+    if (p->lagging)
+        return 0;
+    if (hyp->utterance == p->partial_mt_utterance &&
+        hyp->end_sample - p->partial_mt_end_sample < interval)
+        return 0;
+    p->partial_mt_utterance = hyp->utterance;
+    p->partial_mt_end_sample = hyp->end_sample;
+    return 1;
+}
+
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
     emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final);
+    if (!final && !translate_partial_now(p, hyp))
+        return;
     for (size_t i = 0; i < p->n_langs; i++) {
         const char *lang = p->langs[i];
         char *translated = NULL;
@@ -154,6 +177,7 @@ int pipeline_new(const struct pipeline_engines *engines, const char *const *lang
     p->engines = *engines;
     p->sink = sink;
     p->user_data = user_data;
+    p->partial_mt_utterance = -1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
     pipeline_set_languages(p, langs, n_langs);
@@ -232,4 +256,9 @@ int pipeline_next_utterance(const struct pipeline *p)
 int pipeline_resume(struct pipeline *p, int64_t position, int next_utterance)
 {
     return asr_stream_resume(p->asr, position, next_utterance);
+}
+
+void pipeline_set_lagging(struct pipeline *p, int lagging)
+{
+    p->lagging = lagging;
 }

@@ -79,6 +79,9 @@ int64_t pipeline_position(const struct pipeline *p);
  * still needed to finish it. */
 int pipeline_in_utterance(const struct pipeline *p);
 int pipeline_next_utterance(const struct pipeline *p);
+/* While lagging, partial captions are not translated (the source partials
+ * still go out), so a late session catches up on what matters: finals. */
+void pipeline_set_lagging(struct pipeline *p, int lagging);
 /* See asr_stream_resume. */
 int pipeline_resume(struct pipeline *p, int64_t position, int next_utterance);
 

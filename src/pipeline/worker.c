@@ -15,7 +15,9 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define WORKER_DEFAULT_RECORDS_PER_TURN 20
+/* A short turn (200 ms of audio, a few ms of work) keeps a session's wait
+ * for a worker short when many sessions share few cores. */
+#define WORKER_DEFAULT_RECORDS_PER_TURN 2
 #define WORKER_SESSIONS_MAX 1024
 /* Finals whose speech may be queued at once per language. */
 #define WORKER_AUDIO_META_SLOTS 32
@@ -23,6 +25,8 @@
 /* Records remembered for timing (60 s of 100 ms frames): longer than any utterance. */
 #define WORKER_RECORD_MARKS 600
 #define SAMPLES_PER_MS (ASR_RATE_HZ / 1000)
+/* Input this late means the session is behind: skip translated partials. */
+#define WORKER_LAGGING_MS 500
 
 /* Where a record ended in the recognizer's timeline, to find the record
  * holding a given sample. */
@@ -92,6 +96,7 @@ struct worker_pool {
 void worker_default_config(struct worker_config *config)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* More threads than cores measured slower: recognition is CPU-bound. */
     config->threads = cpus > 0 ? (int)cpus : 1;
     config->records_per_turn = WORKER_DEFAULT_RECORDS_PER_TURN;
     config->archive_dir = NULL;
@@ -385,6 +390,7 @@ static int process_record(struct worker_session *ws, const struct stream_record 
 {
     ws->current_seq = rec->seq;
     ws->current_append_ms = rec->append_ms;
+    pipeline_set_lagging(ws->pipeline, bc_wall_ms() - rec->append_ms > WORKER_LAGGING_MS);
     switch (rec->kind) {
     case STREAM_KIND_AUDIO:
         return pipeline_feed(ws->pipeline, (const int16_t *)rec->data, rec->len / sizeof(int16_t));

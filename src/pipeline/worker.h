@@ -20,8 +20,8 @@
 #include "stream/stream.h"
 
 struct worker_config {
-    int threads;              /* default: number of processors */
-    int records_per_turn;     /* records processed before the session yields; default 20 */
+    int threads;              /* default: one per processor */
+    int records_per_turn;     /* records processed before the session yields; default 2 */
     const char *archive_dir;  /* translated audio goes to DIR/<session>/<lang>/<utt>.wav; NULL: none */
 };
 
