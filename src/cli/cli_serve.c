@@ -13,6 +13,7 @@
 #define SERVE_MAX_PORT 65535
 #define SERVE_MAX_FRAME_BYTES (16L * 1024 * 1024)
 #define SERVE_MAX_COUNT 1000000
+#define SERVE_MAX_QUEUE_BYTES (1024L * 1024 * 1024)
 
 static void usage(FILE *out)
 {
@@ -35,6 +36,7 @@ static void usage(FILE *out)
             "  --max-frame-bytes N       largest speaker frame (default 65536)\n"
             "  --utterance-silence-ms N  silence that ends an utterance (default 300)\n"
             "  --utterance-max-ms N      longest utterance before a cut (default 12000)\n"
+            "  --listener-queue-bytes N  a listener this far behind is dropped (default 4 MiB)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -61,11 +63,21 @@ static int parse_listen(const char *text, struct gateway_config *cfg, char *host
     return 0;
 }
 
+static const char *option_name(const struct option *options, int val)
+{
+    for (; options->name; options++) {
+        if (options->val == val)
+            return options->name;
+    }
+    return "?";
+}
+
 int cli_serve(int argc, char **argv)
 {
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
-        OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_NO_SPEECH, OPT_PORT_FILE,
+        OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_NO_SPEECH,
+        OPT_PORT_FILE,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -79,6 +91,7 @@ int cli_serve(int argc, char **argv)
         {"max-frame-bytes", required_argument, NULL, OPT_FRAME},
         {"utterance-silence-ms", required_argument, NULL, OPT_SILENCE},
         {"utterance-max-ms", required_argument, NULL, OPT_MAX_UTT},
+        {"listener-queue-bytes", required_argument, NULL, OPT_QUEUE},
         {"no-speech", no_argument, NULL, OPT_NO_SPEECH},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
         {"verbose", no_argument, NULL, 'v'},
@@ -113,17 +126,21 @@ int cli_serve(int argc, char **argv)
         case OPT_LISTENERS:
         case OPT_FRAME:
         case OPT_SILENCE:
-        case OPT_MAX_UTT: {
-            long max = opt == OPT_FRAME ? SERVE_MAX_FRAME_BYTES : SERVE_MAX_COUNT;
+        case OPT_MAX_UTT:
+        case OPT_QUEUE: {
+            long max = opt == OPT_FRAME   ? SERVE_MAX_FRAME_BYTES
+                       : opt == OPT_QUEUE ? SERVE_MAX_QUEUE_BYTES
+                                          : SERVE_MAX_COUNT;
             if (cli_parse_int(optarg, 1, max, &value) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 1 to %ld, got '%s'",
-                                options[opt - OPT_DATA + 1].name, max, optarg);
+                                option_name(options, opt), max, optarg);
             if (opt == OPT_WORKERS) cfg.workers = (int)value;
             if (opt == OPT_SESSIONS) cfg.max_sessions = (int)value;
             if (opt == OPT_LISTENERS) cfg.max_listeners_per_session = (int)value;
             if (opt == OPT_FRAME) cfg.max_frame_bytes = (size_t)value;
             if (opt == OPT_SILENCE) cfg.asr.utterance_silence_ms = (int)value;
             if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
+            if (opt == OPT_QUEUE) cfg.listener_queue_max_bytes = (size_t)value;
             break;
         }
         default: return cli_bad_option("serve", argv[optind - 1]);

@@ -295,6 +295,7 @@ static int start(struct server *srv, int ready_fd)
  * a moment to receive what is queued. */
 static void drain(struct server *srv)
 {
+    srv->draining = 1;
     for (struct gw_session *s = srv->sessions; s; s = s->next) {
         uint64_t seq;
         if (s->received_samples > 0)

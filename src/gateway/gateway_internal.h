@@ -67,7 +67,8 @@ struct server {
     struct gw_session *sessions;
     int64_t started_us;
     char *speech_dir;
-    int closing; /* the workers are gone: connection closes only free memory */
+    int draining; /* shutting down: no new audio is accepted */
+    int closing;  /* the workers are gone: connection closes only free memory */
 };
 
 enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };

@@ -1,5 +1,7 @@
 /* Speaker and listener sockets, and the fan-out of delivery messages. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,9 @@
 #define GW_SPEAK_PREFIX "/ws/speak/"
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
+/* A fixed kernel send buffer per listener (about 6 s of speech): without it
+ * the kernel's autotuning hides megabytes of lag from the queue limit. */
+#define GW_LISTENER_SNDBUF_BYTES (256 * 1024)
 
 enum close_code {
     CLOSE_ENDED_NORMALLY = 1000,
@@ -235,6 +240,9 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
     c->kind = CONN_LISTENER;
     link_conn(srv, c);
+    int sndbuf = GW_LISTENER_SNDBUF_BYTES;
+    if (setsockopt(lws_get_socket_fd(c->wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+        bc_debug("listener send buffer not set: %s", strerror(errno));
     update_languages(srv, c->session);
     if (l)
         mt_prepare(srv->engines.mt, c->lang);
@@ -331,6 +339,10 @@ int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len
     }
     if (c->kind != CONN_SPEAKER)
         return -1;
+    /* Audio after the final flush would never be processed in this run;
+     * the speaker resends it, unacknowledged, to the next one. */
+    if (srv->draining)
+        return close_now(c, CLOSE_GOING_AWAY, "server shutting down");
     if (c->rx_len + len > srv->config.max_frame_bytes)
         return close_now(c, CLOSE_FRAME_TOO_LARGE, "frame larger than the limit");
     if (lws_is_first_fragment(c->wsi))

@@ -148,11 +148,11 @@ async def send_talk(ws, talk, frame_bytes):
     return len(audio) // 2
 
 
-def run_with_server(name, test):
+def run_with_server(name, test, extra=()):
     """Starts a server from the binary named on the command line, runs
     test(server), then stops the server, which must exit cleanly. On any
     failure prints the end of the server's log; always removes its files."""
-    server = Server(sys.argv[1]).start()
+    server = Server(sys.argv[1], extra=extra).start()
     try:
         test(server)
         server.stop()

@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import LIBRIVOX, check, make_talk, run_with_server, send_talk  # noqa: E402
 
 FRAME_BYTES = 3200
+ACK_EVERY_FRAMES = 10
+LAST_FRAMES_S = 0.5
 CLIP_WORDS = ["dashwood", "young man", "cold hearted", "amiable woman", "amiable himself"]
 
 
@@ -22,8 +24,10 @@ async def speak_fast_without_end(server, session, talk):
         total = await send_talk(ws, talk, FRAME_BYTES)
         while True:
             m = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            if m["type"] == "ack" and m["received_samples"] >= total - FRAME_BYTES // 2 * 10:
+            if m["type"] == "ack" and m["received_samples"] >= total - FRAME_BYTES // 2 * ACK_EVERY_FRAMES:
                 break
+        # Acks come every ten frames: give the last few time to be appended.
+        await asyncio.sleep(LAST_FRAMES_S)
         server.proc.send_signal(15)  # SIGTERM with the speaker still connected
 
 

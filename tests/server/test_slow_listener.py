@@ -1,0 +1,129 @@
+"""A listener that stops reading is dropped with close 4408 once its queue
+passes --listener-queue-bytes; a listener of the same session and language
+that keeps up still gets every caption and all the speech."""
+import asyncio
+import base64
+import json
+import os
+import socket
+import struct
+import sys
+
+import websockets
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import LIBRIVOX, check, make_talk, run_with_server, send_talk  # noqa: E402
+
+FRAME_BYTES = 3200
+QUEUE_BYTES = 131072
+SMALL_RCVBUF = 4096
+DONE_TIMEOUT_S = 120
+READ_TIMEOUT_S = 30
+WS_OPCODE_CLOSE = 8
+
+
+def stalled_listener(port, session_id):
+    """Opens a listener socket by hand with a tiny receive buffer, completes
+    the handshake and then reads nothing."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RCVBUF)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /ws/listen/%s?lang=es HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                  % (session_id, key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    check(head.startswith(b"HTTP/1.1 101"), "stalled listener upgraded")
+    return sock
+
+
+def close_frame_of(sock):
+    """Reads everything the server sent and returns the close frame's
+    (code, reason), or None."""
+    sock.settimeout(READ_TIMEOUT_S)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    pos = 0
+    while pos + 2 <= len(data):
+        opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
+        pos += 2
+        if length == 126:
+            length, pos = struct.unpack(">H", data[pos:pos + 2])[0], pos + 2
+        elif length == 127:
+            length, pos = struct.unpack(">Q", data[pos:pos + 8])[0], pos + 8
+        payload = data[pos:pos + length]
+        pos += length
+        if opcode == WS_OPCODE_CLOSE and len(payload) >= 2:
+            return struct.unpack(">H", payload[:2])[0], payload[2:].decode(errors="replace")
+    return None
+
+
+async def scenario(server, session, talk):
+    finals, audio_ends = [], []
+    stalled = stalled_listener(server.port, session["id"])
+
+    async def keep_up():
+        url = "%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"])
+        async with websockets.connect(url, max_size=None) as ws:
+            try:
+                while True:
+                    msg = await asyncio.wait_for(ws.recv(), DONE_TIMEOUT_S)
+                    if isinstance(msg, bytes):
+                        continue
+                    m = json.loads(msg)
+                    if m["type"] == "caption" and m["final"]:
+                        finals.append(m["utterance"])
+                    elif m["type"] == "audio_end":
+                        audio_ends.append(m["utterance"])
+                    elif m["type"] == "ended":
+                        break
+            except websockets.ConnectionClosed:
+                pass
+
+    listener = asyncio.create_task(keep_up())
+    await asyncio.sleep(0.5)
+    async with websockets.connect(server.speaker_url(session)) as ws:
+        await send_talk(ws, talk, FRAME_BYTES)
+        await ws.send(json.dumps({"type": "end"}))
+        await asyncio.sleep(1)
+    # Wait for the last final's speech, then end the session.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DONE_TIMEOUT_S
+    while loop.time() < deadline:
+        status, es = await asyncio.to_thread(
+            server.request, "GET", "/api/sessions/%s/transcript?lang=es&format=json" % session["id"])
+        if es["cues"] and es["cues"][-1]["utterance"] in audio_ends:
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.to_thread(server.request, "DELETE", "/api/sessions/" + session["id"], None,
+                            {"Authorization": "Bearer " + session["speaker_token"]})
+    await asyncio.wait_for(listener, DONE_TIMEOUT_S)
+    return finals, audio_ends, es["cues"], await asyncio.to_thread(close_frame_of, stalled)
+
+
+def test(server):
+    talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX * 3)
+    session = server.create_session(["es"])
+    finals, audio_ends, cues, close = asyncio.run(scenario(server, session, talk))
+    check(close is not None and close[0] == 4408,
+          "the stalled listener was dropped with 4408 (got %r)" % (close,))
+    stored = [c["utterance"] for c in cues]
+    check(len(stored) >= 10 and finals == stored, "the listener that kept up got every final: %s" % finals)
+    check(audio_ends == [u for u in stored if u in audio_ends] and len(audio_ends) == len(stored),
+          "and the speech of every final, in order: %s" % audio_ends)
+    status, body = server.request("GET", "/healthz")
+    check(status == 200, "server healthy")
+
+
+if __name__ == "__main__":
+    # A small queue so the drop happens within the talk.
+    run_with_server("slow_listener", test, extra=["--listener-queue-bytes", str(QUEUE_BYTES)])
