@@ -98,11 +98,9 @@ static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
 
 static void send_json(struct server *srv, struct conn *c, cJSON *json)
 {
-    char *text = cJSON_PrintUnformatted(json);
-    struct delivery_msg *m = delivery_msg_new(c->session, c->lang, false, text, strlen(text));
+    struct delivery_msg *m = delivery_msg_json(c->session, c->lang, json);
     enqueue(srv, c, m);
     delivery_msg_unref(m);
-    cJSON_free(text);
 }
 
 struct gw_session *gw_session_find(struct server *srv, const char *id, int create)
@@ -208,15 +206,8 @@ static void replay_recent(struct server *srv, struct conn *c)
         return;
     for (size_t i = 0; i < transcript_count(t); i++) {
         const struct transcript_cue *cue = transcript_cue_at(t, i);
-        cJSON *json = cJSON_CreateObject();
-        cJSON_AddStringToObject(json, "type", "caption");
-        cJSON_AddStringToObject(json, "lang", c->lang);
-        cJSON_AddBoolToObject(json, "final", 1);
-        cJSON_AddNumberToObject(json, "utterance", cue->utterance);
-        cJSON_AddStringToObject(json, "text", cue->text);
-        cJSON_AddStringToObject(json, "source_text", cue->source_text);
-        cJSON_AddNumberToObject(json, "source_start_ms", (double)cue->start_ms);
-        cJSON_AddNumberToObject(json, "source_end_ms", (double)cue->end_ms);
+        cJSON *json = delivery_caption_json(c->lang, cue->utterance, true, cue->text,
+                                            cue->source_text, cue->start_ms, cue->end_ms);
         cJSON_AddBoolToObject(json, "replay", 1);
         send_json(srv, c, json);
         cJSON_Delete(json);

@@ -145,8 +145,8 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
         char *translated = NULL;
         int rc = hyp->text[0] ? mt_translate(p->engines.mt, lang, hyp->text, &translated) : 0;
         if (rc < 0) {
-            /* One failed sentence must not hold up the session: say so in
-             * the caption stream and move on. */
+            /* One failed sentence must not hold up the session: a failed
+             * partial is skipped, a failed final goes out empty. */
             bc_warn("translation to %s failed: %s", lang, bc_strerror(rc));
             if (!final)
                 continue;

@@ -195,12 +195,10 @@ static struct lang_output *output_for(struct worker_session *ws, const char *lan
 static void publish_json(struct worker_session *ws, const char *lang, cJSON *json, bool to_speaker,
                          bool closes)
 {
-    char *text = cJSON_PrintUnformatted(json);
-    struct delivery_msg *m = delivery_msg_new(ws->id, lang, false, text, strlen(text));
+    struct delivery_msg *m = delivery_msg_json(ws->id, lang, json);
     m->to_speaker = to_speaker;
     m->closes = closes;
     delivery_publish(ws->pool->bus, m);
-    cJSON_free(text);
 }
 
 /* The record that held the sample at end_ms: its seq and the time the
@@ -248,15 +246,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
         }
         pthread_mutex_unlock(&ws->out_lock);
     }
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "caption");
-    cJSON_AddStringToObject(json, "lang", ev->lang);
-    cJSON_AddBoolToObject(json, "final", ev->final);
-    cJSON_AddNumberToObject(json, "utterance", ev->utterance);
-    cJSON_AddStringToObject(json, "text", ev->text);
-    cJSON_AddStringToObject(json, "source_text", ev->source_text);
-    cJSON_AddNumberToObject(json, "source_start_ms", (double)ev->start_ms);
-    cJSON_AddNumberToObject(json, "source_end_ms", (double)ev->end_ms);
+    cJSON *json = delivery_caption_json(ev->lang, ev->utterance, ev->final, ev->text,
+                                        ev->source_text, ev->start_ms, ev->end_ms);
     cJSON_AddNumberToObject(json, "seq", (double)origin.seq);
     cJSON_AddNumberToObject(json, "append_ms", (double)origin.append_ms);
     cJSON_AddBoolToObject(json, "replay", 0);
