@@ -14,6 +14,7 @@
 #define SERVE_MAX_FRAME_BYTES (16L * 1024 * 1024)
 #define SERVE_MAX_COUNT 1000000
 #define SERVE_MAX_QUEUE_BYTES (1024L * 1024 * 1024)
+#define SERVE_MAX_LAG_MS (3600L * 1000)
 
 static void usage(FILE *out)
 {
@@ -36,7 +37,9 @@ static void usage(FILE *out)
             "  --max-frame-bytes N       largest speaker frame (default 65536)\n"
             "  --utterance-silence-ms N  silence that ends an utterance (default 300)\n"
             "  --utterance-max-ms N      longest utterance before a cut (default 12000)\n"
-            "  --listener-queue-bytes N  a listener this far behind is dropped (default 4 MiB)\n"
+            "  --listener-lag-ms N       drop a listener whose oldest unsent message\n"
+            "                            is N ms old (default 10000; close 4408)\n"
+            "  --listener-queue-bytes N  or that has N bytes unsent (default 4 MiB)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -76,7 +79,7 @@ int cli_serve(int argc, char **argv)
 {
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
-        OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_NO_SPEECH,
+        OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE,
     };
     static const struct option options[] = {
@@ -92,6 +95,7 @@ int cli_serve(int argc, char **argv)
         {"utterance-silence-ms", required_argument, NULL, OPT_SILENCE},
         {"utterance-max-ms", required_argument, NULL, OPT_MAX_UTT},
         {"listener-queue-bytes", required_argument, NULL, OPT_QUEUE},
+        {"listener-lag-ms", required_argument, NULL, OPT_LAG},
         {"no-speech", no_argument, NULL, OPT_NO_SPEECH},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
         {"verbose", no_argument, NULL, 'v'},
@@ -127,9 +131,11 @@ int cli_serve(int argc, char **argv)
         case OPT_FRAME:
         case OPT_SILENCE:
         case OPT_MAX_UTT:
-        case OPT_QUEUE: {
+        case OPT_QUEUE:
+        case OPT_LAG: {
             long max = opt == OPT_FRAME   ? SERVE_MAX_FRAME_BYTES
                        : opt == OPT_QUEUE ? SERVE_MAX_QUEUE_BYTES
+                       : opt == OPT_LAG   ? SERVE_MAX_LAG_MS
                                           : SERVE_MAX_COUNT;
             if (cli_parse_int(optarg, 1, max, &value) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 1 to %ld, got '%s'",
@@ -141,6 +147,7 @@ int cli_serve(int argc, char **argv)
             if (opt == OPT_SILENCE) cfg.asr.utterance_silence_ms = (int)value;
             if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
             if (opt == OPT_QUEUE) cfg.listener_queue_max_bytes = (size_t)value;
+            if (opt == OPT_LAG) cfg.listener_max_lag_ms = (int)value;
             break;
         }
         default: return cli_bad_option("serve", argv[optind - 1]);

@@ -20,6 +20,7 @@
 #define GW_DEFAULT_MAX_SESSIONS 64
 #define GW_DEFAULT_MAX_LISTENERS 500
 #define GW_DEFAULT_LISTENER_QUEUE_BYTES (4u * 1024 * 1024)
+#define GW_DEFAULT_LISTENER_MAX_LAG_MS 10000
 #define GW_DEFAULT_RECENT_CAPTIONS 20
 #define GW_DEFAULT_SHUTDOWN_TIMEOUT_MS 20000
 #define GW_DELIVERY_QUEUE_MAX 65536
@@ -49,6 +50,7 @@ void gateway_default_config(struct gateway_config *c)
     c->max_sessions = GW_DEFAULT_MAX_SESSIONS;
     c->max_listeners_per_session = GW_DEFAULT_MAX_LISTENERS;
     c->listener_queue_max_bytes = GW_DEFAULT_LISTENER_QUEUE_BYTES;
+    c->listener_max_lag_ms = GW_DEFAULT_LISTENER_MAX_LAG_MS;
     c->recent_captions = GW_DEFAULT_RECENT_CAPTIONS;
     c->with_speech = 1;
     c->shutdown_timeout_ms = GW_DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -279,6 +281,7 @@ static int start(struct server *srv, int ready_fd)
     if (rc < 0)
         return rc;
     stream_set_notify(srv->stream, on_stream_append, srv);
+    gw_ws_start_lag_checks(srv);
     recover(srv);
     bc_info("listening on %s (web root %s, data %s)", srv->public_url, srv->config.web_root,
             srv->config.data_dir);
@@ -320,8 +323,10 @@ static void stop(struct server *srv)
     worker_pool_free(srv->workers);
     srv->workers = NULL;
     srv->closing = 1;
-    if (srv->context)
+    if (srv->context) {
+        lws_sul_cancel(&srv->lag_check);
         lws_context_destroy(srv->context);
+    }
     signal_context = NULL;
     delivery_free(srv->bus);
     engines_close(&srv->engines);

@@ -20,7 +20,9 @@ struct gateway_config {
     size_t max_frame_bytes;           /* largest speaker frame; default 65536 */
     int max_sessions;                 /* live sessions; default 64 */
     int max_listeners_per_session;    /* default 500 */
-    size_t listener_queue_max_bytes;  /* a listener this far behind is dropped; default 4 MiB */
+    int listener_max_lag_ms;          /* a listener whose oldest unsent message is older is
+                                         dropped; default 10000 */
+    size_t listener_queue_max_bytes;  /* and one with this much unsent; default 4 MiB */
     int recent_captions;              /* finals replayed to a late joiner; default 20 */
     int with_speech;                  /* synthesize translated speech; default 1 */
     int shutdown_timeout_ms;          /* graceful drain limit; default 20000 */

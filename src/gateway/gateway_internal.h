@@ -17,6 +17,12 @@
 
 enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
 
+/* A message waiting for one connection's socket. */
+struct gw_queued {
+    struct delivery_msg *msg;
+    int64_t enqueued_us;
+};
+
 /* Per-connection state, allocated and zeroed by libwebsockets. */
 struct conn {
     enum conn_kind kind;
@@ -25,7 +31,7 @@ struct conn {
     char session[SESSION_ID_LEN + 1];
     char lang[SESSION_LANG_LEN];
     /* outgoing messages, shared with other receivers */
-    struct delivery_msg **queue;
+    struct gw_queued *queue;
     size_t queue_head, queue_count, queue_cap, queue_bytes;
     /* speaker frame reassembly */
     uint8_t *rx;
@@ -69,6 +75,7 @@ struct server {
     char *speech_dir;
     int draining; /* shutting down: no new audio is accepted */
     int closing;  /* the workers are gone: connection closes only free memory */
+    lws_sorted_usec_list_t lag_check;
 };
 
 enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
@@ -91,6 +98,8 @@ int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len
 int gw_ws_writeable(struct server *srv, struct conn *c);
 void gw_ws_closed(struct server *srv, struct conn *c);
 void gw_ws_dispatch(struct server *srv);
+/* Drops lagging listeners every GW_LAG_CHECK_INTERVAL_MS from now on. */
+void gw_ws_start_lag_checks(struct server *srv);
 struct gw_session *gw_session_find(struct server *srv, const char *id, int create);
 /* Appends a session end to the stream (DELETE or shutdown). */
 int gw_end_session(struct server *srv, const char *id);

@@ -10,10 +10,14 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define GW_ACK_EVERY_FRAMES 10
 #define GW_DRAIN_BATCH 256
 #define GW_QUEUE_INITIAL 64
+/* A listener that stopped reading gets no new messages to trip the lag
+ * check, so it is also checked on a timer. */
+#define GW_LAG_CHECK_INTERVAL_MS 500
 #define GW_SPEAK_PREFIX "/ws/speak/"
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
@@ -52,7 +56,7 @@ static void link_conn(struct server *srv, struct conn *c)
 static void drop_queue(struct conn *c)
 {
     while (c->queue_count > 0) {
-        delivery_msg_unref(c->queue[c->queue_head]);
+        delivery_msg_unref(c->queue[c->queue_head].msg);
         c->queue_head = (c->queue_head + 1) % c->queue_cap;
         c->queue_count--;
     }
@@ -71,18 +75,33 @@ static void close_later(struct conn *c, int code, const char *reason)
     lws_callback_on_writable(c->wsi);
 }
 
+/* Lag is the age of the oldest unsent message, not the bytes queued:
+ * synthesis delivers an utterance's speech in one burst, faster than real
+ * time, which a listener that keeps up drains within moments. The byte
+ * limit only bounds memory. Returns 1 after dropping the listener. */
+static int drop_if_lagging(struct server *srv, struct conn *c, size_t incoming_bytes,
+                           int64_t now_us)
+{
+    if (c->kind != CONN_LISTENER || c->close_code)
+        return 0;
+    int64_t max_lag_us = (int64_t)srv->config.listener_max_lag_ms * 1000;
+    int too_old = c->queue_count > 0 && now_us - c->queue[c->queue_head].enqueued_us > max_lag_us;
+    if (!too_old && c->queue_bytes + incoming_bytes <= srv->config.listener_queue_max_bytes)
+        return 0;
+    close_later(c, CLOSE_TOO_SLOW, "listener fell too far behind");
+    return 1;
+}
+
 static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
 {
     if (c->close_code)
         return;
-    if (c->kind == CONN_LISTENER &&
-        c->queue_bytes + m->len > srv->config.listener_queue_max_bytes) {
-        close_later(c, CLOSE_TOO_SLOW, "listener fell too far behind");
+    int64_t now_us = bc_now_us();
+    if (drop_if_lagging(srv, c, m->len, now_us))
         return;
-    }
     if (c->queue_count == c->queue_cap) {
         size_t cap = c->queue_cap ? c->queue_cap * 2 : GW_QUEUE_INITIAL;
-        struct delivery_msg **q = bc_calloc(cap, sizeof *q);
+        struct gw_queued *q = bc_calloc(cap, sizeof *q);
         for (size_t i = 0; i < c->queue_count; i++)
             q[i] = c->queue[(c->queue_head + i) % c->queue_cap];
         free(c->queue);
@@ -91,7 +110,9 @@ static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
         c->queue_head = 0;
     }
     delivery_msg_ref(m);
-    c->queue[(c->queue_head + c->queue_count++) % c->queue_cap] = m;
+    struct gw_queued *slot = &c->queue[(c->queue_head + c->queue_count++) % c->queue_cap];
+    slot->msg = m;
+    slot->enqueued_us = now_us;
     c->queue_bytes += m->len;
     lws_callback_on_writable(c->wsi);
 }
@@ -353,7 +374,7 @@ int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len
 int gw_ws_writeable(struct server *srv, struct conn *c)
 {
     if (c->queue_count > 0) {
-        struct delivery_msg *m = c->queue[c->queue_head];
+        struct delivery_msg *m = c->queue[c->queue_head].msg;
         int n = lws_write(c->wsi, m->payload, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         c->queue_head = (c->queue_head + 1) % c->queue_cap;
         c->queue_count--;
@@ -427,4 +448,19 @@ void gw_ws_dispatch(struct server *srv)
             delivery_msg_unref(batch[i]);
         }
     }
+}
+
+static void check_lag(lws_sorted_usec_list_t *sul)
+{
+    struct server *srv = lws_container_of(sul, struct server, lag_check);
+    int64_t now_us = bc_now_us();
+    for (struct conn *c = srv->conns; c; c = c->next)
+        drop_if_lagging(srv, c, 0, now_us);
+    gw_ws_start_lag_checks(srv);
+}
+
+void gw_ws_start_lag_checks(struct server *srv)
+{
+    lws_sul_schedule(srv->context, 0, &srv->lag_check, check_lag,
+                     (lws_usec_t)GW_LAG_CHECK_INTERVAL_MS * LWS_US_PER_MS);
 }
