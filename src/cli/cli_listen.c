@@ -9,8 +9,10 @@
 
 #include "archive/transcript.h"
 #include "audio/audio.h"
+#include "audio/audio_opus.h"
 #include "cli/cli.h"
 #include "client/client.h"
+#include "delivery/delivery.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/timeutil.h"
@@ -24,10 +26,13 @@
 #define US_PER_S 1000000LL
 #define US_PER_MS 1000
 #define MS_PER_S 1000.0
+/* The longest Opus packet holds 120 ms. */
+#define LISTEN_OPUS_MAX_SAMPLES (AUDIO_OPUS_RATE_HZ / 1000 * 120)
 
 struct listen_opts {
-    const char *url, *session, *lang, *out, *captions;
+    const char *url, *session, *lang, *out, *captions, *codec_name;
     enum transcript_format format;
+    enum delivery_codec codec;
     long duration_s; /* 0: until the session ends */
 };
 
@@ -41,7 +46,9 @@ struct listen_state {
     int *seen;
     size_t n_seen, cap_seen;
     long captions, finals, utterances;
-    size_t samples;
+    size_t samples, audio_bytes;
+    struct audio_opus_decoder *opus; /* NULL for PCM16 */
+    long bad_packets;
     int ended;
 };
 
@@ -56,11 +63,13 @@ static void listen_usage(FILE *out)
 {
     fputs("usage: babelcast listen URL --session ID --lang es [--out out.wav]\n"
           "                        [--captions out.vtt|.srt|.txt|.json] [--duration SECONDS]\n"
+          "                        [--codec pcm16|opus]\n"
           "Joins session ID on the server at URL (http://host:port) as a listener of\n"
           "one language, prints the final captions as \"[START-END] text\" (seconds),\n"
           "and at exit writes the received speech (WAV) and the final captions (format\n"
           "from the extension). Ends when the session ends, after --duration, or on\n"
-          "SIGINT/SIGTERM.\n",
+          "SIGINT/SIGTERM. --codec opus receives Opus packets (about 15x smaller)\n"
+          "and decodes them; the default is PCM16.\n",
           out);
 }
 
@@ -138,15 +147,33 @@ static void listen_on_message(struct cli_conn *conn, const char *type, const cJS
     }
 }
 
+/* Samples of one binary frame: PCM16LE as sent, or one decoded Opus packet.
+ * Returns the count; *pcm is a heap array the caller frees. */
+static size_t listen_samples(struct listen_state *st, const uint8_t *data, size_t len,
+                             int16_t **pcm)
+{
+    if (st->opus) {
+        *pcm = bc_malloc(LISTEN_OPUS_MAX_SAMPLES * sizeof **pcm);
+        size_t n = 0;
+        if (audio_opus_decoder_decode(st->opus, data, len, *pcm, LISTEN_OPUS_MAX_SAMPLES, &n) < 0)
+            st->bad_packets++;
+        return n;
+    }
+    size_t n = len / 2;
+    *pcm = bc_malloc(n ? n * sizeof **pcm : 1);
+    for (size_t i = 0; i < n; i++)
+        (*pcm)[i] = (int16_t)(uint16_t)(data[2 * i] | (data[2 * i + 1] << 8));
+    return n;
+}
+
 static void listen_on_binary(const uint8_t *data, size_t len, void *user)
 {
     struct listen_state *st = user;
-    size_t n = len / 2;
-    int16_t *pcm = bc_malloc(n ? n * sizeof *pcm : 1);
-    for (size_t i = 0; i < n; i++)
-        pcm[i] = (int16_t)(uint16_t)(data[2 * i] | (data[2 * i + 1] << 8));
+    int16_t *pcm = NULL;
     pthread_mutex_lock(&st->conn.mu);
+    size_t n = listen_samples(st, data, len, &pcm);
     st->samples += n;
+    st->audio_bytes += len;
     if (!st->wav)
         listen_open_wav(st, st->audio_rate ? st->audio_rate : LISTEN_DEFAULT_RATE_HZ);
     if (st->wav && !st->wav_failed && (!st->audio_rate || st->audio_rate == st->wav_rate) &&
@@ -165,6 +192,7 @@ static int listen_parse(int argc, char **argv, struct listen_opts *o)
                                            {"--lang", &o->lang},
                                            {"--out", &o->out},
                                            {"--captions", &o->captions},
+                                           {"--codec", &o->codec_name},
                                            {NULL, NULL}};
     const char **positionals[] = {&o->url, NULL};
     int rc;
@@ -184,6 +212,10 @@ static int listen_parse(int argc, char **argv, struct listen_opts *o)
     char langs[1][CLI_LANG_LEN];
     if (cli_parse_langs(o->lang, langs, 1) != 1)
         return cli_fail(-CLI_EXIT_USAGE, "listen: bad --lang: %s", o->lang);
+    o->codec = DELIVERY_CODEC_PCM16;
+    if (o->codec_name && delivery_codec_parse(o->codec_name, &o->codec) < 0)
+        return cli_fail(-CLI_EXIT_USAGE, "listen: --codec is pcm16 or opus, got '%s'",
+                        o->codec_name);
     if (o->captions) {
         const char *dot = strrchr(o->captions, '.');
         if (!dot || transcript_format_parse(dot + 1, &o->format))
@@ -236,7 +268,8 @@ int cli_listen(int argc, char **argv)
     st.tr = transcript_new(o.lang);
     char err[512];
     char *esc_id = client_url_escape(o.session), *esc_lang = client_url_escape(o.lang);
-    char *url = client_url_join(o.url, "/ws/listen/%s?lang=%s", esc_id, esc_lang);
+    char *url = client_url_join(o.url, "/ws/listen/%s?lang=%s&codec=%s", esc_id, esc_lang,
+                                delivery_codec_name(o.codec));
     struct client_ws *ws = NULL;
     int exit_code = CLI_EXIT_FAILURE;
 
@@ -247,6 +280,10 @@ int cli_listen(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    if (o.codec == DELIVERY_CODEC_OPUS && audio_opus_decoder_new(&st.opus) < 0) {
+        cli_fail(CLI_EXIT_FAILURE, "cannot create an Opus decoder");
+        goto done;
+    }
     static const struct client_ws_callbacks cb = {cli_conn_on_text, listen_on_binary,
                                                   cli_conn_on_close};
     if (client_ws_new(url, &cb, &st, LISTEN_CONNECT_TIMEOUT_MS, &ws, err, sizeof err)) {
@@ -271,13 +308,21 @@ int cli_listen(int argc, char **argv)
     }
     if (st.wav_failed)
         exit_code = CLI_EXIT_FAILURE;
-    fprintf(stderr, "listen: %ld captions (%ld final), %ld utterances of audio, %zu samples\n",
-            st.captions, st.finals, st.utterances, st.samples);
+    if (st.bad_packets) {
+        cli_fail(CLI_EXIT_FAILURE, "%ld audio packets could not be decoded", st.bad_packets);
+        exit_code = CLI_EXIT_FAILURE;
+    }
+    fprintf(stderr,
+            "listen: %ld captions (%ld final), %ld utterances of audio, %zu samples, "
+            "%zu bytes of %s\n",
+            st.captions, st.finals, st.utterances, st.samples, st.audio_bytes,
+            delivery_codec_name(o.codec));
 done:
     client_ws_free(ws);
     wav_writer_close(st.wav);
     transcript_free(st.tr);
     free(st.seen);
+    audio_opus_decoder_free(st.opus);
     free(url);
     free(esc_id);
     free(esc_lang);

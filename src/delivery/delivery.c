@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/err.h"
 
 struct delivery {
     pthread_mutex_t lock;
@@ -15,6 +16,27 @@ struct delivery {
     delivery_wake_cb wake;
     void *user_data;
 };
+
+const char *delivery_codec_name(enum delivery_codec codec)
+{
+    switch (codec) {
+    case DELIVERY_CODEC_PCM16: return "pcm16";
+    case DELIVERY_CODEC_OPUS: return "opus";
+    case DELIVERY_CODEC_ANY: break;
+    }
+    return "";
+}
+
+int delivery_codec_parse(const char *name, enum delivery_codec *out)
+{
+    if (strcmp(name, "pcm16") == 0)
+        *out = DELIVERY_CODEC_PCM16;
+    else if (strcmp(name, "opus") == 0)
+        *out = DELIVERY_CODEC_OPUS;
+    else
+        return BC_ENOTFOUND;
+    return 0;
+}
 
 struct delivery_msg *delivery_msg_new(const char *session, const char *lang, bool binary,
                                       const void *payload, size_t len)

@@ -20,6 +20,15 @@
 /* lang value that addresses every connection of the session. */
 #define DELIVERY_ALL_LANGS "*"
 
+/* The audio encoding a message is for; captions and control messages are
+ * for every listener (ANY). */
+enum delivery_codec { DELIVERY_CODEC_ANY = 0, DELIVERY_CODEC_PCM16, DELIVERY_CODEC_OPUS };
+
+/* Its name on the wire ("pcm16", "opus"; "" for ANY). */
+const char *delivery_codec_name(enum delivery_codec codec);
+/* Returns 0 and *out for "pcm16" or "opus", else BC_ENOTFOUND. */
+int delivery_codec_parse(const char *name, enum delivery_codec *out);
+
 struct delivery_msg {
     int refs;                        /* atomic; see delivery_msg_ref/unref */
     char session[DELIVERY_ID_MAX];
@@ -27,6 +36,7 @@ struct delivery_msg {
     bool binary;
     bool to_speaker;                 /* also (or only, with lang "") for the speaker */
     bool closes;                     /* receivers close after sending it (session ended) */
+    enum delivery_codec codec;       /* listeners of another codec skip it */
     size_t len;
     uint8_t *payload;                /* = buf + DELIVERY_PRE */
     uint8_t buf[];

@@ -30,6 +30,7 @@ struct conn {
     struct conn *next; /* WebSocket connections list */
     char session[SESSION_ID_LEN + 1];
     char lang[SESSION_LANG_LEN];
+    enum delivery_codec codec; /* listeners: the audio they asked for */
     /* outgoing messages, shared with other receivers */
     struct gw_queued *queue;
     size_t queue_head, queue_count, queue_cap, queue_bytes;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/audio_opus.h"
 #include "gateway/gateway_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -21,6 +22,7 @@
 #define GW_SPEAK_PREFIX "/ws/speak/"
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
+#define GW_CODEC_NAME_MAX 16
 /* A fixed kernel send buffer per listener (about 6 s of speech): without it
  * the kernel's autotuning hides megabytes of lag from the queue limit. */
 #define GW_LISTENER_SNDBUF_BYTES (256 * 1024)
@@ -245,6 +247,11 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
     if (!l && strcmp(lang, info->source) != 0)
         return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");
     snprintf(c->lang, sizeof c->lang, "%s", l ? l->code : info->source);
+    char codec[GW_CODEC_NAME_MAX] = "";
+    c->codec = DELIVERY_CODEC_PCM16;
+    if (gw_query_arg(c->wsi, "codec", codec, sizeof codec) == 0 && codec[0] &&
+        delivery_codec_parse(codec, &c->codec) < 0)
+        return close_now(c, CLOSE_BAD_LANGUAGE, "unknown codec: pcm16 or opus");
     int rc = session_listener_join(srv->registry, c->session, c->lang);
     if (rc == BC_ELIMIT)
         return close_now(c, CLOSE_LIMIT, "too many listeners in this session");
@@ -266,9 +273,10 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
     cJSON_AddStringToObject(json, "type", "hello");
     cJSON_AddStringToObject(json, "session", c->session);
     cJSON_AddStringToObject(json, "lang", c->lang);
+    int rate = srv->engines.tts ? tts_sample_rate(srv->engines.tts) : 0;
     cJSON_AddNumberToObject(json, "sample_rate",
-                            srv->engines.tts ? tts_sample_rate(srv->engines.tts) : 0);
-    cJSON_AddStringToObject(json, "codec", "pcm16");
+                            c->codec == DELIVERY_CODEC_OPUS ? AUDIO_OPUS_RATE_HZ : rate);
+    cJSON_AddStringToObject(json, "codec", delivery_codec_name(c->codec));
     cJSON_AddBoolToObject(json, "voice", has_voice);
     send_json(srv, c, json);
     cJSON_Delete(json);
@@ -432,6 +440,8 @@ static int wants(const struct conn *c, const struct delivery_msg *m)
         return 1;
     if (c->kind == CONN_SPEAKER)
         return m->to_speaker;
+    if (m->codec != DELIVERY_CODEC_ANY && m->codec != c->codec)
+        return 0;
     return strcmp(c->lang, m->lang) == 0;
 }
 

@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "audio/audio.h"
+#include "pipeline/speech_out.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -47,7 +46,7 @@ struct audio_meta {
 struct lang_output {
     char lang[PIPELINE_LANG_MAX];
     struct audio_meta meta[WORKER_AUDIO_META_SLOTS];
-    struct wav_writer *archive; /* the utterance being spoken */
+    struct speech_out *speech;
 };
 
 /* Processing state of one session. Scheduling flags are guarded by the
@@ -134,7 +133,7 @@ static void remove_session(struct worker_pool *pool, struct worker_session *ws)
         }
     }
     for (size_t i = 0; i < ws->n_outputs; i++)
-        wav_writer_close(ws->outputs[i].archive);
+        speech_out_free(ws->outputs[i].speech);
     pthread_mutex_destroy(&ws->out_lock);
     free(ws);
 }
@@ -189,6 +188,7 @@ static struct lang_output *output_for(struct worker_session *ws, const char *lan
     struct lang_output *o = &ws->outputs[ws->n_outputs++];
     memset(o, 0, sizeof *o);
     snprintf(o->lang, sizeof o->lang, "%s", lang);
+    o->speech = speech_out_new(ws->id, lang, ws->pool->config.archive_dir, ws->pool->bus);
     return o;
 }
 
@@ -256,67 +256,22 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
     return 0;
 }
 
-static void archive_open(struct worker_session *ws, struct lang_output *o, int utterance,
-                         int sample_rate)
-{
-    const char *root = ws->pool->config.archive_dir;
-    if (!root)
-        return;
-    char *dir = bc_asprintf("%s/%s/%s", root, ws->id, o->lang);
-    char *path = bc_asprintf("%s/%06d.wav", dir, utterance);
-    char *session_dir = bc_asprintf("%s/%s", root, ws->id);
-    mkdir(root, 0755);
-    mkdir(session_dir, 0755);
-    mkdir(dir, 0755);
-    if (wav_writer_open(path, sample_rate, &o->archive) < 0)
-        bc_warn("cannot archive audio to %s", path);
-    free(session_dir);
-    free(path);
-    free(dir);
-}
-
+/* Runs on the synthesis thread. */
 static void on_audio(struct worker_session *ws, const struct pipeline_event *ev)
 {
     pthread_mutex_lock(&ws->out_lock);
     struct lang_output *o = output_for(ws, ev->lang);
-    struct audio_meta meta = {0};
-    if (o)
-        meta = o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
     if (o && ev->type == PIPELINE_AUDIO_START) {
-        wav_writer_close(o->archive);
-        o->archive = NULL;
-        archive_open(ws, o, ev->utterance, ev->sample_rate);
-    } else if (o && o->archive && ev->type == PIPELINE_AUDIO) {
-        wav_writer_append(o->archive, ev->pcm, ev->n_samples);
+        const struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
+        struct speech_timing timing = {m->end_ms, m->seq, m->append_ms};
+        speech_out_start(o->speech, ev->utterance, ev->sample_rate,
+                         m->utterance == ev->utterance ? &timing : NULL);
+    } else if (o && ev->type == PIPELINE_AUDIO) {
+        speech_out_samples(o->speech, ev->pcm, ev->n_samples);
     } else if (o && ev->type == PIPELINE_AUDIO_END) {
-        wav_writer_close(o->archive);
-        o->archive = NULL;
+        speech_out_end(o->speech, ev->n_samples);
     }
     pthread_mutex_unlock(&ws->out_lock);
-
-    if (ev->type == PIPELINE_AUDIO) {
-        struct delivery_msg *m = delivery_msg_new(ws->id, ev->lang, true, ev->pcm,
-                                                  ev->n_samples * sizeof *ev->pcm);
-        delivery_publish(ws->pool->bus, m);
-        return;
-    }
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type",
-                            ev->type == PIPELINE_AUDIO_START ? "audio_start" : "audio_end");
-    cJSON_AddNumberToObject(json, "utterance", ev->utterance);
-    if (ev->type == PIPELINE_AUDIO_START) {
-        cJSON_AddNumberToObject(json, "sample_rate", ev->sample_rate);
-        cJSON_AddStringToObject(json, "codec", "pcm16");
-        if (meta.utterance == ev->utterance) {
-            cJSON_AddNumberToObject(json, "source_end_ms", (double)meta.end_ms);
-            cJSON_AddNumberToObject(json, "seq", (double)meta.seq);
-            cJSON_AddNumberToObject(json, "append_ms", (double)meta.append_ms);
-        }
-    } else {
-        cJSON_AddNumberToObject(json, "samples", (double)ev->n_samples);
-    }
-    publish_json(ws, ev->lang, json, false, false);
-    cJSON_Delete(json);
 }
 
 static int sink(void *user_data, const struct pipeline_event *ev)

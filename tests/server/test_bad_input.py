@@ -86,6 +86,7 @@ async def bad_inputs(server, victim, ended):
         ("ended session (speaker)", "%s/ws/speak/%s?token=%s" % (ws, ended["id"], ended["speaker_token"]), None, None, 4410),
         ("ended session (listener)", "%s/ws/listen/%s?lang=es" % (ws, ended["id"]), None, None, 4410),
         ("unknown language", "%s/ws/listen/%s?lang=xx" % (ws, sid), None, None, 4415),
+        ("unknown codec", "%s/ws/listen/%s?lang=es&codec=mp3" % (ws, sid), None, None, 4415),
         ("oversized frame", speak, b"\0" * (65536 + 2), None, 4413),
         ("odd-length PCM", speak, b"\0" * 3201, None, 4400),
         ("text garbage on the speaker socket", speak, None, "this is not json", 4400),

@@ -1,6 +1,7 @@
-"""Full flow: a session, listeners in Spanish and Catalan, and a speaker
-streaming real speech in real time, all through the babelcast binary's own
-clients; then the transcript exports match what the listeners saw."""
+"""Full flow: a session, listeners in Spanish and Catalan (and a second
+Spanish one receiving Opus), and a speaker streaming real speech in real
+time, all through the babelcast binary's own clients; then the transcript
+exports match what the listeners saw."""
 import json
 import os
 import re
@@ -15,6 +16,18 @@ LISTEN_TIMEOUT_S = 120
 # Words the engines produce for these clips ("young man", "amiable"...).
 EXPECTED = {"es": ["joven", "hombre"], "ca": ["jove", "home"]}
 MIN_SPEECH_S_PER_UTTERANCE = 0.5
+# Opus pads each utterance's last 20 ms frame and has a few ms of filter delay.
+OPUS_EXTRA_S_PER_UTTERANCE = 0.05
+# Opus at 24 kbit/s against PCM16 at 22050 Hz (353 kbit/s).
+OPUS_MIN_SAVING = 8
+LISTENERS = {"es": ("es", "pcm16"), "ca": ("ca", "pcm16"), "es-opus": ("es", "opus")}
+
+
+def audio_summary(line):
+    """(samples, bytes) from the listener's summary line."""
+    m = re.search(r"(\d+) samples, (\d+) bytes of", line)
+    check(m, "summary has audio counts: %s" % line)
+    return int(m.group(1)), int(m.group(2))
 
 
 def test(server):
@@ -23,10 +36,10 @@ def test(server):
     session = server.create_session(["es", "ca"])
     sid = session["id"]
     listeners = {}
-    for lang in ("es", "ca"):
-        out = os.path.join(server.tmp, lang)
-        listeners[lang] = (subprocess.Popen(
-            [binary, "listen", server.url, "--session", sid, "--lang", lang,
+    for name, (lang, codec) in LISTENERS.items():
+        out = os.path.join(server.tmp, name)
+        listeners[name] = (subprocess.Popen(
+            [binary, "listen", server.url, "--session", sid, "--lang", lang, "--codec", codec,
              "--out", out + ".wav", "--captions", out + ".json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out)
     speak = run(binary, "speak", server.url, talk, "--session", sid,
@@ -38,7 +51,9 @@ def test(server):
                                {"Authorization": "Bearer " + session["speaker_token"]})
     check(status == 204, "session ended")
 
-    for lang, (proc, out) in listeners.items():
+    heard = {}
+    for name, (proc, out) in listeners.items():
+        lang = LISTENERS[name][0]
         stdout, stderr = proc.communicate(timeout=LISTEN_TIMEOUT_S)
         print(lang, stdout, stderr)
         check(proc.returncode == 0, "%s listener exited 0 when the session ended" % lang)
@@ -56,7 +71,8 @@ def test(server):
         with wave.open(out + ".wav") as w:
             seconds = w.getnframes() / w.getframerate()
         check(seconds >= MIN_SPEECH_S_PER_UTTERANCE * len(seen["cues"]),
-              "%s audio is %.1f s for %d utterances" % (lang, seconds, len(seen["cues"])))
+              "%s audio is %.1f s for %d utterances" % (name, seconds, len(seen["cues"])))
+        heard[name] = (seen["cues"], seconds, audio_summary(summary[-1])[1])
 
         # The exports agree with what the listener saw, in every format.
         status, exported = server.request("GET", "/api/sessions/%s/transcript?lang=%s&format=json" % (sid, lang))
@@ -71,6 +87,14 @@ def test(server):
         status, srt = server.request("GET", "/api/sessions/%s/transcript?lang=%s&format=srt" % (sid, lang))
         check(status == 200 and srt.count(" --> ") == len(seen["cues"]) and "," in srt.split(" --> ")[0],
               "%s SRT export has one cue per caption" % lang)
+    pcm_cues, pcm_s, pcm_bytes = heard["es"]
+    opus_cues, opus_s, opus_bytes = heard["es-opus"]
+    check([c["text"] for c in opus_cues] == [c["text"] for c in pcm_cues],
+          "the Opus listener saw the same captions")
+    check(abs(opus_s - pcm_s) <= OPUS_EXTRA_S_PER_UTTERANCE * len(pcm_cues),
+          "the Opus speech decodes to the same length: %.2f s vs %.2f s" % (opus_s, pcm_s))
+    check(opus_bytes * OPUS_MIN_SAVING <= pcm_bytes,
+          "Opus took %d bytes against %d for PCM16" % (opus_bytes, pcm_bytes))
     status, info = server.request("GET", "/api/sessions/" + sid)
     check(status == 200 and info["state"] == "ended", "session state is ended")
     status, src = server.request("GET", "/api/sessions/%s/transcript?format=txt" % sid)

@@ -1,0 +1,35 @@
+/* The translated speech of one (session, language): archived as one WAV per
+ * utterance and published to listeners in every codec (PCM16 as
+ * synthesized, Opus packets). Not thread-safe: calls for one object come
+ * from one thread at a time (the caller's lock). */
+#ifndef BC_SPEECH_OUT_H
+#define BC_SPEECH_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "delivery/delivery.h"
+
+/* Where the utterance came from, for listeners to time it. */
+struct speech_timing {
+    int64_t source_end_ms; /* end of the utterance in the speaker's timeline */
+    uint64_t seq;          /* stream record holding that end */
+    int64_t append_ms;     /* wall-clock ms when the gateway accepted that record */
+};
+
+struct speech_out;
+
+/* archive_dir may be NULL (no archive); files go to
+ * archive_dir/<session>/<lang>/<utterance>.wav. The bus is borrowed. */
+struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
+                                  struct delivery *bus);
+/* timing may be NULL when unknown. */
+void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
+                      const struct speech_timing *timing);
+void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n);
+/* n_samples: the utterance's total at the synthesized rate. */
+void speech_out_end(struct speech_out *o, size_t n_samples);
+/* NULL is a no-op. */
+void speech_out_free(struct speech_out *o);
+
+#endif
