@@ -4,7 +4,8 @@
  * listener, and the lag of partial and final captions.
  *
  * build/bench/bench_live --server http://127.0.0.1:8080 --sessions 2
- *     --languages es,ca,fr --file WAV --seconds 60 [--server-pid PID] */
+ *     --languages es,ca,fr --file WAV --seconds 60 [--server-pid PID]
+ *     [--codec pcm16|opus] */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ struct live {
     int n_langs;
     long sessions, seconds, server_pid;
     const char *file;
+    const char *codec;
+    size_t audio_bytes; /* received by all listeners */
     int16_t *pcm; /* the looped program, seconds long */
     size_t n_samples, n_chunks;
     pthread_mutex_t mu;
@@ -157,6 +160,7 @@ static void live_on_binary(const uint8_t *data, size_t len, void *user)
     int64_t now = bc_now_us();
     pthread_mutex_lock(&L.mu);
     L.last_event_us = now;
+    L.audio_bytes += len;
     if (c->awaiting_audio) {
         c->awaiting_audio = 0;
         double lag = lag_ms(c->s, c->audio_end_ms, now);
@@ -239,6 +243,7 @@ static int live_args(int argc, char **argv)
     L.seconds = 30;
     L.file = TEST_LIBRIVOX_DIR "/sense_and_sensibility_01_austen_64kb-0870.wav";
     const char *langs = "es";
+    L.codec = "pcm16";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -250,6 +255,8 @@ static int live_args(int argc, char **argv)
             langs = v;
         else if (!strcmp(a, "--file"))
             L.file = v;
+        else if (!strcmp(a, "--codec"))
+            L.codec = v;
         else if (!strcmp(a, "--sessions")) {
             if (cli_parse_int(v, 1, LIVE_SESSIONS_MAX, &L.sessions))
                 return -1;
@@ -303,7 +310,8 @@ static int live_connect(struct live_session *s)
     for (int i = 0; i < L.n_langs; i++) {
         struct live_conn *c = &s->listeners[s->n_listeners];
         c->s = s;
-        char *url = client_url_join(L.server, "/ws/listen/%s?lang=%s", s->id, L.langs[i]);
+        char *url = client_url_join(L.server, "/ws/listen/%s?lang=%s&codec=%s", s->id, L.langs[i],
+                                    L.codec);
         int rc = client_ws_new(url, &live_cb, c, LIVE_TIMEOUT_MS, &c->ws, err, sizeof err);
         free(url);
         if (rc) {
@@ -343,6 +351,8 @@ static void live_report(int utterances, double cpu_s, double wall_s, long rss_ma
                stat_pct(st, 0.95), st->v[st->n - 1]);
     }
     printf("utterances (final source captions): %d\n", utterances);
+    printf("audio received (%s): %.1f KB per listener per second of the talk\n", L.codec,
+           (double)L.audio_bytes / 1024.0 / (double)(L.sessions * L.n_langs) / (double)L.seconds);
     if (L.server_pid)
         printf("server pid %ld: CPU %.1f s in %.1f s wall (%.0f%% of one core), RSS max %.1f MB, "
                "end %.1f MB\n",
@@ -355,7 +365,8 @@ int main(int argc, char **argv)
 {
     if (live_args(argc, argv)) {
         fprintf(stderr, "usage: bench_live --server URL [--sessions N] [--languages es,ca,fr]\n"
-                        "                  [--file WAV] [--seconds S] [--server-pid PID]\n");
+                        "                  [--file WAV] [--seconds S] [--server-pid PID]\n"
+                        "                  [--codec pcm16|opus]\n");
         return 2;
     }
     if (live_program())

@@ -1,7 +1,8 @@
 // End-to-end test of the web pages against a running `babelcast serve`:
 // a speaker page streams a real recording through Chromium's fake
 // microphone, a Spanish listener page shows the translated captions and
-// schedules the translated speech; then a denied microphone, ending a
+// schedules the translated speech (Opus, decoded by WebCodecs), a second
+// one forced to PCM16 schedules it too; then a denied microphone, ending a
 // session and a vanished server must each show their message.
 //
 // Environment: BC_BASE_URL (http://127.0.0.1:PORT), BC_SERVER_PID (killed
@@ -25,6 +26,12 @@ const CAPTION_TIMEOUT_MS = 60000;
 const DEFAULT_WAIT_MS = 20000;
 const RESAMPLE_SLACK_SAMPLES = 1600 + 256; // one unsent frame plus two render quanta
 const PHONE_VIEWPORT = {width: 390, height: 844};
+const OPUS_FRAME_S = 0.02; // the server sends one 20 ms packet per message
+const FLOAT_SLACK_S = 1e-6;
+// Translated speech of the first sentence alone lasts longer than this; the
+// whole of it cannot last several times as long as the speech it translates.
+const MIN_SPEECH_S = 0.5;
+const MAX_SPEECH_PER_INPUT_S = 3;
 const DESKTOP_VIEWPORT = {width: 1280, height: 900};
 
 // Two librivox clips with their reference text; the Spanish words are what
@@ -70,7 +77,9 @@ async function until(page, what, fn, arg, timeout = DEFAULT_WAIT_MS) {
       const s = window.babelcast || {};
       const status = document.getElementById('status');
       return {state: s.state, socket: s.socket, finals: s.finals, lastClose: s.lastClose,
-        frames: s.audioFramesReceived, status: status && status.textContent};
+        frames: s.audioFramesReceived, codec: s.codec, opusDecoded: s.opusPacketsDecoded,
+        secondsScheduled: s.audioSecondsScheduled, codecFallback: s.codecFallback,
+        status: status && status.textContent};
     }).catch(() => null);
     throw new Error(`timed out waiting for ${what}; page state: ${JSON.stringify(state)}`);
   }
@@ -97,12 +106,31 @@ function makeMicrophoneFile() {
   const joined = joinWithSilence(clips, 0.5, 1.5, 1.0);
   const file = path.join(tmp, 'speech.wav');
   writeWav(file, joined.rate, joined.samples);
-  return file;
+  return {file, seconds: joined.samples.length / joined.rate};
+}
+
+/** Checks a listener's scheduled speech: enough of it, not absurdly much, in the codec asked for. */
+function checkListenerAudio(name, state, codec, inputSeconds) {
+  assert.equal(state.codec, codec, `${name} plays ${codec}`);
+  assert.equal(state.hello.codec, codec, `${name}: the server confirms ${codec}`);
+  assert.equal(state.codecFallback, null, `${name} did not fall back: ${state.codecFallback}`);
+  assert.ok(state.audioSecondsScheduled >= MIN_SPEECH_S && state.audioSecondsScheduled <= inputSeconds * MAX_SPEECH_PER_INPUT_S,
+    `${name}: ${state.audioSecondsScheduled} s of speech scheduled for ${inputSeconds.toFixed(1)} s spoken`);
+  if (codec === 'opus') {
+    assert.ok(state.opusPacketsDecoded > 0 && state.opusPacketsDecoded <= state.audioFramesReceived,
+      `${name}: ${state.opusPacketsDecoded} Opus packets decoded of ${state.audioFramesReceived} received`);
+    // Each packet decodes to exactly one 20 ms chunk, at whatever rate the decoder outputs.
+    assert.equal(state.audioChunksScheduled, state.opusPacketsDecoded, `${name}: one chunk per decoded packet`);
+    assert.ok(Math.abs(state.audioSecondsScheduled - state.opusPacketsDecoded * OPUS_FRAME_S) < FLOAT_SLACK_S * state.opusPacketsDecoded,
+      `${name}: ${state.opusPacketsDecoded} packets became ${state.audioSecondsScheduled} s, not ${OPUS_FRAME_S} s each`);
+  } else {
+    assert.equal(state.opusPacketsDecoded, 0, `${name} decodes no Opus`);
+  }
 }
 
 async function main() {
-  const wav = makeMicrophoneFile();
-  step(`fake microphone file ${wav}`);
+  const {file: wav, seconds: spokenSeconds} = makeMicrophoneFile();
+  step(`fake microphone file ${wav} (${spokenSeconds.toFixed(1)} s)`);
 
   const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'speaker-profile'), {
     executablePath: CHROMIUM,
@@ -142,6 +170,15 @@ async function main() {
   await until(listener, 'the Spanish listener to be live', () => window.babelcast.state === 'live');
   await until(speaker, 'the speaker to count one Spanish listener', () => window.babelcast.listeners.es === 1);
   assert.match(await speaker.locator('#counts').innerText(), /Spanish: 1|es: 1/);
+  assert.equal(await listener.evaluate(() => window.babelcast.codec), 'opus',
+    'Chromium decodes Opus with WebCodecs, so the listener asks for it');
+
+  // A second Spanish listener forced to the uncompressed path.
+  const pcmListener = watch(await listenerCtx.newPage(), 'pcm-listener');
+  await pcmListener.goto(`${BASE}/listen/${encodeURIComponent(id)}?lang=es&codec=pcm16`, {timeout: PAGE_TIMEOUT_MS});
+  await pcmListener.locator('#listen:not([disabled])').click();
+  await until(pcmListener, 'the PCM16 listener to be live', () => window.babelcast.state === 'live');
+  assert.equal(await pcmListener.evaluate(() => window.babelcast.codec), 'pcm16', '?codec=pcm16 forces PCM16');
 
   // ---- speak: first sentence, a dropped connection, second sentence ----
   await speaker.click('#start');
@@ -188,8 +225,12 @@ async function main() {
     window.firstFinalLine.textContent), firstFinal, 'the first final caption line stays in place');
 
   // ---- listener: captions, audio, latency, controls, transcript ----
-  await until(listener, 'translated audio to be scheduled', () =>
-    window.babelcast.audioFramesReceived > 0 && window.babelcast.audioChunksScheduled > 0);
+  await until(listener, 'translated audio to be scheduled', (minSeconds) =>
+    window.babelcast.audioFramesReceived > 0 && window.babelcast.audioChunksScheduled > 0 &&
+    window.babelcast.opusPacketsDecoded > 0 && window.babelcast.audioSecondsScheduled >= minSeconds, MIN_SPEECH_S);
+  await until(pcmListener, 'translated audio to be scheduled from PCM16', (minSeconds) =>
+    window.babelcast.audioFramesReceived > 0 && window.babelcast.audioChunksScheduled > 0 &&
+    window.babelcast.audioSecondsScheduled >= minSeconds, MIN_SPEECH_S);
   const ls = await listener.evaluate(() => ({...window.babelcast, dom: {
     finals: document.querySelectorAll('#finals p.final').length,
     partialStyle: getComputedStyle(document.getElementById('partial')).fontStyle,
@@ -197,8 +238,18 @@ async function main() {
     audio: window.babelcast.audioContextState,
   }}));
   step(`listener: ${ls.partialsReceived} partial and ${ls.finals.length} final captions, ` +
-    `${ls.audioFramesReceived} audio frames, ${ls.audioChunksScheduled} scheduled ` +
-    `(${ls.audioSecondsScheduled.toFixed(1)} s), latency ${ls.dom.latency}`);
+    `${ls.audioFramesReceived} audio frames (${ls.codec}, ${ls.opusPacketsDecoded} decoded), ` +
+    `${ls.audioChunksScheduled} scheduled (${ls.audioSecondsScheduled.toFixed(1)} s), latency ${ls.dom.latency}`);
+  checkListenerAudio('the Spanish listener', ls, 'opus', spokenSeconds);
+  const pcm = await pcmListener.evaluate(() => ({...window.babelcast,
+    audioState: window.babelcast.audioContextState}));
+  step(`PCM16 listener: ${pcm.finals.length} final captions, ${pcm.audioFramesReceived} audio frames, ` +
+    `${pcm.audioChunksScheduled} scheduled (${pcm.audioSecondsScheduled.toFixed(1)} s)`);
+  checkListenerAudio('the PCM16 listener', pcm, 'pcm16', spokenSeconds);
+  assert.equal(pcm.audioState, 'running', 'the PCM16 listener AudioContext runs after the Listen click');
+  assert.ok(hasAny(pcm.finals, [...CLIPS[0].spanish, ...CLIPS[1].spanish]),
+    `the PCM16 listener shows the Spanish captions too: ${JSON.stringify(pcm.finals)}`);
+  await pcmListener.close();
   assert.equal(ls.dom.finals, ls.finals.length, 'one caption line per final');
   assert.equal(ls.dom.partialStyle, 'italic', 'tentative text is italic');
   assert.equal(typeof ls.lastLatencyMs, 'number');

@@ -1,10 +1,14 @@
 // Listener page: captions and translated speech of one language of a session.
 import {api, Backoff, CaptionView, languageName, loadLanguages, sessionIdFromPath, setStatus,
   wsUrl} from './common.js';
-import {PcmPlayer} from './player.js';
+import {OpusStreamDecoder, opusDecodingSupported} from './opus-decoder.js';
+import {AudioPlayer} from './player.js';
 
 const CLOSE_NORMAL = 1000;
 const CLOSE_FELL_BEHIND = 4408;
+const CODEC_PCM16 = 'pcm16';
+const CODEC_OPUS = 'opus';
+const CODECS = [CODEC_PCM16, CODEC_OPUS];
 const TRANSCRIPT_FORMATS = ['vtt', 'srt', 'txt'];
 
 const $ = (id) => document.getElementById(id);
@@ -31,6 +35,9 @@ const page = {
   audioChunksScheduled: 0,
   audioSecondsScheduled: 0,
   audioUtterances: 0,
+  codec: null, // asked for while connecting, then the one the server confirmed
+  opusPacketsDecoded: 0,
+  codecFallback: null, // why Opus was given up for PCM16, if it was
   lastLatencyMs: null,
   captionLatencyMs: null,
   audioLatencyMs: null,
@@ -45,7 +52,11 @@ let languages = null;
 let ws = null;
 let reconnectTimer = 0;
 let audio = null; // {ctx, gain, player}
-let utterance = null; // {sampleRate} while audio frames of an utterance arrive
+let utterance = null; // {sampleRate, codec} while audio frames of an utterance arrive
+let opusSupported = false;
+let opus = null; // OpusStreamDecoder while an Opus connection is open
+// ?codec= lets a tester, or a user whose decoder misbehaves, pick the codec.
+let codecOverride = CODECS.find((c) => c === new URL(location.href).searchParams.get('codec')) || null;
 
 function setState(state) {
   page.state = state;
@@ -86,7 +97,7 @@ function ensureAudio() {
     const gain = ctx.createGain();
     gain.gain.value = page.muted ? 0 : 1;
     gain.connect(ctx.destination);
-    audio = {ctx, gain, player: new PcmPlayer(ctx, gain)};
+    audio = {ctx, gain, player: new AudioPlayer(ctx, gain)};
     ctx.onstatechange = () => {
       page.audioContextState = ctx.state;
     };
@@ -104,12 +115,66 @@ function toggleMute() {
   muteBtn.textContent = page.muted ? 'Unmute' : 'Mute';
 }
 
+function countScheduled() {
+  page.audioChunksScheduled += 1;
+  page.audioSecondsScheduled = audio.player.scheduledSeconds;
+}
+
+function canPlay(codec) {
+  return codec === CODEC_PCM16 || (codec === CODEC_OPUS && opusSupported);
+}
+
+function wantedCodec() {
+  return codecOverride || (opusSupported ? CODEC_OPUS : CODEC_PCM16);
+}
+
+function openOpusDecoder() {
+  if (opus) {
+    opus.reset();
+    return;
+  }
+  const decoder = new OpusStreamDecoder((samples, rate) => {
+    page.opusPacketsDecoded += 1;
+    if (audio && audio.player.pushSamples(samples, rate)) countScheduled();
+  }, (error) => {
+    if (opus === decoder) {
+      fallBackToPcm16('This browser could not decode the compressed audio.',
+        `decoder: ${(error && error.message) || error}`);
+    }
+  });
+  opus = decoder;
+}
+
+function closeOpusDecoder() {
+  if (opus) opus.close();
+  opus = null;
+}
+
+/** Reconnects asking for PCM16, which every browser plays; why is shown to the listener. */
+function fallBackToPcm16(why, detail) {
+  closeOpusDecoder();
+  codecOverride = CODEC_PCM16;
+  page.codecFallback = detail;
+  if (!['connecting', 'live', 'reconnecting'].includes(page.state)) return;
+  closeSocket();
+  if (audio) audio.player.stop();
+  utterance = null;
+  setStatus(statusEl, `${why} Switching to uncompressed audio…`, 'warn');
+  setState('reconnecting');
+  connect();
+}
+
 // ---- socket -------------------------------------------------------------
 
 function connect() {
   clearTimeout(reconnectTimer);
   const lang = page.lang;
-  const sock = new WebSocket(wsUrl(`/ws/listen/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}`));
+  // Packets still in the decoder belong to the connection that just ended.
+  if (opus) opus.reset();
+  page.codec = wantedCodec();
+  // Asking for PCM16 by leaving the codec out keeps older servers working.
+  const codecParam = page.codec === CODEC_PCM16 ? '' : `&codec=${encodeURIComponent(page.codec)}`;
+  const sock = new WebSocket(wsUrl(`/ws/listen/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}${codecParam}`));
   sock.binaryType = 'arraybuffer';
   ws = sock;
   sock.onmessage = (ev) => {
@@ -138,12 +203,16 @@ function onMessage(msg) {
   switch (msg.type) {
     case 'hello': {
       page.hello = msg;
+      page.codec = msg.codec || CODEC_PCM16;
       backoff.reset();
       setState('live');
       const name = languageName(msg.lang, languages);
       let text = `Listening in ${name}.`;
       if (msg.voice === false) text += ' This language has captions only (no voice).';
-      else if (msg.codec && msg.codec !== 'pcm16') text += ` Audio in ${msg.codec} cannot be played here: captions only.`;
+      else if (!canPlay(page.codec)) text += ` Audio in ${page.codec} cannot be played here: captions only.`;
+      else if (page.codecFallback) text += ' Playing uncompressed audio.';
+      if (page.codec === CODEC_OPUS && canPlay(CODEC_OPUS)) openOpusDecoder();
+      else closeOpusDecoder();
       setStatus(statusEl, text, 'ok');
       break;
     }
@@ -161,7 +230,7 @@ function onMessage(msg) {
       break;
     case 'audio_start':
       utterance = {sampleRate: Number(msg.sample_rate) || (page.hello && page.hello.sample_rate),
-        codec: msg.codec || (page.hello && page.hello.codec) || 'pcm16'};
+        codec: msg.codec || page.codec || CODEC_PCM16};
       page.audioUtterances += 1;
       if (!msg.replay) {
         page.audioLatencyMs = latencyOf(msg.append_ms);
@@ -171,6 +240,7 @@ function onMessage(msg) {
       break;
     case 'audio_end':
       if (audio) audio.player.endUtterance();
+      if (opus && utterance && utterance.codec === CODEC_OPUS) opus.endUtterance();
       utterance = null;
       break;
     case 'ended':
@@ -183,13 +253,16 @@ function onMessage(msg) {
 
 function onAudio(data) {
   page.audioFramesReceived += 1;
-  const rate = (utterance && utterance.sampleRate) || (page.hello && page.hello.sample_rate);
-  const codec = (utterance && utterance.codec) || 'pcm16';
-  if (!audio || !rate || codec !== 'pcm16') return;
-  if (audio.player.push(data, rate)) {
-    page.audioChunksScheduled += 1;
-    page.audioSecondsScheduled = audio.player.scheduledSeconds;
+  const codec = (utterance && utterance.codec) || page.codec || CODEC_PCM16;
+  if (!audio) return;
+  if (codec === CODEC_OPUS) {
+    // Scheduled from the decoder's output, which arrives asynchronously.
+    if (opus) opus.decode(data);
+    return;
   }
+  const rate = (utterance && utterance.sampleRate) || (page.hello && page.hello.sample_rate);
+  if (codec !== CODEC_PCM16 || !rate) return;
+  if (audio.player.pushPcm16(data, rate)) countScheduled();
 }
 
 function onClose(code, reason) {
@@ -204,6 +277,11 @@ function onClose(code, reason) {
     stopListening();
     setState('error');
     setStatus(statusEl, `There is no session with code ${id} (any more).`, 'error');
+    return;
+  }
+  if (code === 4415 && page.codec !== CODEC_PCM16 && !codecOverride) {
+    // A server built without Opus refuses the codec the same way it refuses a language.
+    fallBackToPcm16('The server offers no compressed audio.', `server refused ${page.codec}`);
     return;
   }
   if (code === 4415) {
@@ -234,6 +312,7 @@ function closeSocket() {
 
 function stopListening() {
   closeSocket();
+  closeOpusDecoder();
   if (audio) audio.player.stop();
   utterance = null;
 }
@@ -303,9 +382,10 @@ async function init() {
   langEl.addEventListener('change', onLanguageChange);
   let info;
   try {
-    [info, languages] = await Promise.all([
+    [info, languages, opusSupported] = await Promise.all([
       api(`/api/sessions/${encodeURIComponent(id)}`),
       loadLanguages().catch(() => null),
+      opusDecodingSupported(),
     ]);
   } catch (e) {
     setState('error');

@@ -1,0 +1,90 @@
+// Decodes the listener socket's Opus stream (one raw packet per binary
+// message) with WebCodecs. Opus carries about a fifteenth of the bytes of PCM16, but
+// only browsers whose AudioDecoder knows it can use it; the rest keep PCM16.
+
+const OPUS_CONFIG = {codec: 'opus', sampleRate: 24000, numberOfChannels: 1};
+const FRAME_DURATION_US = 20000;
+const FIRST_CHANNEL = 0;
+
+/** Resolves true when this browser can decode the server's Opus stream. */
+export async function opusDecodingSupported() {
+  if (typeof AudioDecoder !== 'function' || typeof EncodedAudioChunk !== 'function') return false;
+  try {
+    const answer = await AudioDecoder.isConfigSupported(OPUS_CONFIG);
+    return answer.supported === true;
+  } catch (e) {
+    return false;
+  }
+}
+
+/**
+ * onSamples(Float32Array, sampleRate) gets each decoded packet, at whatever
+ * rate the decoder outputs (Chromium gives 48 kHz for a 24 kHz stream).
+ * onError(error) is called once; the decoder is unusable afterwards.
+ */
+export class OpusStreamDecoder {
+  constructor(onSamples, onError) {
+    this.onSamples = onSamples;
+    this.onError = onError;
+    this.failed = false;
+    this.timestampUs = 0;
+    this.decoder = new AudioDecoder({
+      output: (data) => this.deliver(data),
+      error: (e) => this.fail(e),
+    });
+    this.decoder.configure(OPUS_CONFIG);
+  }
+
+  decode(arrayBuffer) {
+    if (this.failed) return;
+    try {
+      this.decoder.decode(new EncodedAudioChunk({type: 'key', timestamp: this.timestampUs,
+        data: arrayBuffer}));
+      this.timestampUs += FRAME_DURATION_US;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Pushes out what the decoder still holds, so an utterance's tail plays now. */
+  endUtterance() {
+    if (this.failed) return;
+    // A reset during the flush rejects it; a real failure reaches onError.
+    this.decoder.flush().catch(() => {});
+  }
+
+  /** Forgets packets in flight: a new connection starts a new stream. */
+  reset() {
+    if (this.failed) return;
+    try {
+      this.decoder.reset();
+      this.decoder.configure(OPUS_CONFIG);
+      this.timestampUs = 0;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  close() {
+    this.failed = true;
+    if (this.decoder.state !== 'closed') this.decoder.close();
+  }
+
+  deliver(data) {
+    try {
+      if (this.failed) return;
+      const samples = new Float32Array(data.numberOfFrames);
+      // f32-planar is the one conversion every WebCodecs implementation must offer.
+      data.copyTo(samples, {planeIndex: FIRST_CHANNEL, format: 'f32-planar'});
+      this.onSamples(samples, data.sampleRate);
+    } finally {
+      data.close();
+    }
+  }
+
+  fail(error) {
+    if (this.failed) return;
+    this.close();
+    this.onError(error);
+  }
+}
