@@ -8,6 +8,8 @@
 #include "util/alloc.h"
 #include "util/err.h"
 
+#define DELIVERY_DEMAND_INITIAL 16
+
 struct delivery {
     pthread_mutex_t lock;
     struct delivery_msg **ring;
@@ -15,6 +17,16 @@ struct delivery {
     uint64_t dropped;
     delivery_wake_cb wake;
     void *user_data;
+    struct delivery_demand *demand;
+    size_t n_demand, cap_demand;
+};
+
+/* Receivers of one (session, lang, codec). */
+struct delivery_demand {
+    char session[DELIVERY_ID_MAX];
+    char lang[DELIVERY_LANG_MAX];
+    enum delivery_codec codec;
+    int receivers;
 };
 
 const char *delivery_codec_name(enum delivery_codec codec)
@@ -106,7 +118,54 @@ void delivery_free(struct delivery *d)
         delivery_msg_unref(d->ring[(d->head + i) % d->cap]);
     pthread_mutex_destroy(&d->lock);
     free(d->ring);
+    free(d->demand);
     free(d);
+}
+
+/* Caller holds d->lock. */
+static struct delivery_demand *demand_find(struct delivery *d, const char *session,
+                                           const char *lang, enum delivery_codec codec)
+{
+    for (size_t i = 0; i < d->n_demand; i++) {
+        struct delivery_demand *e = &d->demand[i];
+        if (e->codec == codec && strcmp(e->session, session) == 0 && strcmp(e->lang, lang) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+void delivery_demand_add(struct delivery *d, const char *session, const char *lang,
+                         enum delivery_codec codec, int delta)
+{
+    pthread_mutex_lock(&d->lock);
+    struct delivery_demand *e = demand_find(d, session, lang, codec);
+    if (!e && delta > 0) {
+        if (d->n_demand == d->cap_demand) {
+            d->cap_demand = d->cap_demand ? d->cap_demand * 2 : DELIVERY_DEMAND_INITIAL;
+            d->demand = bc_realloc(d->demand, d->cap_demand * sizeof *d->demand);
+        }
+        e = &d->demand[d->n_demand++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->session, sizeof e->session, "%s", session);
+        snprintf(e->lang, sizeof e->lang, "%s", lang);
+        e->codec = codec;
+    }
+    if (e) {
+        e->receivers += delta;
+        if (e->receivers <= 0)
+            *e = d->demand[--d->n_demand];
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+int delivery_demand(struct delivery *d, const char *session, const char *lang,
+                    enum delivery_codec codec)
+{
+    pthread_mutex_lock(&d->lock);
+    const struct delivery_demand *e = demand_find(d, session, lang, codec);
+    int receivers = e ? e->receivers : 0;
+    pthread_mutex_unlock(&d->lock);
+    return receivers;
 }
 
 /* Makes room by dropping the oldest audio frame; with none, the oldest

@@ -71,6 +71,12 @@ void delivery_publish(struct delivery *d, struct delivery_msg *m);
 /* Moves up to max queued messages into out (the caller owns those
  * references). Returns the count. Thread-safe. */
 size_t delivery_drain(struct delivery *d, struct delivery_msg **out, size_t max);
+/* Receivers of (session, lang, codec), kept by the gateway so that
+ * producers can skip encodings nobody receives. Thread-safe. */
+void delivery_demand_add(struct delivery *d, const char *session, const char *lang,
+                         enum delivery_codec codec, int delta);
+int delivery_demand(struct delivery *d, const char *session, const char *lang,
+                    enum delivery_codec codec);
 /* Messages dropped because the gateway fell behind. */
 uint64_t delivery_dropped(struct delivery *d);
 

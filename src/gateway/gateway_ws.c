@@ -259,6 +259,7 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
     c->kind = CONN_LISTENER;
     link_conn(srv, c);
+    delivery_demand_add(srv->bus, c->session, c->lang, c->codec, 1);
     int sndbuf = GW_LISTENER_SNDBUF_BYTES;
     if (setsockopt(lws_get_socket_fd(c->wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
         bc_debug("listener send buffer not set: %s", strerror(errno));
@@ -425,6 +426,7 @@ void gw_ws_closed(struct server *srv, struct conn *c)
         if (s && s->speaker == c)
             s->speaker = NULL;
     } else if (c->kind == CONN_LISTENER) {
+        delivery_demand_add(srv->bus, c->session, c->lang, c->codec, -1);
         session_listener_leave(srv->registry, c->session, c->lang);
         update_languages(srv, c->session);
         send_listener_counts(srv, c->session);

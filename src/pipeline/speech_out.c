@@ -10,92 +10,80 @@
 #include "audio/audio.h"
 #include "audio/audio_opus.h"
 #include "util/alloc.h"
+#include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define ARCHIVE_DIR_MODE 0755
+#define SPEECH_OUT_FREE_RETRY_US 1000
+
+/* The Opus side of a speech_out; touched only on the encoder's thread. */
+struct opus_track {
+    char session[DELIVERY_ID_MAX];
+    char lang[DELIVERY_LANG_MAX];
+    struct delivery *bus;
+    struct audio_opus_encoder *encoder; /* NULL when it could not be made */
+    int input_rate_hz;
+};
+
+enum opus_job_kind { OPUS_JOB_START, OPUS_JOB_SAMPLES, OPUS_JOB_END, OPUS_JOB_FREE };
+
+struct opus_job {
+    enum opus_job_kind kind;
+    struct opus_track *track;
+    int utterance;
+    int sample_rate_hz;
+    bool has_timing;
+    struct speech_timing timing;
+    size_t n_samples;
+    int16_t samples[];
+};
 
 struct speech_out {
     char session[DELIVERY_ID_MAX];
     char lang[DELIVERY_LANG_MAX];
     char *archive_dir;
     struct delivery *bus;
-    int utterance;
+    struct serial *encoder;
+    struct opus_track *opus;
     bool speaking;
+    bool opus_utterance; /* this utterance is being sent in Opus */
+    bool opus_backlog_warned;
+    int utterance;
     struct wav_writer *archive;
-    struct audio_opus_encoder *opus; /* NULL when it could not be made */
-    int opus_input_rate_hz;
 };
 
 struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
-                                  struct delivery *bus)
+                                  struct delivery *bus, struct serial *encoder)
 {
     struct speech_out *o = bc_calloc(1, sizeof *o);
     snprintf(o->session, sizeof o->session, "%s", session);
     snprintf(o->lang, sizeof o->lang, "%s", lang);
     o->archive_dir = archive_dir ? bc_strdup(archive_dir) : NULL;
     o->bus = bus;
+    o->encoder = encoder;
+    o->opus = bc_calloc(1, sizeof *o->opus);
+    snprintf(o->opus->session, sizeof o->opus->session, "%s", session);
+    snprintf(o->opus->lang, sizeof o->opus->lang, "%s", lang);
+    o->opus->bus = bus;
     return o;
 }
 
-static void publish(struct speech_out *o, enum delivery_codec codec, bool binary, const void *data,
-                    size_t len)
+static void publish(struct delivery *bus, const char *session, const char *lang,
+                    enum delivery_codec codec, bool binary, const void *data, size_t len)
 {
-    struct delivery_msg *m = delivery_msg_new(o->session, o->lang, binary, data, len);
+    struct delivery_msg *m = delivery_msg_new(session, lang, binary, data, len);
     m->codec = codec;
-    delivery_publish(o->bus, m);
+    delivery_publish(bus, m);
 }
 
-static void publish_json(struct speech_out *o, enum delivery_codec codec, cJSON *json)
+static void publish_json(struct delivery *bus, const char *session, const char *lang,
+                         enum delivery_codec codec, cJSON *json)
 {
     char *text = cJSON_PrintUnformatted(json);
-    publish(o, codec, false, text, strlen(text));
+    publish(bus, session, lang, codec, false, text, strlen(text));
     cJSON_free(text);
     cJSON_Delete(json);
-}
-
-static void publish_opus_packet(const uint8_t *data, size_t len, void *user_data)
-{
-    publish(user_data, DELIVERY_CODEC_OPUS, true, data, len);
-}
-
-static void drop_packet(const uint8_t *data, size_t len, void *user_data)
-{
-    (void)data;
-    (void)len;
-    (void)user_data;
-}
-
-static void archive_open(struct speech_out *o, int sample_rate_hz)
-{
-    if (!o->archive_dir)
-        return;
-    char *session_dir = bc_asprintf("%s/%s", o->archive_dir, o->session);
-    char *dir = bc_asprintf("%s/%s", session_dir, o->lang);
-    char *path = bc_asprintf("%s/%06d.wav", dir, o->utterance);
-    mkdir(o->archive_dir, ARCHIVE_DIR_MODE);
-    mkdir(session_dir, ARCHIVE_DIR_MODE);
-    mkdir(dir, ARCHIVE_DIR_MODE);
-    if (wav_writer_open(path, sample_rate_hz, &o->archive) < 0)
-        bc_warn("cannot archive audio to %s", path);
-    free(path);
-    free(dir);
-    free(session_dir);
-}
-
-/* An encoder for this rate, reset; NULL when Opus is unavailable. */
-static struct audio_opus_encoder *opus_for(struct speech_out *o, int sample_rate_hz)
-{
-    if (o->opus && o->opus_input_rate_hz == sample_rate_hz) {
-        if (o->speaking) /* the previous utterance never ended */
-            audio_opus_encoder_finish(o->opus, drop_packet, NULL, NULL);
-        return o->opus;
-    }
-    audio_opus_encoder_free(o->opus);
-    o->opus = NULL;
-    if (audio_opus_encoder_new(sample_rate_hz, &o->opus) < 0)
-        bc_warn("session %s: no Opus audio for %s", o->session, o->lang);
-    o->opus_input_rate_hz = sample_rate_hz;
-    return o->opus;
 }
 
 static cJSON *audio_start_json(int utterance, enum delivery_codec codec, int sample_rate_hz,
@@ -125,41 +113,150 @@ static cJSON *audio_end_json(int utterance, size_t n_samples)
     return json;
 }
 
+/* ---- the encoder's thread ---- */
+
+static void publish_opus_packet(const uint8_t *data, size_t len, void *user_data)
+{
+    struct opus_track *t = user_data;
+    publish(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS, true, data, len);
+}
+
+/* Returns false when no encoder can be made for this rate. */
+static bool track_start(struct opus_track *t, int sample_rate_hz)
+{
+    if (t->encoder && t->input_rate_hz == sample_rate_hz)
+        return true;
+    audio_opus_encoder_free(t->encoder);
+    t->encoder = NULL;
+    t->input_rate_hz = sample_rate_hz;
+    if (audio_opus_encoder_new(sample_rate_hz, &t->encoder) < 0)
+        bc_warn("session %s: no Opus audio for %s", t->session, t->lang);
+    return t->encoder != NULL;
+}
+
+static void run_opus_job(void *arg)
+{
+    struct opus_job *job = arg;
+    struct opus_track *t = job->track;
+    switch (job->kind) {
+    case OPUS_JOB_START:
+        if (track_start(t, job->sample_rate_hz))
+            publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
+                         audio_start_json(job->utterance, DELIVERY_CODEC_OPUS, AUDIO_OPUS_RATE_HZ,
+                                          job->has_timing ? &job->timing : NULL));
+        break;
+    case OPUS_JOB_SAMPLES:
+        if (t->encoder && audio_opus_encoder_push(t->encoder, job->samples, job->n_samples,
+                                                  publish_opus_packet, t) < 0)
+            bc_warn("session %s: Opus encoding failed for %s", t->session, t->lang);
+        break;
+    case OPUS_JOB_END:
+        if (t->encoder) {
+            size_t opus_samples = 0;
+            audio_opus_encoder_finish(t->encoder, publish_opus_packet, t, &opus_samples);
+            publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
+                         audio_end_json(job->utterance, opus_samples));
+        }
+        break;
+    case OPUS_JOB_FREE:
+        audio_opus_encoder_free(t->encoder);
+        free(t);
+        break;
+    }
+    free(job);
+}
+
+/* ---- the caller's thread ---- */
+
+static struct opus_job *opus_job_new(struct speech_out *o, enum opus_job_kind kind,
+                                     size_t n_samples)
+{
+    struct opus_job *job = bc_calloc(1, sizeof *job + n_samples * sizeof job->samples[0]);
+    job->kind = kind;
+    job->track = o->opus;
+    job->utterance = o->utterance;
+    job->n_samples = n_samples;
+    return job;
+}
+
+/* A full queue loses this utterance's Opus audio rather than stall
+ * synthesis; its end still goes out so listeners stay in step. */
+static void opus_submit(struct speech_out *o, struct opus_job *job)
+{
+    enum opus_job_kind kind = job->kind;
+    if (serial_submit(o->encoder, o->opus, run_opus_job, job) == 0)
+        return;
+    free(job);
+    if (kind == OPUS_JOB_SAMPLES && !o->opus_backlog_warned) {
+        bc_warn("session %s: Opus encoder backlog: %s audio skipped", o->session, o->lang);
+        o->opus_backlog_warned = true;
+    }
+}
+
+static void archive_open(struct speech_out *o, int sample_rate_hz)
+{
+    if (!o->archive_dir)
+        return;
+    char *session_dir = bc_asprintf("%s/%s", o->archive_dir, o->session);
+    char *dir = bc_asprintf("%s/%s", session_dir, o->lang);
+    char *path = bc_asprintf("%s/%06d.wav", dir, o->utterance);
+    mkdir(o->archive_dir, ARCHIVE_DIR_MODE);
+    mkdir(session_dir, ARCHIVE_DIR_MODE);
+    mkdir(dir, ARCHIVE_DIR_MODE);
+    if (wav_writer_open(path, sample_rate_hz, &o->archive) < 0)
+        bc_warn("cannot archive audio to %s", path);
+    free(path);
+    free(dir);
+    free(session_dir);
+}
+
 void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
                       const struct speech_timing *timing)
 {
+    if (o->speaking) /* the previous utterance never ended */
+        speech_out_end(o, 0);
+    o->speaking = true;
     wav_writer_close(o->archive);
     o->archive = NULL;
     o->utterance = utterance;
     archive_open(o, sample_rate_hz);
-    struct audio_opus_encoder *opus = opus_for(o, sample_rate_hz);
-    o->speaking = true;
-    publish_json(o, DELIVERY_CODEC_PCM16,
+    publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
                  audio_start_json(utterance, DELIVERY_CODEC_PCM16, sample_rate_hz, timing));
-    if (opus)
-        publish_json(o, DELIVERY_CODEC_OPUS,
-                     audio_start_json(utterance, DELIVERY_CODEC_OPUS, AUDIO_OPUS_RATE_HZ, timing));
+    /* Decided per utterance: a listener who joins mid-utterance missed its
+     * start anyway. */
+    o->opus_utterance =
+        o->encoder && delivery_demand(o->bus, o->session, o->lang, DELIVERY_CODEC_OPUS) > 0;
+    if (o->opus_utterance) {
+        struct opus_job *job = opus_job_new(o, OPUS_JOB_START, 0);
+        job->sample_rate_hz = sample_rate_hz;
+        job->has_timing = timing != NULL;
+        if (timing)
+            job->timing = *timing;
+        opus_submit(o, job);
+    }
 }
 
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n)
 {
     if (o->archive)
         wav_writer_append(o->archive, pcm, n);
-    publish(o, DELIVERY_CODEC_PCM16, true, pcm, n * sizeof *pcm);
-    if (o->opus && o->speaking && audio_opus_encoder_push(o->opus, pcm, n, publish_opus_packet, o) < 0)
-        bc_warn("session %s: Opus encoding failed for %s", o->session, o->lang);
+    publish(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16, true, pcm, n * sizeof *pcm);
+    if (o->opus_utterance) {
+        struct opus_job *job = opus_job_new(o, OPUS_JOB_SAMPLES, n);
+        memcpy(job->samples, pcm, n * sizeof *pcm);
+        opus_submit(o, job);
+    }
 }
 
 void speech_out_end(struct speech_out *o, size_t n_samples)
 {
     wav_writer_close(o->archive);
     o->archive = NULL;
-    publish_json(o, DELIVERY_CODEC_PCM16, audio_end_json(o->utterance, n_samples));
-    if (o->opus && o->speaking) {
-        size_t opus_samples = 0;
-        audio_opus_encoder_finish(o->opus, publish_opus_packet, o, &opus_samples);
-        publish_json(o, DELIVERY_CODEC_OPUS, audio_end_json(o->utterance, opus_samples));
-    }
+    publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
+                 audio_end_json(o->utterance, n_samples));
+    if (o->opus_utterance)
+        opus_submit(o, opus_job_new(o, OPUS_JOB_END, 0));
+    o->opus_utterance = false;
     o->speaking = false;
 }
 
@@ -168,7 +265,16 @@ void speech_out_free(struct speech_out *o)
     if (!o)
         return;
     wav_writer_close(o->archive);
-    audio_opus_encoder_free(o->opus);
+    /* The track is freed after the jobs queued before it, so this waits
+     * for room rather than skip it. */
+    struct opus_job *job = opus_job_new(o, OPUS_JOB_FREE, 0);
+    int rc = o->encoder ? serial_submit(o->encoder, o->opus, run_opus_job, job) : BC_ECLOSED;
+    while (rc == BC_EAGAIN) {
+        bc_sleep_us(SPEECH_OUT_FREE_RETRY_US);
+        rc = serial_submit(o->encoder, o->opus, run_opus_job, job);
+    }
+    if (rc < 0) /* no executor, or it is gone: nothing else holds the track */
+        run_opus_job(job);
     free(o->archive_dir);
     free(o);
 }

@@ -1,7 +1,9 @@
 /* The translated speech of one (session, language): archived as one WAV per
- * utterance and published to listeners in every codec (PCM16 as
- * synthesized, Opus packets). Not thread-safe: calls for one object come
- * from one thread at a time (the caller's lock). */
+ * utterance and published to listeners as PCM16 as synthesized and, while
+ * anyone listens in Opus, as Opus packets. Opus is encoded on a serial
+ * executor so that synthesis, shared by every session, never waits for it.
+ * Not thread-safe: calls for one object come from one thread at a time
+ * (the caller's lock). */
 #ifndef BC_SPEECH_OUT_H
 #define BC_SPEECH_OUT_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "delivery/delivery.h"
+#include "util/serial.h"
 
 /* Where the utterance came from, for listeners to time it. */
 struct speech_timing {
@@ -20,16 +23,18 @@ struct speech_timing {
 struct speech_out;
 
 /* archive_dir may be NULL (no archive); files go to
- * archive_dir/<session>/<lang>/<utterance>.wav. The bus is borrowed. */
+ * archive_dir/<session>/<lang>/<utterance>.wav. bus and encoder are
+ * borrowed and must outlive the jobs this object submits (free the
+ * executor before the bus). */
 struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
-                                  struct delivery *bus);
+                                  struct delivery *bus, struct serial *encoder);
 /* timing may be NULL when unknown. */
 void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
                       const struct speech_timing *timing);
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n);
 /* n_samples: the utterance's total at the synthesized rate. */
 void speech_out_end(struct speech_out *o, size_t n_samples);
-/* NULL is a no-op. */
+/* NULL is a no-op. Opus work already submitted still completes. */
 void speech_out_free(struct speech_out *o);
 
 #endif

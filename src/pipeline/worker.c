@@ -26,6 +26,9 @@
 #define SAMPLES_PER_MS (ASR_RATE_HZ / 1000)
 /* Input this late means the session is behind: skip translated partials. */
 #define WORKER_LAGGING_MS 500
+/* Chunks of synthesized speech waiting for Opus encoding (one thread
+ * encodes over 100 times faster than real time). */
+#define WORKER_OPUS_JOBS_MAX 8192
 
 /* Where a record ended in the recognizer's timeline, to find the record
  * holding a given sample. */
@@ -81,6 +84,7 @@ struct worker_pool {
     struct stream *stream;
     struct session_registry *registry;
     struct delivery *bus;
+    struct serial *opus_encoder; /* shared by every session's speech_out */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping;
@@ -188,7 +192,8 @@ static struct lang_output *output_for(struct worker_session *ws, const char *lan
     struct lang_output *o = &ws->outputs[ws->n_outputs++];
     memset(o, 0, sizeof *o);
     snprintf(o->lang, sizeof o->lang, "%s", lang);
-    o->speech = speech_out_new(ws->id, lang, ws->pool->config.archive_dir, ws->pool->bus);
+    o->speech = speech_out_new(ws->id, lang, ws->pool->config.archive_dir, ws->pool->bus,
+                               ws->pool->opus_encoder);
     return o;
 }
 
@@ -437,6 +442,8 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
     pool->registry = registry;
     pool->bus = bus;
     pthread_mutex_init(&pool->lock, NULL);
+    if (serial_new(WORKER_OPUS_JOBS_MAX, &pool->opus_encoder) < 0)
+        bc_warn("no Opus encoder thread: listeners get PCM16 only");
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = bc_calloc((size_t)pool->config.threads, sizeof *pool->threads);
     for (int i = 0; i < pool->config.threads; i++) {
@@ -466,6 +473,7 @@ void worker_pool_free(struct worker_pool *pool)
         pipeline_free(ws->pipeline);
         remove_session(pool, ws);
     }
+    serial_free(pool->opus_encoder);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
     free(pool->threads);
@@ -477,7 +485,7 @@ int worker_pool_drain(struct worker_pool *pool, int timeout_ms)
     int64_t deadline = bc_now_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
         pthread_mutex_lock(&pool->lock);
-        int busy = pool->ready_count > 0;
+        int busy = pool->ready_count > 0 || serial_pending(pool->opus_encoder) > 0;
         for (size_t i = 0; i < pool->n_sessions; i++)
             busy |= pool->sessions[i]->running;
         pthread_mutex_unlock(&pool->lock);
