@@ -278,6 +278,8 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
     cJSON_AddNumberToObject(json, "sample_rate",
                             c->codec == DELIVERY_CODEC_OPUS ? AUDIO_OPUS_RATE_HZ : rate);
     cJSON_AddStringToObject(json, "codec", delivery_codec_name(c->codec));
+    if (c->codec == DELIVERY_CODEC_OPUS)
+        cJSON_AddNumberToObject(json, "frame_ms", AUDIO_OPUS_FRAME_MS);
     cJSON_AddBoolToObject(json, "voice", has_voice);
     send_json(srv, c, json);
     cJSON_Delete(json);

@@ -26,7 +26,7 @@ const CAPTION_TIMEOUT_MS = 60000;
 const DEFAULT_WAIT_MS = 20000;
 const RESAMPLE_SLACK_SAMPLES = 1600 + 256; // one unsent frame plus two render quanta
 const PHONE_VIEWPORT = {width: 390, height: 844};
-const OPUS_FRAME_S = 0.02; // the server sends one 20 ms packet per message
+const MS_PER_S = 1000;
 const FLOAT_SLACK_S = 1e-6;
 // Translated speech of the first sentence alone lasts longer than this; the
 // whole of it cannot last several times as long as the speech it translates.
@@ -119,10 +119,12 @@ function checkListenerAudio(name, state, codec, inputSeconds) {
   if (codec === 'opus') {
     assert.ok(state.opusPacketsDecoded > 0 && state.opusPacketsDecoded <= state.audioFramesReceived,
       `${name}: ${state.opusPacketsDecoded} Opus packets decoded of ${state.audioFramesReceived} received`);
-    // Each packet decodes to exactly one 20 ms chunk, at whatever rate the decoder outputs.
+    // Each packet decodes to exactly one frame_ms chunk, at whatever rate the decoder outputs.
+    const frameS = state.hello.frame_ms / MS_PER_S;
+    assert.ok(frameS > 0, `${name}: hello names the Opus frame duration (${state.hello.frame_ms} ms)`);
     assert.equal(state.audioChunksScheduled, state.opusPacketsDecoded, `${name}: one chunk per decoded packet`);
-    assert.ok(Math.abs(state.audioSecondsScheduled - state.opusPacketsDecoded * OPUS_FRAME_S) < FLOAT_SLACK_S * state.opusPacketsDecoded,
-      `${name}: ${state.opusPacketsDecoded} packets became ${state.audioSecondsScheduled} s, not ${OPUS_FRAME_S} s each`);
+    assert.ok(Math.abs(state.audioSecondsScheduled - state.opusPacketsDecoded * frameS) < FLOAT_SLACK_S * state.opusPacketsDecoded,
+      `${name}: ${state.opusPacketsDecoded} packets became ${state.audioSecondsScheduled} s, not ${frameS} s each`);
   } else {
     assert.equal(state.opusPacketsDecoded, 0, `${name} decodes no Opus`);
   }

@@ -52,7 +52,7 @@ let languages = null;
 let ws = null;
 let reconnectTimer = 0;
 let audio = null; // {ctx, gain, player}
-let utterance = null; // {sampleRate, codec} while audio frames of an utterance arrive
+let utterance = null; // {sampleRate, codec, frameMs} while audio frames of an utterance arrive
 let opusSupported = false;
 let opus = null; // OpusStreamDecoder while an Opus connection is open
 // ?codec= lets a tester, or a user whose decoder misbehaves, pick the codec.
@@ -230,7 +230,7 @@ function onMessage(msg) {
       break;
     case 'audio_start':
       utterance = {sampleRate: Number(msg.sample_rate) || (page.hello && page.hello.sample_rate),
-        codec: msg.codec || page.codec || CODEC_PCM16};
+        codec: msg.codec || page.codec || CODEC_PCM16, frameMs: Number(msg.frame_ms) || null};
       page.audioUtterances += 1;
       if (!msg.replay) {
         page.audioLatencyMs = latencyOf(msg.append_ms);
@@ -257,7 +257,7 @@ function onAudio(data) {
   if (!audio) return;
   if (codec === CODEC_OPUS) {
     // Scheduled from the decoder's output, which arrives asynchronously.
-    if (opus) opus.decode(data);
+    if (opus) opus.decode(data, utterance && utterance.frameMs);
     return;
   }
   const rate = (utterance && utterance.sampleRate) || (page.hello && page.hello.sample_rate);

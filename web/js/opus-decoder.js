@@ -3,7 +3,9 @@
 // only browsers whose AudioDecoder knows it can use it; the rest keep PCM16.
 
 const OPUS_CONFIG = {codec: 'opus', sampleRate: 24000, numberOfChannels: 1};
-const FRAME_DURATION_US = 20000;
+// Used when audio_start names no frame_ms; timestamps only need to increase.
+const DEFAULT_FRAME_MS = 60;
+const US_PER_MS = 1000;
 const FIRST_CHANNEL = 0;
 
 /** Resolves true when this browser can decode the server's Opus stream. */
@@ -35,12 +37,13 @@ export class OpusStreamDecoder {
     this.decoder.configure(OPUS_CONFIG);
   }
 
-  decode(arrayBuffer) {
+  /** frameMs: the packet's duration, from audio_start. */
+  decode(arrayBuffer, frameMs) {
     if (this.failed) return;
     try {
       this.decoder.decode(new EncodedAudioChunk({type: 'key', timestamp: this.timestampUs,
         data: arrayBuffer}));
-      this.timestampUs += FRAME_DURATION_US;
+      this.timestampUs += (frameMs || DEFAULT_FRAME_MS) * US_PER_MS;
     } catch (e) {
       this.fail(e);
     }
