@@ -10,9 +10,9 @@
 #include "util/log.h"
 
 #define OPUS_CHANNELS 1
-/* Translated speech is synthetic and clean: complexity 1 encodes 220x
- * faster than real time here against 117x at 5, with the same bitrate and
- * loudness envelope (tests/unit/test_opus.c). */
+/* Translated speech is synthetic and clean: complexity 1 encodes about
+ * twice as fast as 5 with the same bitrate and loudness envelope
+ * (tests/unit/test_opus.c, bench/bench_opus.c). */
 #define OPUS_ENCODER_COMPLEXITY 1
 
 struct audio_opus_encoder {

@@ -128,12 +128,13 @@ function wantedCodec() {
   return codecOverride || (opusSupported ? CODEC_OPUS : CODEC_PCM16);
 }
 
-function openOpusDecoder() {
-  if (opus) {
+function openOpusDecoder(sampleRate) {
+  if (opus && opus.config.sampleRate === sampleRate) {
     opus.reset();
     return;
   }
-  const decoder = new OpusStreamDecoder((samples, rate) => {
+  closeOpusDecoder();
+  const decoder = new OpusStreamDecoder(sampleRate, (samples, rate) => {
     page.opusPacketsDecoded += 1;
     if (audio && audio.player.pushSamples(samples, rate)) countScheduled();
   }, (error) => {
@@ -211,7 +212,7 @@ function onMessage(msg) {
       if (msg.voice === false) text += ' This language has captions only (no voice).';
       else if (!canPlay(page.codec)) text += ` Audio in ${page.codec} cannot be played here: captions only.`;
       else if (page.codecFallback) text += ' Playing uncompressed audio.';
-      if (page.codec === CODEC_OPUS && canPlay(CODEC_OPUS)) openOpusDecoder();
+      if (page.codec === CODEC_OPUS && canPlay(CODEC_OPUS)) openOpusDecoder(Number(msg.sample_rate));
       else closeOpusDecoder();
       setStatus(statusEl, text, 'ok');
       break;

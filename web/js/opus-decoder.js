@@ -2,7 +2,11 @@
 // message) with WebCodecs. Opus carries about a fifteenth of the bytes of PCM16, but
 // only browsers whose AudioDecoder knows it can use it; the rest keep PCM16.
 
-const OPUS_CONFIG = {codec: 'opus', sampleRate: 24000, numberOfChannels: 1};
+// The server's stream (hello.sample_rate); used to ask about support before
+// the socket is open, and when hello names no rate.
+const DEFAULT_SAMPLE_RATE = 16000;
+const opusConfig = (sampleRate) => ({codec: 'opus', sampleRate: sampleRate || DEFAULT_SAMPLE_RATE,
+  numberOfChannels: 1});
 // Used when audio_start names no frame_ms; timestamps only need to increase.
 const DEFAULT_FRAME_MS = 60;
 const US_PER_MS = 1000;
@@ -12,7 +16,7 @@ const FIRST_CHANNEL = 0;
 export async function opusDecodingSupported() {
   if (typeof AudioDecoder !== 'function' || typeof EncodedAudioChunk !== 'function') return false;
   try {
-    const answer = await AudioDecoder.isConfigSupported(OPUS_CONFIG);
+    const answer = await AudioDecoder.isConfigSupported(opusConfig());
     return answer.supported === true;
   } catch (e) {
     return false;
@@ -21,11 +25,12 @@ export async function opusDecodingSupported() {
 
 /**
  * onSamples(Float32Array, sampleRate) gets each decoded packet, at whatever
- * rate the decoder outputs (Chromium gives 48 kHz for a 24 kHz stream).
+ * rate the decoder outputs (Chromium gives 48 kHz whatever the stream's rate).
  * onError(error) is called once; the decoder is unusable afterwards.
  */
 export class OpusStreamDecoder {
-  constructor(onSamples, onError) {
+  constructor(sampleRate, onSamples, onError) {
+    this.config = opusConfig(sampleRate);
     this.onSamples = onSamples;
     this.onError = onError;
     this.failed = false;
@@ -34,7 +39,7 @@ export class OpusStreamDecoder {
       output: (data) => this.deliver(data),
       error: (e) => this.fail(e),
     });
-    this.decoder.configure(OPUS_CONFIG);
+    this.decoder.configure(this.config);
   }
 
   /** frameMs: the packet's duration, from audio_start. */
@@ -61,7 +66,7 @@ export class OpusStreamDecoder {
     if (this.failed) return;
     try {
       this.decoder.reset();
-      this.decoder.configure(OPUS_CONFIG);
+      this.decoder.configure(this.config);
       this.timestampUs = 0;
     } catch (e) {
       this.fail(e);
