@@ -41,9 +41,7 @@ struct record_mark {
 /* What a listener needs to time an utterance's audio. */
 struct audio_meta {
     int utterance;
-    uint64_t seq;
-    int64_t append_ms;
-    int64_t end_ms;
+    struct speech_timing timing;
 };
 
 struct lang_output {
@@ -247,7 +245,7 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
         struct lang_output *o = output_for(ws, ev->lang);
         if (o) {
             struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
-            *m = (struct audio_meta){ev->utterance, origin.seq, origin.append_ms, ev->end_ms};
+            *m = (struct audio_meta){ev->utterance, {ev->end_ms, origin.seq, origin.append_ms}};
         }
         pthread_mutex_unlock(&ws->out_lock);
     }
@@ -268,9 +266,8 @@ static void on_audio(struct worker_session *ws, const struct pipeline_event *ev)
     struct lang_output *o = output_for(ws, ev->lang);
     if (o && ev->type == PIPELINE_AUDIO_START) {
         const struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
-        struct speech_timing timing = {m->end_ms, m->seq, m->append_ms};
         speech_out_start(o->speech, ev->utterance, ev->sample_rate,
-                         m->utterance == ev->utterance ? &timing : NULL);
+                         m->utterance == ev->utterance ? &m->timing : NULL);
     } else if (o && ev->type == PIPELINE_AUDIO) {
         speech_out_samples(o->speech, ev->pcm, ev->n_samples);
     } else if (o && ev->type == PIPELINE_AUDIO_END) {
