@@ -80,17 +80,21 @@ static void close_later(struct conn *c, int code, const char *reason)
 /* Lag is the age of the oldest unsent message, not the bytes queued:
  * synthesis delivers an utterance's speech in one burst, faster than real
  * time, which a listener that keeps up drains within moments. The byte
- * limit only bounds memory. Returns 1 after dropping the listener. */
+ * limit only bounds memory. A speaker that stops reading is dropped the
+ * same way (its page reconnects and resends what was not acknowledged).
+ * Returns 1 after dropping the connection. */
 static int drop_if_lagging(struct server *srv, struct conn *c, size_t incoming_bytes,
                            int64_t now_us)
 {
-    if (c->kind != CONN_LISTENER || c->close_code)
+    if (c->kind == CONN_HTTP || c->close_code)
         return 0;
     int64_t max_lag_us = (int64_t)srv->config.listener_max_lag_ms * 1000;
     int too_old = c->queue_count > 0 && now_us - c->queue[c->queue_head].enqueued_us > max_lag_us;
     if (!too_old && c->queue_bytes + incoming_bytes <= srv->config.listener_queue_max_bytes)
         return 0;
-    close_later(c, CLOSE_TOO_SLOW, "listener fell too far behind");
+    close_later(c, CLOSE_TOO_SLOW,
+                c->kind == CONN_LISTENER ? "listener fell too far behind"
+                                         : "speaker fell too far behind reading messages");
     return 1;
 }
 
