@@ -23,9 +23,10 @@
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
 #define GW_CODEC_NAME_MAX 16
-/* A fixed kernel send buffer per listener (about 6 s of speech): without it
- * the kernel's autotuning hides megabytes of lag from the queue limit. */
+/* Kernel send buffers: about 6 s of PCM16 speech for a listener; for a
+ * speaker, who gets only small text messages, a few hundred of them. */
 #define GW_LISTENER_SNDBUF_BYTES (256 * 1024)
+#define GW_SPEAKER_SNDBUF_BYTES (32 * 1024)
 
 enum close_code {
     CLOSE_ENDED_NORMALLY = 1000,
@@ -49,10 +50,16 @@ static int close_now(struct conn *c, int code, const char *reason)
     return -1;
 }
 
-static void link_conn(struct server *srv, struct conn *c)
+/* Adds c to the WebSocket connections with a fixed kernel send buffer:
+ * without one the kernel's autotuning hides megabytes of lag from the
+ * lag limit. */
+static void link_conn(struct server *srv, struct conn *c, int sndbuf_bytes)
 {
     c->next = srv->conns;
     srv->conns = c;
+    if (setsockopt(lws_get_socket_fd(c->wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf_bytes,
+                   sizeof sndbuf_bytes) < 0)
+        bc_debug("send buffer not set: %s", strerror(errno));
 }
 
 static void drop_queue(struct conn *c)
@@ -208,7 +215,7 @@ static int open_speaker(struct server *srv, struct conn *c, const struct session
     if (session_check_token(srv->registry, c->session, token) < 0)
         return close_now(c, CLOSE_BAD_TOKEN, "missing or wrong speaker token");
     c->kind = CONN_SPEAKER;
-    link_conn(srv, c);
+    link_conn(srv, c, GW_SPEAKER_SNDBUF_BYTES);
     snprintf(c->lang, sizeof c->lang, "%s", info->source);
     struct gw_session *s = gw_session_find(srv, c->session, 1);
     if (s->speaker)
@@ -262,11 +269,8 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
     if (rc < 0)
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
     c->kind = CONN_LISTENER;
-    link_conn(srv, c);
+    link_conn(srv, c, GW_LISTENER_SNDBUF_BYTES);
     delivery_demand_add(srv->bus, c->session, c->lang, c->codec, 1);
-    int sndbuf = GW_LISTENER_SNDBUF_BYTES;
-    if (setsockopt(lws_get_socket_fd(c->wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
-        bc_debug("listener send buffer not set: %s", strerror(errno));
     update_languages(srv, c->session);
     if (l)
         mt_prepare(srv->engines.mt, c->lang);

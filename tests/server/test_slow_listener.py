@@ -1,7 +1,8 @@
 """A listener that stops reading is dropped with close 4408 once its oldest
 unsent message is --listener-lag-ms old; a listener of the same session and
 language that keeps up still gets every caption and all the speech, although
-the speech of each utterance arrives in a burst faster than real time."""
+the speech of each utterance arrives in a burst faster than real time. A
+speaker that sends audio but never reads is dropped the same way."""
 import asyncio
 import base64
 import json
@@ -9,6 +10,8 @@ import os
 import socket
 import struct
 import sys
+import time
+import wave
 
 import websockets
 
@@ -20,24 +23,48 @@ LAG_MS = 4000
 SMALL_RCVBUF = 4096
 DONE_TIMEOUT_S = 120
 READ_TIMEOUT_S = 30
+WS_OPCODE_TEXT = 1
+WS_OPCODE_BINARY = 2
 WS_OPCODE_CLOSE = 8
+SETTLE_S = 2  # no new source caption for this long: the talk is processed
+LAG_CHECK_S = 1  # the server's timer runs twice a second
 
 
-def stalled_listener(port, session_id):
-    """Opens a listener socket by hand with a tiny receive buffer, completes
-    the handshake and then reads nothing."""
+def stalled_socket(port, path, what):
+    """Opens a WebSocket by hand with a tiny receive buffer, completes the
+    handshake and then reads nothing."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RCVBUF)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(("GET /ws/listen/%s?lang=es HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                  % (session_id, key)).encode())
+                  % (path, key)).encode())
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
-    check(head.startswith(b"HTTP/1.1 101"), "stalled listener upgraded")
+    check(head.startswith(b"HTTP/1.1 101"), "stalled %s upgraded" % what)
     return sock
+
+
+def stalled_listener(port, session_id):
+    return stalled_socket(port, "/ws/listen/%s?lang=es" % session_id, "listener")
+
+
+def client_frame(opcode, payload):
+    """One masked WebSocket frame, as a client must send it."""
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    mask = os.urandom(4)
+    keystream = (mask * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(keystream, "big")).to_bytes(n, "big")
+    return head + mask + masked
 
 
 def close_frame_of(sock):
@@ -106,6 +133,37 @@ async def scenario(server, session, talk):
     return finals, audio_ends, closes, es["cues"], await asyncio.to_thread(close_frame_of, stalled)
 
 
+def source_cues(server, session_id):
+    status, body = server.request("GET", "/api/sessions/%s/transcript?format=json" % session_id)
+    return len(body["cues"]) if status == 200 else 0
+
+
+def test_stalled_speaker(server, talk):
+    """The speaker streams a talk and never reads: acknowledgements and its
+    own captions pile up until it is dropped."""
+    session = server.create_session(["es"])
+    sock = stalled_socket(server.port, "/ws/speak/%s?token=%s" % (session["id"], session["speaker_token"]),
+                          "speaker")
+    with wave.open(talk) as w:
+        audio = w.readframes(w.getnframes())
+    for off in range(0, len(audio), FRAME_BYTES):
+        sock.sendall(client_frame(WS_OPCODE_BINARY, audio[off:off + FRAME_BYTES]))
+    sock.sendall(client_frame(WS_OPCODE_TEXT, json.dumps({"type": "end"}).encode()))
+    # Wait until the talk is processed, then for the lag limit to pass.
+    count, deadline = -1, time.monotonic() + DONE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        time.sleep(SETTLE_S)
+        now = source_cues(server, session["id"])
+        if now == count and now > 0:
+            break
+        count = now
+    check(count >= 10, "the talk was recognized while the speaker read nothing (%d captions)" % count)
+    time.sleep(LAG_MS / 1000 + LAG_CHECK_S)
+    close = close_frame_of(sock)
+    check(close is not None and close[0] == 4408 and "speaker" in close[1],
+          "the speaker that never read was dropped with 4408 (got %r)" % (close,))
+
+
 def test(server):
     talk = make_talk(os.path.join(server.tmp, "talk.wav"), LIBRIVOX * 3)
     session = server.create_session(["es"])
@@ -117,6 +175,9 @@ def test(server):
     check(len(stored) >= 10 and finals == stored, "the listener that kept up got every final: %s (stored %s)" % (finals, stored))
     check(audio_ends == [u for u in stored if u in audio_ends] and len(audio_ends) == len(stored),
           "and the speech of every final, in order: %s" % audio_ends)
+    # Twice the talk: its acknowledgements and captions must outgrow the
+    # kernel's buffers before the server's own queue holds any.
+    test_stalled_speaker(server, make_talk(os.path.join(server.tmp, "long.wav"), LIBRIVOX * 6))
     status, body = server.request("GET", "/healthz")
     check(status == 200, "server healthy")
 
