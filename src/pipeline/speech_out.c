@@ -80,9 +80,9 @@ static void publish(struct delivery *bus, const char *session, const char *lang,
 static void publish_json(struct delivery *bus, const char *session, const char *lang,
                          enum delivery_codec codec, cJSON *json)
 {
-    char *text = cJSON_PrintUnformatted(json);
-    publish(bus, session, lang, codec, false, text, strlen(text));
-    cJSON_free(text);
+    struct delivery_msg *m = delivery_msg_json(session, lang, json);
+    m->codec = codec;
+    delivery_publish(bus, m);
     cJSON_Delete(json);
 }
 
