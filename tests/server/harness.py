@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,48 @@ class Server:
         if status != 201:
             fail("session create returned %d %s" % (status, body))
         return body
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port with the append-only file
+    on, in a temporary directory. kill() is kill -9; start() again restarts
+    it on the same port and directory, reading the append-only file back."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="babelcast-redis-")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = "redis://127.0.0.1:%d" % self.port
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.tmp,
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--protected-mode", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + START_TIMEOUT_S
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        fail("redis-server did not start on port %d" % self.port)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 async def send_talk(ws, talk, frame_bytes):
