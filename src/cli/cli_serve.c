@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 #include "config_build.h"
-#include "gateway/gateway.h"
+#include "server/server.h"
 #include "util/log.h"
 
 #define SERVE_MAX_PORT 65535
@@ -22,8 +22,15 @@ static void usage(FILE *out)
             "usage: babelcast serve [OPTIONS]\n"
             "\n"
             "Serves the speaker and listener web pages, the REST API and the WebSockets on\n"
-            "one port, and translates every live session.\n"
+            "one port, and translates every live session. With --redis, gateways and\n"
+            "workers can run as separate processes on several machines.\n"
             "\n"
+            "  --role all|gateway|worker all: one process does everything (default);\n"
+            "                            gateway: sockets and API, no engines; worker:\n"
+            "                            recognition, translation, speech, no sockets\n"
+            "                            (with --listen it serves /healthz only)\n"
+            "  --redis URL               redis://[:password@]host:port[/db]: registry,\n"
+            "                            stream, delivery and work assignment in Redis\n"
             "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080)\n"
             "  --data-dir DIR            sessions, transcripts, stream log, audio archive\n"
             "                            (default ./babelcast-data)\n"
@@ -32,7 +39,10 @@ static void usage(FILE *out)
             "                            (default file://DATA_DIR/stream)\n"
             "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
             "  --workers N               pipeline threads (default: one per processor)\n"
-            "  --max-sessions N          live sessions at once (default 64)\n"
+            "  --max-sessions N          live sessions at once (default 64); for a worker,\n"
+            "                            the sessions it processes at once\n"
+            "  --lease-ttl-ms N          a worker's hold on a session; another worker takes\n"
+            "                            over this long after it dies (default 2000)\n"
             "  --max-listeners N         listeners per session (default 500)\n"
             "  --max-frame-bytes N       largest speaker frame (default 65536)\n"
             "  --utterance-silence-ms N  silence that ends an utterance (default 300)\n"
@@ -80,7 +90,7 @@ int cli_serve(int argc, char **argv)
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
-        OPT_PORT_FILE,
+        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -98,13 +108,16 @@ int cli_serve(int argc, char **argv)
         {"listener-lag-ms", required_argument, NULL, OPT_LAG},
         {"no-speech", no_argument, NULL, OPT_NO_SPEECH},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"lease-ttl-ms", required_argument, NULL, OPT_LEASE_TTL},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct gateway_config cfg;
-    gateway_default_config(&cfg);
-    cfg.web_root = default_web_root();
+    struct server_config cfg;
+    server_default_config(&cfg);
+    cfg.gateway.web_root = default_web_root();
     char host[256];
     const char *port_file = NULL;
     long value;
@@ -114,13 +127,20 @@ int cli_serve(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "l:vh", options, NULL)) != -1) {
         switch (opt) {
         case 'l':
-            if (parse_listen(optarg, &cfg, host, sizeof host) < 0)
+            if (parse_listen(optarg, &cfg.gateway, host, sizeof host) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--listen wants HOST:PORT, got '%s'", optarg);
+            cfg.serve_http = 1;
             break;
+        case OPT_ROLE:
+            if (server_role_parse(optarg, &cfg.role) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--role wants all, gateway or worker, got '%s'",
+                                optarg);
+            break;
+        case OPT_REDIS: cfg.redis_url = optarg; break;
         case OPT_DATA: cfg.data_dir = optarg; break;
-        case OPT_WEB: cfg.web_root = optarg; break;
+        case OPT_WEB: cfg.gateway.web_root = optarg; break;
         case OPT_STREAM: cfg.stream_url = optarg; break;
-        case OPT_PUBLIC: cfg.public_url = optarg; break;
+        case OPT_PUBLIC: cfg.gateway.public_url = optarg; break;
         case OPT_NO_SPEECH: cfg.with_speech = 0; break;
         case OPT_PORT_FILE: port_file = optarg; break;
         case 'v': bc_log_set_level(BC_LOG_DEBUG); break;
@@ -132,22 +152,24 @@ int cli_serve(int argc, char **argv)
         case OPT_SILENCE:
         case OPT_MAX_UTT:
         case OPT_QUEUE:
+        case OPT_LEASE_TTL:
         case OPT_LAG: {
             long max = opt == OPT_FRAME   ? SERVE_MAX_FRAME_BYTES
                        : opt == OPT_QUEUE ? SERVE_MAX_QUEUE_BYTES
-                       : opt == OPT_LAG   ? SERVE_MAX_LAG_MS
+                       : opt == OPT_LAG || opt == OPT_LEASE_TTL ? SERVE_MAX_LAG_MS
                                           : SERVE_MAX_COUNT;
             if (cli_parse_int(optarg, 1, max, &value) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 1 to %ld, got '%s'",
                                 option_name(options, opt), max, optarg);
-            if (opt == OPT_WORKERS) cfg.workers = (int)value;
+            if (opt == OPT_WORKERS) cfg.worker_threads = (int)value;
+            if (opt == OPT_LEASE_TTL) cfg.lease_ttl_ms = (int)value;
             if (opt == OPT_SESSIONS) cfg.max_sessions = (int)value;
             if (opt == OPT_LISTENERS) cfg.max_listeners_per_session = (int)value;
-            if (opt == OPT_FRAME) cfg.max_frame_bytes = (size_t)value;
+            if (opt == OPT_FRAME) cfg.gateway.max_frame_bytes = (size_t)value;
             if (opt == OPT_SILENCE) cfg.asr.utterance_silence_ms = (int)value;
             if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
-            if (opt == OPT_QUEUE) cfg.listener_queue_max_bytes = (size_t)value;
-            if (opt == OPT_LAG) cfg.listener_max_lag_ms = (int)value;
+            if (opt == OPT_QUEUE) cfg.gateway.listener_queue_max_bytes = (size_t)value;
+            if (opt == OPT_LAG) cfg.gateway.listener_max_lag_ms = (int)value;
             break;
         }
         default: return cli_bad_option("serve", argv[optind - 1]);
@@ -155,10 +177,15 @@ int cli_serve(int argc, char **argv)
     }
     if (optind != argc)
         return cli_fail(CLI_EXIT_USAGE, "serve takes no positional arguments (see --help)");
+    if (cfg.role != SERVER_ROLE_ALL && !cfg.redis_url)
+        return cli_fail(CLI_EXIT_USAGE, "--role %s needs --redis URL: gateways and workers meet "
+                        "in Redis", server_role_name(cfg.role));
+    if (cfg.role == SERVER_ROLE_ALL)
+        cfg.serve_http = 1;
     FILE *port_out = NULL;
     if (port_file && !(port_out = fopen(port_file, "w")))
         return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);
-    int rc = gateway_run(&cfg, port_out ? fileno(port_out) : -1);
+    int rc = server_run(&cfg, port_out ? fileno(port_out) : -1);
     if (port_out)
         fclose(port_out);
     return rc < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;

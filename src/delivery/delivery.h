@@ -77,6 +77,10 @@ void delivery_demand_add(struct delivery *d, const char *session, const char *la
                          enum delivery_codec codec, int delta);
 int delivery_demand(struct delivery *d, const char *session, const char *lang,
                     enum delivery_codec codec);
+/* The calling process receives the session's messages while its count is
+ * above zero (a gateway with a speaker or listeners of it). The in-process
+ * bus delivers everything. Never blocks: safe on an event-loop thread. */
+void delivery_subscribe(struct delivery *d, const char *session, int delta);
 /* Messages dropped because the gateway fell behind. */
 uint64_t delivery_dropped(struct delivery *d);
 

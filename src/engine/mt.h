@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define MT_LANG_CODE_MAX 16
+#include "util/lang_code.h"
+
+#define MT_LANG_CODE_MAX LANG_CODE_MAX
 #define MT_MODE_NAME_MAX 64
 
 struct mt_params {

@@ -15,6 +15,7 @@
 #include "engine/mt_pipeline.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/lang_code.h"
 #include "util/log.h"
 
 #define MT_DEFAULT_MODES_DIR "/usr/share/apertium/modes"
@@ -31,34 +32,6 @@
 #define MT_STREAM_SPECIALS "\\[]^$/<>@{}"
 /* Marks the generator leaves at word starts (unknown, untranslated, no form). */
 #define MT_WORD_MARKS "*#@"
-
-struct mt_lang_name {
-    const char *iso1, *iso3, *name;
-};
-
-static const struct mt_lang_name mt_lang_names[] = {
-    {"an", "arg", "Aragonese"}, {"ast", "ast", "Asturian"},
-    {"br", "bre", "Breton"},    {"ca", "cat", "Catalan"},
-    {"cy", "cym", "Welsh"},     {"da", "dan", "Danish"},
-    {"de", "deu", "German"},    {"en", "eng", "English"},
-    {"eo", "epo", "Esperanto"}, {"es", "spa", "Spanish"},
-    {"eu", "eus", "Basque"},    {"fr", "fra", "French"},
-    {"gl", "glg", "Galician"},  {"is", "isl", "Icelandic"},
-    {"it", "ita", "Italian"},   {"kk", "kaz", "Kazakh"},
-    {"mt", "mlt", "Maltese"},   {"nb", "nob", "Norwegian Bokmal"},
-    {"nl", "nld", "Dutch"},     {"nn", "nno", "Norwegian Nynorsk"},
-    {"oc", "oci", "Occitan"},   {"pt", "por", "Portuguese"},
-    {"ro", "ron", "Romanian"},  {"sc", "srd", "Sardinian"},
-    {"sv", "swe", "Swedish"},   {"tt", "tat", "Tatar"},
-};
-
-static const struct {
-    const char *code, *name;
-} mt_variant_names[] = {
-    {"pt_BR", "Brazilian Portuguese"},
-    {"oc_aran", "Aranese"},
-    {"ca_valencia", "Valencian"},
-};
 
 struct mt_target {
     struct mt_language lang; /* first: mt_language_at hands out &target->lang */
@@ -86,59 +59,6 @@ void mt_default_params(struct mt_params *params)
     params->retries = MT_DEFAULT_RETRIES;
 }
 
-/* "spa", "ES", "pt-br", "por_BR" -> "es", "es", "pt_BR", "pt_BR". Returns 0
- * or BC_EINVAL when code is not LANG[_VARIANT] with a 2-3 letter LANG. */
-static int mt_normalize_code(const char *code, size_t len, char out[MT_LANG_CODE_MAX])
-{
-    size_t llen = 0;
-    while (llen < len && isalpha((unsigned char)code[llen]))
-        llen++;
-    if (llen < 2 || llen > 3 || len >= MT_LANG_CODE_MAX)
-        return BC_EINVAL;
-    char lang[4] = {0};
-    for (size_t i = 0; i < llen; i++)
-        lang[i] = (char)tolower((unsigned char)code[i]);
-    const char *iso1 = lang;
-    for (size_t i = 0; i < sizeof mt_lang_names / sizeof *mt_lang_names; i++)
-        if (strcmp(lang, mt_lang_names[i].iso3) == 0 || strcmp(lang, mt_lang_names[i].iso1) == 0)
-            iso1 = mt_lang_names[i].iso1;
-    size_t n = strlen(iso1);
-    memcpy(out, iso1, n);
-    if (llen < len) {
-        if ((code[llen] != '_' && code[llen] != '-') || llen + 1 == len)
-            return BC_EINVAL;
-        out[n++] = '_';
-        for (size_t i = llen + 1; i < len; i++) {
-            if (!isalnum((unsigned char)code[i]))
-                return BC_EINVAL; /* more than one variant part */
-            out[n++] = code[i];
-        }
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-static void mt_english_name(const char *code, char *name, size_t size)
-{
-    for (size_t i = 0; i < sizeof mt_variant_names / sizeof *mt_variant_names; i++)
-        if (strcasecmp(code, mt_variant_names[i].code) == 0) {
-            snprintf(name, size, "%s", mt_variant_names[i].name);
-            return;
-        }
-    size_t llen = strcspn(code, "_");
-    const char *lang = NULL;
-    for (size_t i = 0; i < sizeof mt_lang_names / sizeof *mt_lang_names; i++)
-        if (strlen(mt_lang_names[i].iso1) == llen &&
-            strncmp(code, mt_lang_names[i].iso1, llen) == 0)
-            lang = mt_lang_names[i].name;
-    if (!lang)
-        snprintf(name, size, "%s", code);
-    else if (code[llen])
-        snprintf(name, size, "%s (%s)", lang, code + llen + 1);
-    else
-        snprintf(name, size, "%s", lang);
-}
-
 /* "eng-cat_valencia" -> "en", "ca_valencia"; refuses names with more than
  * two dash-separated parts (-old, -bytecode, -j, eco-es-fr...). */
 static int mt_parse_mode_name(const char *mode, char src[MT_LANG_CODE_MAX],
@@ -147,17 +67,14 @@ static int mt_parse_mode_name(const char *mode, char src[MT_LANG_CODE_MAX],
     const char *dash = strchr(mode, '-');
     if (!dash || strchr(dash + 1, '-'))
         return BC_EINVAL;
-    if (mt_normalize_code(mode, (size_t)(dash - mode), src) != 0)
+    if (lang_code_normalize(mode, (size_t)(dash - mode), src) != 0)
         return BC_EINVAL;
-    int rc = mt_normalize_code(dash + 1, strlen(dash + 1), tgt);
+    int rc = lang_code_normalize(dash + 1, strlen(dash + 1), tgt);
     if (rc != 0 || !strchr(tgt, '_'))
         return rc;
     /* Orthographic norms and sub-variants (cat_iec2017, cat_valencia_uni)
      * would only clutter the language list: keep the named variants. */
-    for (size_t i = 0; i < sizeof mt_variant_names / sizeof *mt_variant_names; i++)
-        if (strcasecmp(tgt, mt_variant_names[i].code) == 0)
-            return 0;
-    return BC_EINVAL;
+    return lang_code_is_named_variant(tgt) ? 0 : BC_EINVAL;
 }
 
 /* Whether a normalized code is lang or one of its variants. */
@@ -181,7 +98,7 @@ static int mt_cmp_target(const void *a, const void *b)
 static struct mt_target *mt_find_target(const struct mt *mt, const char *code)
 {
     char norm[MT_LANG_CODE_MAX];
-    if (!code || mt_normalize_code(code, strlen(code), norm) != 0)
+    if (!code || lang_code_normalize(code, strlen(code), norm) != 0)
         return NULL;
     for (size_t i = 0; i < mt->ntargets; i++)
         if (strcasecmp(mt->targets[i].lang.code, norm) == 0)
@@ -211,7 +128,7 @@ static void mt_add_target(struct mt *mt, const char *code, struct mt_pipeline *f
     struct mt_target *t = &mt->targets[mt->ntargets++];
     memset(t, 0, sizeof *t);
     snprintf(t->lang.code, sizeof t->lang.code, "%s", code);
-    mt_english_name(code, t->lang.name, sizeof t->lang.name);
+    lang_code_english_name(code, t->lang.name, sizeof t->lang.name);
     snprintf(t->lang.mode, sizeof t->lang.mode, "%s", mt_pipeline_mode(first));
     if (second)
         snprintf(t->lang.pivot_mode, sizeof t->lang.pivot_mode, "%s", mt_pipeline_mode(second));

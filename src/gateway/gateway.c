@@ -1,15 +1,10 @@
 #include "gateway/gateway.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "gateway/gateway_internal.h"
-#include "pipeline/engines.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -17,44 +12,21 @@
 
 #define GW_DEFAULT_PORT 8080
 #define GW_DEFAULT_MAX_FRAME_BYTES 65536
-#define GW_DEFAULT_MAX_SESSIONS 64
-#define GW_DEFAULT_MAX_LISTENERS 500
 #define GW_DEFAULT_LISTENER_QUEUE_BYTES (4u * 1024 * 1024)
 #define GW_DEFAULT_LISTENER_MAX_LAG_MS 10000
 #define GW_DEFAULT_RECENT_CAPTIONS 20
-#define GW_DEFAULT_SHUTDOWN_TIMEOUT_MS 20000
-#define GW_DELIVERY_QUEUE_MAX 65536
 #define GW_RX_BUFFER_BYTES 16384
-/* After the drain, listeners get this long to receive what is queued. */
-#define GW_FLUSH_TIMEOUT_US 2000000
 #define GW_SERVICE_SLICE_MS 100
-
-static volatile sig_atomic_t stop_requested;
-static struct lws_context *signal_context;
-
-static void on_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-    if (signal_context)
-        lws_cancel_service(signal_context);
-}
 
 void gateway_default_config(struct gateway_config *c)
 {
     memset(c, 0, sizeof *c);
     c->listen_host = "127.0.0.1";
     c->port = GW_DEFAULT_PORT;
-    c->data_dir = "babelcast-data";
     c->max_frame_bytes = GW_DEFAULT_MAX_FRAME_BYTES;
-    c->max_sessions = GW_DEFAULT_MAX_SESSIONS;
-    c->max_listeners_per_session = GW_DEFAULT_MAX_LISTENERS;
     c->listener_queue_max_bytes = GW_DEFAULT_LISTENER_QUEUE_BYTES;
     c->listener_max_lag_ms = GW_DEFAULT_LISTENER_MAX_LAG_MS;
     c->recent_captions = GW_DEFAULT_RECENT_CAPTIONS;
-    c->with_speech = 1;
-    c->shutdown_timeout_ms = GW_DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    asr_default_params(&c->asr);
 }
 
 static void http_reset(struct conn *c)
@@ -103,7 +75,7 @@ static int http_respond(struct lws *wsi, struct conn *c)
     return 0;
 }
 
-static int http_handle(struct server *srv, struct lws *wsi, struct conn *c)
+static int http_handle(struct gateway *srv, struct lws *wsi, struct conn *c)
 {
     int rc = gw_http_handle(srv, c);
     if (rc == 1)
@@ -119,7 +91,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     struct conn *c = user;
-    struct server *srv = lws_context_user(lws_get_context(wsi));
+    struct gateway *srv = lws_context_user(lws_get_context(wsi));
     /* Connections dropped before their headers arrive have no state yet. */
     if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -189,180 +161,126 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static void wake_gateway(void *user_data)
+static void refresh_catalog(struct gateway *gw)
 {
-    struct server *srv = user_data;
-    if (srv->context)
-        lws_cancel_service(srv->context);
-}
-
-static void on_stream_append(void *user_data, const char *session_id)
-{
-    struct server *srv = user_data;
-    worker_pool_notify(srv->workers, session_id);
-}
-
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return 0;
-    bc_error("cannot create directory %s: %s", path, strerror(errno));
-    return BC_EIO;
-}
-
-static int open_storage(struct server *srv)
-{
-    const struct gateway_config *cfg = &srv->config;
-    if (make_dir(cfg->data_dir) < 0)
-        return BC_EIO;
-    char *db = bc_asprintf("%s/sessions.db", cfg->data_dir);
-    struct session_limits limits = {cfg->max_sessions, cfg->max_listeners_per_session};
-    int rc = session_registry_open(db, &limits, &srv->registry);
-    free(db);
-    if (rc < 0)
-        return rc;
-    char *default_stream = bc_asprintf("file://%s/stream", cfg->data_dir);
-    const char *url = cfg->stream_url ? cfg->stream_url : default_stream;
-    struct stream_params params;
-    stream_default_params(&params);
-    rc = stream_open(url, &params, &srv->stream);
-    if (rc < 0)
-        bc_error("cannot open the ingestion stream %s: %s", url, bc_strerror(rc));
-    free(default_stream);
-    srv->speech_dir = bc_asprintf("%s/audio", cfg->data_dir);
-    return rc;
-}
-
-/* Sessions that had audio in the stream when the last run stopped. */
-static void recover(struct server *srv)
-{
-    char ids[GW_DEFAULT_MAX_SESSIONS * 4][STREAM_SESSION_ID_MAX];
-    size_t n = stream_sessions_pending(srv->stream, ids, sizeof ids / sizeof ids[0]);
-    for (size_t i = 0; i < n; i++) {
-        bc_info("session %s: processing audio accepted before the restart", ids[i]);
-        worker_pool_notify(srv->workers, ids[i]);
+    char *json = NULL;
+    struct catalog *fresh = NULL;
+    gw->catalog_fetched_us = bc_now_us();
+    if (!gw->deps.fetch_catalog || gw->deps.fetch_catalog(gw->deps.user_data, &json) < 0)
+        return;
+    if (catalog_parse(json, &fresh) < 0)
+        bc_warn("ignoring a malformed language catalog");
+    free(json);
+    if (fresh) {
+        catalog_free(gw->catalog);
+        gw->catalog = fresh;
     }
 }
 
-static int start(struct server *srv, int ready_fd)
+static void on_catalog_timer(lws_sorted_usec_list_t *sul)
 {
-    int rc = open_storage(srv);
-    if (rc < 0)
-        return rc;
-    rc = engines_open(&srv->config.asr, srv->config.with_speech, &srv->engines);
-    if (rc < 0)
-        return rc;
+    struct gateway *gw = lws_container_of(sul, struct gateway, catalog_timer);
+    refresh_catalog(gw);
+    lws_sul_schedule(gw->context, 0, &gw->catalog_timer, on_catalog_timer,
+                     (lws_usec_t)GATEWAY_CATALOG_REFRESH_MS * LWS_US_PER_MS);
+}
+
+int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
+                struct gateway **out)
+{
+    *out = NULL;
+    struct gateway *gw = bc_calloc(1, sizeof *gw);
+    gw->config = *config;
+    gw->deps = *deps;
+    gw->registry = deps->registry;
+    gw->stream = deps->stream;
+    gw->bus = deps->bus;
+    gw->started_us = bc_now_us();
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = srv->config.port;
-    info.iface = srv->config.listen_host;
+    info.port = config->port;
+    info.iface = config->listen_host;
     info.protocols = protocols;
-    info.user = srv;
+    info.user = gw;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     lws_set_log_level(LLL_ERR, NULL);
-    srv->context = lws_create_context(&info);
-    if (!srv->context) {
-        bc_error("cannot listen on %s:%d", srv->config.listen_host, srv->config.port);
+    gw->context = lws_create_context(&info);
+    if (!gw->context) {
+        bc_error("cannot listen on %s:%d", config->listen_host, config->port);
+        free(gw);
         return BC_EIO;
     }
-    int port = lws_get_vhost_listen_port(lws_get_vhost_by_name(srv->context, "default"));
-    if (srv->config.public_url)
-        snprintf(srv->public_url, sizeof srv->public_url, "%s", srv->config.public_url);
+    if (config->public_url)
+        snprintf(gw->public_url, sizeof gw->public_url, "%s", config->public_url);
     else
-        snprintf(srv->public_url, sizeof srv->public_url, "http://%s:%d",
-                 srv->config.listen_host, port);
-    srv->bus = delivery_new(GW_DELIVERY_QUEUE_MAX, wake_gateway, srv);
-    struct worker_config wc;
-    worker_default_config(&wc);
-    if (srv->config.workers > 0)
-        wc.threads = srv->config.workers;
-    wc.archive_dir = srv->speech_dir;
-    rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
-    if (rc < 0)
-        return rc;
-    stream_set_notify(srv->stream, on_stream_append, srv);
-    gw_ws_start_lag_checks(srv);
-    recover(srv);
-    bc_info("listening on %s (web root %s, data %s)", srv->public_url, srv->config.web_root,
-            srv->config.data_dir);
-    if (ready_fd >= 0) {
-        char line[32];
-        int n = snprintf(line, sizeof line, "%d\n", port);
-        if (write(ready_fd, line, (size_t)n) != n)
-            bc_warn("could not report the port");
+        snprintf(gw->public_url, sizeof gw->public_url, "http://%s:%d", config->listen_host,
+                 gateway_port(gw));
+    if (!config->health_only) {
+        gw_ws_start_lag_checks(gw);
+        on_catalog_timer(&gw->catalog_timer);
     }
+    *out = gw;
     return 0;
 }
 
-/* Ends utterances in flight, lets the workers finish, then gives listeners
- * a moment to receive what is queued. */
-static void drain(struct server *srv)
+int gateway_port(const struct gateway *gw)
 {
-    srv->draining = 1;
-    for (struct gw_session *s = srv->sessions; s; s = s->next) {
+    return lws_get_vhost_listen_port(lws_get_vhost_by_name(gw->context, "default"));
+}
+
+const char *gateway_public_url(const struct gateway *gw)
+{
+    return gw->public_url;
+}
+
+void gateway_service(struct gateway *gw, int timeout_ms)
+{
+    lws_service(gw->context, timeout_ms);
+}
+
+void gateway_wake(struct gateway *gw)
+{
+    if (gw && gw->context)
+        lws_cancel_service(gw->context);
+}
+
+void gateway_begin_drain(struct gateway *gw)
+{
+    gw->draining = 1;
+    for (struct gw_session *s = gw->sessions; s; s = s->next) {
         uint64_t seq;
-        if (s->received_samples > 0)
-            stream_append(srv->stream, s->id, STREAM_KIND_END, NULL, 0, &seq);
+        if (s->speaker && s->received_samples > 0)
+            stream_append(gw->stream, s->id, STREAM_KIND_END, NULL, 0, &seq);
     }
-    if (worker_pool_drain(srv->workers, srv->config.shutdown_timeout_ms) < 0)
-        bc_warn("shutdown: some audio is still unprocessed; it stays in the stream");
-    int64_t deadline = bc_now_us() + GW_FLUSH_TIMEOUT_US;
-    gw_ws_dispatch(srv);
+}
+
+void gateway_flush(struct gateway *gw, int timeout_ms)
+{
+    int64_t deadline = bc_now_us() + (int64_t)timeout_ms * 1000;
+    gw_ws_dispatch(gw);
     while (bc_now_us() < deadline) {
         int pending = 0;
-        for (struct conn *c = srv->conns; c; c = c->next)
+        for (struct conn *c = gw->conns; c; c = c->next)
             pending |= c->queue_count > 0;
         if (!pending)
             break;
-        lws_service(srv->context, GW_SERVICE_SLICE_MS);
+        lws_service(gw->context, GW_SERVICE_SLICE_MS);
     }
 }
 
-static void stop(struct server *srv)
+void gateway_free(struct gateway *gw)
 {
-    worker_pool_free(srv->workers);
-    srv->workers = NULL;
-    srv->closing = 1;
-    if (srv->context) {
-        lws_sul_cancel(&srv->lag_check);
-        lws_context_destroy(srv->context);
+    if (!gw)
+        return;
+    gw->closing = 1;
+    lws_sul_cancel(&gw->lag_check);
+    lws_sul_cancel(&gw->catalog_timer);
+    lws_context_destroy(gw->context);
+    catalog_free(gw->catalog);
+    while (gw->sessions) {
+        struct gw_session *next = gw->sessions->next;
+        free(gw->sessions);
+        gw->sessions = next;
     }
-    signal_context = NULL;
-    delivery_free(srv->bus);
-    engines_close(&srv->engines);
-    stream_close(srv->stream);
-    session_registry_close(srv->registry);
-    while (srv->sessions) {
-        struct gw_session *next = srv->sessions->next;
-        free(srv->sessions);
-        srv->sessions = next;
-    }
-    free(srv->speech_dir);
-}
-
-int gateway_run(const struct gateway_config *config, int ready_fd)
-{
-    struct server srv;
-    memset(&srv, 0, sizeof srv);
-    srv.config = *config;
-    srv.started_us = bc_now_us();
-    stop_requested = 0;
-    int rc = start(&srv, ready_fd);
-    if (rc == 0) {
-        signal_context = srv.context;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        while (!stop_requested)
-            lws_service(srv.context, 0);
-        bc_info("shutting down: finishing utterances in flight");
-        drain(&srv);
-    }
-    stop(&srv);
-    if (rc == 0)
-        bc_info("stopped");
-    return rc;
+    free(gw);
 }

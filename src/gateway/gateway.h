@@ -1,40 +1,75 @@
 /* The gateway: one libwebsockets service thread serving the REST API, the
  * speaker and listener WebSockets, static web pages and /healthz, on one
- * port. It appends speaker audio to the ingestion stream and fans pipeline
- * results out to listeners. */
+ * port. It appends speaker audio to the ingestion stream and fans the
+ * results that the delivery bus brings out to listeners. It never opens an
+ * engine: the languages it offers come from a catalog the workers publish.
+ *
+ * Threads: everything but gateway_wake runs on the thread that calls
+ * gateway_service. */
 #ifndef BC_GATEWAY_H
 #define BC_GATEWAY_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
-#include "engine/asr.h"
+struct session_registry;
+struct stream;
+struct delivery;
 
 struct gateway_config {
     const char *listen_host;          /* default 127.0.0.1 */
     int port;                         /* default 8080; 0 picks a free port */
     const char *web_root;             /* static files */
-    const char *data_dir;             /* sessions.db, stream log, archive; created if missing */
-    const char *stream_url;           /* default file://<data_dir>/stream */
     const char *public_url;           /* base of listen links; default http://host:port */
-    int workers;                      /* pipeline threads; 0: one per processor */
+    int health_only;                  /* serve /healthz alone (a worker's port) */
     size_t max_frame_bytes;           /* largest speaker frame; default 65536 */
-    int max_sessions;                 /* live sessions; default 64 */
-    int max_listeners_per_session;    /* default 500 */
     int listener_max_lag_ms;          /* a listener whose oldest unsent message is older is
                                          dropped; default 10000 */
     size_t listener_queue_max_bytes;  /* and one with this much unsent; default 4 MiB */
     int recent_captions;              /* finals replayed to a late joiner; default 20 */
-    int with_speech;                  /* synthesize translated speech; default 1 */
-    int shutdown_timeout_ms;          /* graceful drain limit; default 20000 */
-    struct asr_params asr;
 };
+
+/* What the gateway works with; borrowed, outliving the gateway. With
+ * health_only, registry, stream and bus may be NULL. */
+struct gateway_deps {
+    struct session_registry *registry;
+    struct stream *stream;
+    struct delivery *bus;
+    /* The catalog JSON (catalog/catalog.h) into *json (heap, the gateway
+     * frees it); BC_ENOTFOUND while no worker has published one. Called on
+     * the gateway's thread at start and every GATEWAY_CATALOG_REFRESH_MS. */
+    int (*fetch_catalog)(void *user_data, char **json);
+    /* Adds role-specific fields to the /healthz answer; may be NULL. */
+    void (*health)(void *user_data, cJSON *json);
+    void *user_data;
+};
+
+#define GATEWAY_CATALOG_REFRESH_MS 5000
+
+struct gateway;
 
 void gateway_default_config(struct gateway_config *config);
 
-/* Runs until SIGINT or SIGTERM, then drains gracefully. When ready_fd >= 0,
- * writes "PORT\n" to it once listening (for tests that ask for port 0).
- * Returns 0 after a clean shutdown or a negative code when start-up failed
- * (the reason is logged). */
-int gateway_run(const struct gateway_config *config, int ready_fd);
+/* Listens. Returns 0 and *out (free with gateway_free), or BC_EIO when the
+ * address cannot be bound (logged). */
+int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
+                struct gateway **out);
+/* The port listened on (useful after asking for port 0). */
+int gateway_port(const struct gateway *gw);
+const char *gateway_public_url(const struct gateway *gw);
+/* Serves sockets for up to timeout_ms (0: until something happens). */
+void gateway_service(struct gateway *gw, int timeout_ms);
+/* Makes gateway_service return soon and deliver what the bus holds.
+ * Thread-safe and async-signal-safe. */
+void gateway_wake(struct gateway *gw);
+/* Shutdown, step one: refuses new audio and appends an utterance end for
+ * every session with a speaker here, so its last words are processed. */
+void gateway_begin_drain(struct gateway *gw);
+/* Step two: serves until every connection has sent what is queued, or
+ * timeout_ms passes. */
+void gateway_flush(struct gateway *gw, int timeout_ms);
+/* Closes every connection (1001 "server shutting down") and stops
+ * listening. NULL is a no-op. */
+void gateway_free(struct gateway *gw);
 
 #endif

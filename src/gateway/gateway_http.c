@@ -23,6 +23,7 @@
 #define HTTP_UNPROCESSABLE 422
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
+#define HTTP_UNAVAILABLE 503
 #define QR_MARGIN_MODULES 4
 #define QR_MODULE_PX 8
 #define GW_HEALTH_SESSIONS_MAX 4096
@@ -66,73 +67,33 @@ int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
     return 0;
 }
 
-size_t gw_session_languages(struct server *srv, const struct session_info *info,
-                            char (*langs)[SESSION_LANG_LEN], size_t max)
+static int get_languages(struct gateway *srv, struct conn *c)
 {
-    size_t n = 0;
-    int counts[SESSION_TARGETS_MAX];
-    char listened[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
-    size_t n_listened =
-        session_listener_counts(srv->registry, info->id, listened, counts, SESSION_TARGETS_MAX);
-    for (size_t i = 0; i < info->n_targets + n_listened && n < max; i++) {
-        const char *lang = i < info->n_targets ? info->targets[i] : listened[i - info->n_targets];
-        int seen = 0;
-        for (size_t j = 0; j < n; j++)
-            seen |= strcmp(langs[j], lang) == 0;
-        if (!seen)
-            snprintf(langs[n++], SESSION_LANG_LEN, "%s", lang);
-    }
-    return n;
-}
-
-static void add_language(struct server *srv, cJSON *array, const struct mt_language *l)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "code", l->code);
-    cJSON_AddStringToObject(o, "name", l->name);
-    const char *voice = NULL;
-    bool stand_in = false;
-    int has_voice =
-        srv->engines.tts && tts_voice_for(srv->engines.tts, l->code, &voice, &stand_in) == 0;
-    cJSON_AddBoolToObject(o, "voice", has_voice);
-    if (has_voice)
-        cJSON_AddStringToObject(o, "voice_name", voice);
-    cJSON_AddBoolToObject(o, "stand_in", has_voice && stand_in);
-    if (l->pivot_mode[0])
-        cJSON_AddStringToObject(o, "pivot", "es");
-    else
-        cJSON_AddNullToObject(o, "pivot");
-    cJSON_AddItemToArray(array, o);
-}
-
-static int get_languages(struct server *srv, struct conn *c)
-{
-    cJSON *json = cJSON_CreateObject();
-    cJSON *source = cJSON_AddArrayToObject(json, "source");
-    cJSON *en = cJSON_CreateObject();
-    cJSON_AddStringToObject(en, "code", PIPELINE_SOURCE_LANG);
-    cJSON_AddStringToObject(en, "name", "English");
-    cJSON_AddItemToArray(source, en);
-    cJSON *targets = cJSON_AddArrayToObject(json, "targets");
-    for (size_t i = 0; i < mt_language_count(srv->engines.mt); i++)
-        add_language(srv, targets, mt_language_at(srv->engines.mt, i));
-    respond_json(c, HTTP_OK, json);
+    if (!srv->catalog)
+        return respond_error(c, HTTP_UNAVAILABLE, "no_worker",
+                             "no worker has published its languages yet");
+    char *text = catalog_json(srv->catalog);
+    respond(c, HTTP_OK, JSON_TYPE, text, strlen(text));
     return 0;
 }
 
-static int get_health(struct server *srv, struct conn *c)
+static int get_health(struct gateway *srv, struct conn *c)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "status", "ok");
-    char ids[GW_HEALTH_SESSIONS_MAX][SESSION_ID_LEN + 1];
-    size_t live = session_list_live(srv->registry, ids, GW_HEALTH_SESSIONS_MAX);
-    cJSON_AddNumberToObject(json, "sessions", (double)live);
+    if (srv->registry) {
+        char ids[GW_HEALTH_SESSIONS_MAX][SESSION_ID_LEN + 1];
+        size_t live = session_list_live(srv->registry, ids, GW_HEALTH_SESSIONS_MAX);
+        cJSON_AddNumberToObject(json, "sessions", (double)live);
+    }
     cJSON_AddNumberToObject(json, "uptime_s", (double)(bc_now_us() - srv->started_us) / 1e6);
+    if (srv->deps.health)
+        srv->deps.health(srv->deps.user_data, json);
     respond_json(c, HTTP_OK, json);
     return 0;
 }
 
-static int post_session(struct server *srv, struct conn *c)
+static int post_session(struct gateway *srv, struct conn *c)
 {
     if (c->body_too_large)
         return respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
@@ -160,9 +121,12 @@ static int post_session(struct server *srv, struct conn *c)
     {
         if (status)
             break;
-        const struct mt_language *l =
-            cJSON_IsString(t) ? mt_language_find(srv->engines.mt, t->valuestring) : NULL;
-        if (!l) {
+        const struct catalog_language *l =
+            cJSON_IsString(t) ? catalog_find(srv->catalog, t->valuestring) : NULL;
+        if (!l && !srv->catalog) {
+            status = HTTP_UNAVAILABLE, code = "no_worker";
+            message = "no worker has published its languages yet; try again shortly";
+        } else if (!l) {
             status = HTTP_UNPROCESSABLE, code = "unknown_language";
             message = "a target language is not installed (see GET /api/languages)";
         } else {
@@ -175,14 +139,12 @@ static int post_session(struct server *srv, struct conn *c)
     }
     struct session_info info;
     char token[SESSION_TOKEN_LEN + 1];
-    int rc = session_create(srv->registry, PIPELINE_SOURCE_LANG, codes, n, &info, token);
+    int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
     cJSON_Delete(req);
     if (rc == BC_ELIMIT)
         return respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
         return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
-    for (size_t i = 0; i < n; i++)
-        mt_prepare(srv->engines.mt, codes[i]);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
@@ -200,7 +162,7 @@ static int post_session(struct server *srv, struct conn *c)
     return 0;
 }
 
-static int get_session(struct server *srv, struct conn *c, const struct session_info *info)
+static int get_session(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info->id);
@@ -210,7 +172,7 @@ static int get_session(struct server *srv, struct conn *c, const struct session_
     for (size_t i = 0; i < info->n_targets; i++)
         cJSON_AddItemToArray(targets, cJSON_CreateString(info->targets[i]));
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
-    size_t n = gw_session_languages(srv, info, langs, SESSION_TARGETS_MAX);
+    size_t n = session_languages(srv->registry, info, langs, SESSION_TARGETS_MAX);
     cJSON *languages = cJSON_AddArrayToObject(json, "languages");
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(languages, cJSON_CreateString(langs[i]));
@@ -225,7 +187,7 @@ static int get_session(struct server *srv, struct conn *c, const struct session_
     return 0;
 }
 
-static int delete_session(struct server *srv, struct conn *c, const struct session_info *info)
+static int delete_session(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char auth[128] = "";
     if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
@@ -245,7 +207,7 @@ static int delete_session(struct server *srv, struct conn *c, const struct sessi
     return 0;
 }
 
-static int get_transcript(struct server *srv, struct conn *c, const struct session_info *info)
+static int get_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
@@ -255,7 +217,7 @@ static int get_transcript(struct server *srv, struct conn *c, const struct sessi
     enum transcript_format format;
     if (transcript_format_parse(format_name, &format) < 0)
         return respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
-    const struct mt_language *l = mt_language_find(srv->engines.mt, lang);
+    const struct catalog_language *l = catalog_find(srv->catalog, lang);
     if (!l && strcmp(lang, info->source) != 0)
         return respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
     struct transcript *t;
@@ -269,7 +231,7 @@ static int get_transcript(struct server *srv, struct conn *c, const struct sessi
     return 0;
 }
 
-static int get_qr(struct server *srv, struct conn *c, const struct session_info *info)
+static int get_qr(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char *url = bc_asprintf("%s/listen/%s", srv->public_url, info->id);
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -297,7 +259,7 @@ static int get_qr(struct server *srv, struct conn *c, const struct session_info 
     return 0;
 }
 
-static int session_route(struct server *srv, struct conn *c)
+static int session_route(struct gateway *srv, struct conn *c)
 {
     const char *rest = c->uri + strlen(SESSIONS_PREFIX);
     size_t id_len = strcspn(rest, "/");
@@ -341,7 +303,7 @@ static const char *mime_of(const char *path)
     return "application/octet-stream";
 }
 
-static int static_file(struct server *srv, struct conn *c)
+static int static_file(struct gateway *srv, struct conn *c)
 {
     const char *page = NULL;
     if (strcmp(c->uri, "/") == 0)
@@ -370,10 +332,12 @@ static int static_file(struct server *srv, struct conn *c)
     return 1;
 }
 
-int gw_http_handle(struct server *srv, struct conn *c)
+int gw_http_handle(struct gateway *srv, struct conn *c)
 {
     if (strcmp(c->uri, "/healthz") == 0 && c->method == GW_GET)
         return get_health(srv, c);
+    if (srv->config.health_only)
+        return respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
     if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)
         return get_languages(srv, c);
     if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {

@@ -8,7 +8,7 @@
 
 #include "delivery/delivery.h"
 #include "gateway/gateway.h"
-#include "pipeline/worker.h"
+#include "catalog/catalog.h"
 #include "session/session.h"
 #include "stream/stream.h"
 
@@ -61,48 +61,44 @@ struct gw_session {
     struct gw_session *next;
 };
 
-struct server {
+struct gateway {
     struct gateway_config config;
+    struct gateway_deps deps;
     char public_url[256];
     struct lws_context *context;
     struct session_registry *registry;
     struct stream *stream;
-    struct pipeline_engines engines;
     struct delivery *bus;
-    struct worker_pool *workers;
+    struct catalog *catalog; /* NULL until a worker has published one */
+    int64_t catalog_fetched_us;
     struct conn *conns;
     struct gw_session *sessions;
     int64_t started_us;
-    char *speech_dir;
     int draining; /* shutting down: no new audio is accepted */
-    int closing;  /* the workers are gone: connection closes only free memory */
+    int closing;  /* connection closes only free memory */
     lws_sorted_usec_list_t lag_check;
+    lws_sorted_usec_list_t catalog_timer;
 };
 
 enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
-int gw_http_handle(struct server *srv, struct conn *c);
-/* The languages a session offers: its targets plus every language with
- * listeners; written into langs, returns the count. */
-size_t gw_session_languages(struct server *srv, const struct session_info *info,
-                            char (*langs)[SESSION_LANG_LEN], size_t max);
-
+int gw_http_handle(struct gateway *srv, struct conn *c);
 /* The value of query argument name ("lang") into out; 0, or -1 when absent
  * or longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
 
 /* gateway_ws.c */
-int gw_ws_established(struct server *srv, struct conn *c);
-int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len);
-int gw_ws_writeable(struct server *srv, struct conn *c);
-void gw_ws_closed(struct server *srv, struct conn *c);
-void gw_ws_dispatch(struct server *srv);
+int gw_ws_established(struct gateway *srv, struct conn *c);
+int gw_ws_receive(struct gateway *srv, struct conn *c, const void *in, size_t len);
+int gw_ws_writeable(struct gateway *srv, struct conn *c);
+void gw_ws_closed(struct gateway *srv, struct conn *c);
+void gw_ws_dispatch(struct gateway *srv);
 /* Drops lagging listeners every GW_LAG_CHECK_INTERVAL_MS from now on. */
-void gw_ws_start_lag_checks(struct server *srv);
-struct gw_session *gw_session_find(struct server *srv, const char *id, int create);
+void gw_ws_start_lag_checks(struct gateway *srv);
+struct gw_session *gw_session_find(struct gateway *srv, const char *id, int create);
 /* Appends a session end to the stream (DELETE or shutdown). */
-int gw_end_session(struct server *srv, const char *id);
+int gw_end_session(struct gateway *srv, const char *id);
 
 #endif

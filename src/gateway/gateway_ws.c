@@ -53,7 +53,7 @@ static int close_now(struct conn *c, int code, const char *reason)
 /* Adds c to the WebSocket connections with a fixed kernel send buffer:
  * without one the kernel's autotuning hides megabytes of lag from the
  * lag limit. */
-static void link_conn(struct server *srv, struct conn *c, int sndbuf_bytes)
+static void link_conn(struct gateway *srv, struct conn *c, int sndbuf_bytes)
 {
     c->next = srv->conns;
     srv->conns = c;
@@ -90,7 +90,7 @@ static void close_later(struct conn *c, int code, const char *reason)
  * limit only bounds memory. A speaker that stops reading is dropped the
  * same way (its page reconnects and resends what was not acknowledged).
  * Returns 1 after dropping the connection. */
-static int drop_if_lagging(struct server *srv, struct conn *c, size_t incoming_bytes,
+static int drop_if_lagging(struct gateway *srv, struct conn *c, size_t incoming_bytes,
                            int64_t now_us)
 {
     if (c->kind == CONN_HTTP || c->close_code)
@@ -105,7 +105,7 @@ static int drop_if_lagging(struct server *srv, struct conn *c, size_t incoming_b
     return 1;
 }
 
-static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
+static void enqueue(struct gateway *srv, struct conn *c, struct delivery_msg *m)
 {
     if (c->close_code)
         return;
@@ -130,14 +130,14 @@ static void enqueue(struct server *srv, struct conn *c, struct delivery_msg *m)
     lws_callback_on_writable(c->wsi);
 }
 
-static void send_json(struct server *srv, struct conn *c, cJSON *json)
+static void send_json(struct gateway *srv, struct conn *c, cJSON *json)
 {
     struct delivery_msg *m = delivery_msg_json(c->session, c->lang, json);
     enqueue(srv, c, m);
     delivery_msg_unref(m);
 }
 
-struct gw_session *gw_session_find(struct server *srv, const char *id, int create)
+struct gw_session *gw_session_find(struct gateway *srv, const char *id, int create)
 {
     for (struct gw_session *s = srv->sessions; s; s = s->next) {
         if (strcmp(s->id, id) == 0)
@@ -152,30 +152,13 @@ struct gw_session *gw_session_find(struct server *srv, const char *id, int creat
     return s;
 }
 
-int gw_end_session(struct server *srv, const char *id)
+int gw_end_session(struct gateway *srv, const char *id)
 {
     uint64_t seq;
     return stream_append(srv->stream, id, STREAM_KIND_SESSION_END, NULL, 0, &seq);
 }
 
-/* The pipeline runs the declared targets plus the languages listened to. */
-static void update_languages(struct server *srv, const char *id)
-{
-    struct session_info info;
-    if (session_get(srv->registry, id, &info) < 0)
-        return;
-    char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
-    const char *ptrs[SESSION_TARGETS_MAX];
-    size_t n = gw_session_languages(srv, &info, langs, SESSION_TARGETS_MAX);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(langs[i], info.source) != 0)
-            ptrs[m++] = langs[i];
-    }
-    worker_pool_set_languages(srv->workers, id, ptrs, m);
-}
-
-static void send_listener_counts(struct server *srv, const char *id)
+static void send_listener_counts(struct gateway *srv, const char *id)
 {
     struct gw_session *s = gw_session_find(srv, id, 0);
     if (!s || !s->speaker)
@@ -207,7 +190,7 @@ static int path_session(const char *uri, const char *prefix, char *id, size_t le
     return 0;
 }
 
-static int open_speaker(struct server *srv, struct conn *c, const struct session_info *info)
+static int open_speaker(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char token[SESSION_TOKEN_LEN + 8] = "";
     if (gw_query_arg(c->wsi, "token", token, sizeof token) < 0)
@@ -221,7 +204,7 @@ static int open_speaker(struct server *srv, struct conn *c, const struct session
     if (s->speaker)
         close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
     s->speaker = c;
-    update_languages(srv, c->session);
+    delivery_subscribe(srv->bus, c->session, 1);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "type", "ready");
     cJSON_AddStringToObject(json, "session", c->session);
@@ -232,7 +215,7 @@ static int open_speaker(struct server *srv, struct conn *c, const struct session
     return 0;
 }
 
-static void replay_recent(struct server *srv, struct conn *c)
+static void replay_recent(struct gateway *srv, struct conn *c)
 {
     struct transcript *t;
     if (session_recent_captions(srv->registry, c->session, c->lang,
@@ -249,12 +232,12 @@ static void replay_recent(struct server *srv, struct conn *c)
     transcript_free(t);
 }
 
-static int open_listener(struct server *srv, struct conn *c, const struct session_info *info)
+static int open_listener(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char lang[SESSION_LANG_LEN + 8] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
         snprintf(lang, sizeof lang, "%s", info->source);
-    const struct mt_language *l = mt_language_find(srv->engines.mt, lang);
+    const struct catalog_language *l = catalog_find(srv->catalog, lang);
     if (!l && strcmp(lang, info->source) != 0)
         return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");
     snprintf(c->lang, sizeof c->lang, "%s", l ? l->code : info->source);
@@ -270,25 +253,19 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
     c->kind = CONN_LISTENER;
     link_conn(srv, c, GW_LISTENER_SNDBUF_BYTES);
+    delivery_subscribe(srv->bus, c->session, 1);
     delivery_demand_add(srv->bus, c->session, c->lang, c->codec, 1);
-    update_languages(srv, c->session);
-    if (l)
-        mt_prepare(srv->engines.mt, c->lang);
-    const char *voice = NULL;
-    bool stand_in = false;
-    int has_voice = srv->engines.tts && l &&
-                    tts_voice_for(srv->engines.tts, c->lang, &voice, &stand_in) == 0;
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "type", "hello");
     cJSON_AddStringToObject(json, "session", c->session);
     cJSON_AddStringToObject(json, "lang", c->lang);
-    int rate = srv->engines.tts ? tts_sample_rate(srv->engines.tts) : 0;
+    int rate = srv->catalog ? catalog_sample_rate(srv->catalog) : 0;
     cJSON_AddNumberToObject(json, "sample_rate",
                             c->codec == DELIVERY_CODEC_OPUS ? AUDIO_OPUS_RATE_HZ : rate);
     cJSON_AddStringToObject(json, "codec", delivery_codec_name(c->codec));
     if (c->codec == DELIVERY_CODEC_OPUS)
         cJSON_AddNumberToObject(json, "frame_ms", AUDIO_OPUS_FRAME_MS);
-    cJSON_AddBoolToObject(json, "voice", has_voice);
+    cJSON_AddBoolToObject(json, "voice", l && l->voice);
     send_json(srv, c, json);
     cJSON_Delete(json);
     replay_recent(srv, c);
@@ -296,7 +273,7 @@ static int open_listener(struct server *srv, struct conn *c, const struct sessio
     return 0;
 }
 
-int gw_ws_established(struct server *srv, struct conn *c)
+int gw_ws_established(struct gateway *srv, struct conn *c)
 {
     int speaker = path_session(c->uri, GW_SPEAK_PREFIX, c->session, sizeof c->session) == 0;
     int listener =
@@ -312,7 +289,7 @@ int gw_ws_established(struct server *srv, struct conn *c)
 }
 
 /* Tells the speaker how much of its audio is in the stream. */
-static void send_ack(struct server *srv, struct conn *c)
+static void send_ack(struct gateway *srv, struct conn *c)
 {
     struct gw_session *s = gw_session_find(srv, c->session, 1);
     c->frames_since_ack = 0;
@@ -323,7 +300,7 @@ static void send_ack(struct server *srv, struct conn *c)
     cJSON_Delete(json);
 }
 
-static int speaker_control(struct server *srv, struct conn *c, const char *text, size_t len)
+static int speaker_control(struct gateway *srv, struct conn *c, const char *text, size_t len)
 {
     cJSON *json = cJSON_ParseWithLength(text, len);
     const cJSON *type = json ? cJSON_GetObjectItemCaseSensitive(json, "type") : NULL;
@@ -342,7 +319,7 @@ static int speaker_control(struct server *srv, struct conn *c, const char *text,
     return rc;
 }
 
-static int speaker_audio(struct server *srv, struct conn *c)
+static int speaker_audio(struct gateway *srv, struct conn *c)
 {
     if (c->rx_len % BYTES_PER_SAMPLE)
         return close_now(c, CLOSE_BAD_FRAME, "PCM16 frames need an even number of bytes");
@@ -359,7 +336,7 @@ static int speaker_audio(struct server *srv, struct conn *c)
     return 0;
 }
 
-int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len)
+int gw_ws_receive(struct gateway *srv, struct conn *c, const void *in, size_t len)
 {
     if (c->close_code)
         return 0;
@@ -390,7 +367,7 @@ int gw_ws_receive(struct server *srv, struct conn *c, const void *in, size_t len
     return rc;
 }
 
-int gw_ws_writeable(struct server *srv, struct conn *c)
+int gw_ws_writeable(struct gateway *srv, struct conn *c)
 {
     if (c->queue_count > 0) {
         struct delivery_msg *m = c->queue[c->queue_head].msg;
@@ -414,7 +391,7 @@ int gw_ws_writeable(struct server *srv, struct conn *c)
     return 0;
 }
 
-void gw_ws_closed(struct server *srv, struct conn *c)
+void gw_ws_closed(struct gateway *srv, struct conn *c)
 {
     for (struct conn **p = &srv->conns; *p; p = &(*p)->next) {
         if (*p == c) {
@@ -435,10 +412,11 @@ void gw_ws_closed(struct server *srv, struct conn *c)
         struct gw_session *s = gw_session_find(srv, c->session, 0);
         if (s && s->speaker == c)
             s->speaker = NULL;
+        delivery_subscribe(srv->bus, c->session, -1);
     } else if (c->kind == CONN_LISTENER) {
         delivery_demand_add(srv->bus, c->session, c->lang, c->codec, -1);
+        delivery_subscribe(srv->bus, c->session, -1);
         session_listener_leave(srv->registry, c->session, c->lang);
-        update_languages(srv, c->session);
         send_listener_counts(srv, c->session);
     }
     c->kind = CONN_HTTP;
@@ -457,7 +435,7 @@ static int wants(const struct conn *c, const struct delivery_msg *m)
     return strcmp(c->lang, m->lang) == 0;
 }
 
-void gw_ws_dispatch(struct server *srv)
+void gw_ws_dispatch(struct gateway *srv)
 {
     struct delivery_msg *batch[GW_DRAIN_BATCH];
     size_t n;
@@ -474,14 +452,14 @@ void gw_ws_dispatch(struct server *srv)
 
 static void check_lag(lws_sorted_usec_list_t *sul)
 {
-    struct server *srv = lws_container_of(sul, struct server, lag_check);
+    struct gateway *srv = lws_container_of(sul, struct gateway, lag_check);
     int64_t now_us = bc_now_us();
     for (struct conn *c = srv->conns; c; c = c->next)
         drop_if_lagging(srv, c, 0, now_us);
     gw_ws_start_lag_checks(srv);
 }
 
-void gw_ws_start_lag_checks(struct server *srv)
+void gw_ws_start_lag_checks(struct gateway *srv)
 {
     lws_sul_schedule(srv->context, 0, &srv->lag_check, check_lag,
                      (lws_usec_t)GW_LAG_CHECK_INTERVAL_MS * LWS_US_PER_MS);

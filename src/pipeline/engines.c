@@ -1,5 +1,6 @@
 #include "pipeline/engines.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -41,4 +42,24 @@ void engines_close(struct pipeline_engines *engines)
     mt_free(engines->mt);
     asr_model_free(engines->asr);
     memset(engines, 0, sizeof *engines);
+}
+
+struct catalog *engines_catalog(const struct pipeline_engines *engines)
+{
+    struct catalog *c = catalog_new(engines->tts ? tts_sample_rate(engines->tts) : 0);
+    for (size_t i = 0; i < mt_language_count(engines->mt); i++) {
+        const struct mt_language *m = mt_language_at(engines->mt, i);
+        struct catalog_language l;
+        memset(&l, 0, sizeof l);
+        snprintf(l.code, sizeof l.code, "%s", m->code);
+        snprintf(l.name, sizeof l.name, "%s", m->name);
+        const char *voice = NULL;
+        l.voice = engines->tts && tts_voice_for(engines->tts, m->code, &voice, &l.stand_in) == 0;
+        if (l.voice)
+            snprintf(l.voice_name, sizeof l.voice_name, "%s", voice);
+        l.pivot = m->pivot_mode[0] != '\0';
+        if (catalog_add(c, &l) < 0)
+            bc_warn("language %s left out of the catalog: not a language code", m->code);
+    }
+    return c;
 }

@@ -2,6 +2,7 @@
 #ifndef BC_ENGINES_H
 #define BC_ENGINES_H
 
+#include "catalog/catalog.h"
 #include "pipeline/pipeline.h"
 
 /* Loads the ASR model, discovers translation directions and (with_tts)
@@ -11,5 +12,8 @@
 int engines_open(const struct asr_params *asr_params, int with_tts, struct pipeline_engines *out);
 /* Closes what engines_open opened; safe on a zeroed struct. */
 void engines_close(struct pipeline_engines *engines);
+/* The languages the engines offer, for gateways (caller frees with
+ * catalog_free). */
+struct catalog *engines_catalog(const struct pipeline_engines *engines);
 
 #endif

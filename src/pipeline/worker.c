@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipeline/speech_out.h"
@@ -29,6 +30,11 @@
 /* Chunks of synthesized speech waiting for Opus encoding (one thread
  * encodes over 100 times faster than real time). */
 #define WORKER_OPUS_JOBS_MAX 8192
+#define WORKER_DEFAULT_MAX_SESSIONS 64
+#define WORKER_DEFAULT_LEASE_TTL_MS 2000
+/* Listeners come and go: a session's languages are read again this often. */
+#define WORKER_LANG_REFRESH_US 500000
+#define WORKER_OWNER_MAX 96
 
 /* Where a record ended in the recognizer's timeline, to find the record
  * holding a given sample. */
@@ -62,9 +68,11 @@ struct worker_session {
     int64_t current_append_ms;
     struct record_mark marks[WORKER_RECORD_MARKS]; /* ring, oldest overwritten */
     size_t n_marks, next_mark;
+    int leased, lost;       /* lost: another owner took the session: drop it */
+    uint64_t fence;         /* the lease's fencing token */
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
-    int langs_changed;
+    int64_t langs_checked_us;
     pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
     struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
     size_t n_outputs;
@@ -85,13 +93,23 @@ struct worker_pool {
     struct serial *opus_encoder; /* shared by every session's speech_out */
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t tick; /* the maintenance thread's timer (monotonic clock) */
     int stopping;
     struct worker_session *sessions[WORKER_SESSIONS_MAX];
     size_t n_sessions;
     struct worker_session *ready[WORKER_SESSIONS_MAX];
     size_t ready_head, ready_count;
+    /* Sessions another owner holds, not tried again before retry_at_us. */
+    struct foreign_session {
+        char id[STREAM_SESSION_ID_MAX];
+        int64_t retry_at_us;
+    } foreign[WORKER_SESSIONS_MAX];
+    size_t n_foreign;
+    char owner[WORKER_OWNER_MAX];
     pthread_t *threads;
     int n_threads;
+    pthread_t maintenance;
+    int maintenance_started;
 };
 
 void worker_default_config(struct worker_config *config)
@@ -101,6 +119,8 @@ void worker_default_config(struct worker_config *config)
     config->threads = cpus > 0 ? (int)cpus : 1;
     config->records_per_turn = WORKER_DEFAULT_RECORDS_PER_TURN;
     config->archive_dir = NULL;
+    config->max_sessions = WORKER_DEFAULT_MAX_SESSIONS;
+    config->lease_ttl_ms = WORKER_DEFAULT_LEASE_TTL_MS;
 }
 
 /* Caller holds pool->lock. */
@@ -110,17 +130,12 @@ static struct worker_session *find_session(struct worker_pool *pool, const char 
         if (strcmp(pool->sessions[i]->id, id) == 0)
             return pool->sessions[i];
     }
-    if (!create || pool->n_sessions == WORKER_SESSIONS_MAX)
+    if (!create || pool->n_sessions >= (size_t)pool->config.max_sessions)
         return NULL;
     struct worker_session *ws = bc_calloc(1, sizeof *ws);
     ws->pool = pool;
     snprintf(ws->id, sizeof ws->id, "%s", id);
     pthread_mutex_init(&ws->out_lock, NULL);
-    struct session_info info;
-    if (session_get(pool->registry, id, &info) == 0) {
-        for (size_t i = 0; i < info.n_targets && i < PIPELINE_LANGS_MAX; i++)
-            snprintf(ws->langs[ws->n_langs++], PIPELINE_LANG_MAX, "%s", info.targets[i]);
-    }
     pool->sessions[pool->n_sessions++] = ws;
     return ws;
 }
@@ -150,10 +165,37 @@ static void enqueue(struct worker_pool *pool, struct worker_session *ws)
     pthread_cond_signal(&pool->wake);
 }
 
+/* Caller holds pool->lock. 1 while another owner is known to hold the
+ * session; forgets owners whose retry time has come. */
+static int is_foreign(struct worker_pool *pool, const char *id, int64_t now_us)
+{
+    for (size_t i = 0; i < pool->n_foreign; i++) {
+        if (strcmp(pool->foreign[i].id, id) != 0)
+            continue;
+        if (now_us < pool->foreign[i].retry_at_us)
+            return 1;
+        pool->foreign[i] = pool->foreign[--pool->n_foreign];
+        return 0;
+    }
+    return 0;
+}
+
+/* Caller holds pool->lock. */
+static void mark_foreign(struct worker_pool *pool, const char *id)
+{
+    if (pool->n_foreign == WORKER_SESSIONS_MAX)
+        return;
+    struct foreign_session *f = &pool->foreign[pool->n_foreign++];
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->retry_at_us = bc_now_us() + (int64_t)pool->config.lease_ttl_ms * 1000;
+}
+
 void worker_pool_notify(struct worker_pool *pool, const char *session_id)
 {
     pthread_mutex_lock(&pool->lock);
-    struct worker_session *ws = find_session(pool, session_id, 1);
+    struct worker_session *ws = find_session(pool, session_id, 0);
+    if (!ws && !pool->stopping && !is_foreign(pool, session_id, bc_now_us()))
+        ws = find_session(pool, session_id, 1);
     if (ws && ws->running)
         ws->dirty = 1;
     else if (ws)
@@ -161,21 +203,12 @@ void worker_pool_notify(struct worker_pool *pool, const char *session_id)
     pthread_mutex_unlock(&pool->lock);
 }
 
-void worker_pool_set_languages(struct worker_pool *pool, const char *session_id,
-                               const char *const *langs, size_t n_langs)
+size_t worker_pool_sessions(struct worker_pool *pool)
 {
-    struct session_info info;
-    int live = session_get(pool->registry, session_id, &info) == 0 && info.state == SESSION_LIVE;
     pthread_mutex_lock(&pool->lock);
-    /* An ended session's state is gone once processed; do not bring it back. */
-    struct worker_session *ws = find_session(pool, session_id, live);
-    if (ws) {
-        ws->n_langs = 0;
-        for (size_t i = 0; i < n_langs && i < PIPELINE_LANGS_MAX; i++)
-            snprintf(ws->langs[ws->n_langs++], PIPELINE_LANG_MAX, "%s", langs[i]);
-        ws->langs_changed = 1;
-    }
+    size_t n = pool->n_sessions;
     pthread_mutex_unlock(&pool->lock);
+    return n;
 }
 
 /* Caller holds ws->out_lock. */
@@ -285,16 +318,49 @@ static int sink(void *user_data, const struct pipeline_event *ev)
     return 0;
 }
 
+/* Reads the session's languages from the registry (at most every
+ * WORKER_LANG_REFRESH_US) and hands changes to the pipeline. Runs on the
+ * thread running the session: preparing a language spawns processes. */
+static void refresh_languages(struct worker_pool *pool, struct worker_session *ws)
+{
+    int64_t now_us = bc_now_us();
+    if (ws->langs_checked_us && now_us - ws->langs_checked_us < WORKER_LANG_REFRESH_US)
+        return;
+    ws->langs_checked_us = now_us;
+    struct session_info info;
+    char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    if (session_get(pool->registry, ws->id, &info) < 0)
+        return;
+    size_t n = session_languages(pool->registry, &info, langs, SESSION_TARGETS_MAX);
+    size_t m = 0;
+    int changed = 0;
+    for (size_t i = 0; i < n && m < PIPELINE_LANGS_MAX; i++) {
+        if (strcmp(langs[i], info.source) == 0)
+            continue;
+        changed |= m >= ws->n_langs || strcmp(ws->langs[m], langs[i]) != 0;
+        snprintf(ws->langs[m++], PIPELINE_LANG_MAX, "%s", langs[i]);
+    }
+    changed |= m != ws->n_langs;
+    ws->n_langs = m;
+    if (!changed || !ws->pipeline)
+        return;
+    const char *ptrs[PIPELINE_LANGS_MAX];
+    for (size_t i = 0; i < ws->n_langs; i++) {
+        ptrs[i] = ws->langs[i];
+        mt_prepare(pool->engines.mt, ptrs[i]);
+    }
+    pipeline_set_languages(ws->pipeline, ptrs, ws->n_langs);
+}
+
 static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
 {
+    refresh_languages(pool, ws);
     const char *langs[PIPELINE_LANGS_MAX];
-    pthread_mutex_lock(&pool->lock);
-    for (size_t i = 0; i < ws->n_langs; i++)
+    for (size_t i = 0; i < ws->n_langs; i++) {
         langs[i] = ws->langs[i];
-    size_t n_langs = ws->n_langs;
-    ws->langs_changed = 0;
-    int rc = pipeline_new(&pool->engines, langs, n_langs, sink, ws, &ws->pipeline);
-    pthread_mutex_unlock(&pool->lock);
+        mt_prepare(pool->engines.mt, langs[i]);
+    }
+    int rc = pipeline_new(&pool->engines, langs, ws->n_langs, sink, ws, &ws->pipeline);
     if (rc < 0)
         return rc;
     struct resume_state state = {0};
@@ -308,21 +374,6 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
     return 0;
 }
 
-static void refresh_languages(struct worker_pool *pool, struct worker_session *ws)
-{
-    pthread_mutex_lock(&pool->lock);
-    if (ws->langs_changed) {
-        const char *langs[PIPELINE_LANGS_MAX];
-        for (size_t i = 0; i < ws->n_langs; i++)
-            langs[i] = ws->langs[i];
-        pipeline_set_languages(ws->pipeline, langs, ws->n_langs);
-        for (size_t i = 0; i < ws->n_langs; i++)
-            mt_prepare(pool->engines.mt, langs[i]);
-        ws->langs_changed = 0;
-    }
-    pthread_mutex_unlock(&pool->lock);
-}
-
 static void finish_session(struct worker_session *ws)
 {
     pipeline_wait_idle(ws->pipeline);
@@ -331,6 +382,7 @@ static void finish_session(struct worker_session *ws)
     publish_json(ws, DELIVERY_ALL_LANGS, json, true, true);
     cJSON_Delete(json);
     stream_session_ended(ws->pool->stream, ws->id);
+    stream_lease_release(ws->pool->stream, ws->id, ws->pool->owner);
     ws->finished = 1;
 }
 
@@ -354,18 +406,37 @@ static int process_record(struct worker_session *ws, const struct stream_record 
     }
 }
 
-/* One turn: up to records_per_turn records. Returns 1 when records remain. */
-static int run_turn(struct worker_pool *pool, struct worker_session *ws)
+enum turn_result { TURN_IDLE, TURN_MORE, TURN_LOST };
+
+/* Takes the session's lease before its first record. */
+static int claim(struct worker_pool *pool, struct worker_session *ws)
 {
+    if (ws->leased)
+        return 0;
+    int rc = stream_lease(pool->stream, ws->id, pool->owner, pool->config.lease_ttl_ms, &ws->fence);
+    if (rc < 0)
+        return rc;
+    ws->leased = 1;
+    bc_debug("session %s: claimed (fencing token %llu)", ws->id, (unsigned long long)ws->fence);
+    return 0;
+}
+
+/* One turn: up to records_per_turn records. */
+static enum turn_result run_turn(struct worker_pool *pool, struct worker_session *ws)
+{
+    if (ws->lost || claim(pool, ws) < 0)
+        return TURN_LOST;
     if (!ws->pipeline && open_pipeline(pool, ws) < 0) {
         bc_error("session %s: no recognizer available", ws->id);
-        return 0;
+        return TURN_IDLE;
     }
     for (int i = 0; i < pool->config.records_per_turn && !ws->finished; i++) {
+        if (ws->lost)
+            return TURN_LOST;
         refresh_languages(pool, ws);
         struct stream_record *rec;
         if (stream_read(pool->stream, ws->id, ws->seq, &rec) < 0)
-            return 0;
+            return TURN_IDLE;
         int rc = process_record(ws, rec);
         if (rc < 0) {
             char error[128];
@@ -375,7 +446,7 @@ static int run_turn(struct worker_pool *pool, struct worker_session *ws)
                     dead == 1 ? "; set aside in the dead-letter log" : "; will retry");
             if (dead != 1) {
                 free(rec);
-                return 1;
+                return TURN_MORE;
             }
         }
         ws->seq = rec->seq;
@@ -384,10 +455,27 @@ static int run_turn(struct worker_pool *pool, struct worker_session *ws)
         if (!pipeline_in_utterance(ws->pipeline)) {
             struct resume_state state = {pipeline_position(ws->pipeline),
                                          pipeline_next_utterance(ws->pipeline)};
-            stream_checkpoint(pool->stream, ws->id, ws->seq, &state, sizeof state);
+            if (stream_checkpoint(pool->stream, ws->id, ws->seq, &state, sizeof state) ==
+                BC_ESTATE)
+                return TURN_LOST;
         }
     }
-    return !ws->finished;
+    return ws->finished ? TURN_IDLE : TURN_MORE;
+}
+
+/* Caller holds pool->lock; returns holding it. Frees a session that ended
+ * or that another owner took (its speech still pending is not waited for
+ * under the lock). */
+static void retire(struct worker_pool *pool, struct worker_session *ws, int lost)
+{
+    if (lost) {
+        bc_warn("session %s: lease lost to another worker; dropping it", ws->id);
+        mark_foreign(pool, ws->id);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    pipeline_free(ws->pipeline);
+    pthread_mutex_lock(&pool->lock);
+    remove_session(pool, ws);
 }
 
 static void *worker_main(void *arg)
@@ -406,18 +494,81 @@ static void *worker_main(void *arg)
         ws->running = 1;
         ws->dirty = 0;
         pthread_mutex_unlock(&pool->lock);
-        int more = run_turn(pool, ws);
+        enum turn_result result = run_turn(pool, ws);
         pthread_mutex_lock(&pool->lock);
         ws->running = 0;
-        if (ws->finished) {
-            pthread_mutex_unlock(&pool->lock);
-            pipeline_free(ws->pipeline); /* waits for speech: not under the pool lock */
-            pthread_mutex_lock(&pool->lock);
-            remove_session(pool, ws);
-        } else if (more || ws->dirty) {
+        if (ws->finished || result == TURN_LOST)
+            retire(pool, ws, result == TURN_LOST);
+        else if (result == TURN_MORE || ws->dirty)
+            enqueue(pool, ws);
+        pthread_cond_broadcast(&pool->wake);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+/* Renews the leases of the sessions this pool runs; a session whose lease
+ * went to another owner is queued so its thread drops it. Redis calls run
+ * outside the pool lock. */
+static void renew_leases(struct worker_pool *pool)
+{
+    char (*ids)[STREAM_SESSION_ID_MAX] = bc_malloc(WORKER_SESSIONS_MAX * sizeof *ids);
+    uint64_t *fences = bc_malloc(WORKER_SESSIONS_MAX * sizeof *fences);
+    size_t n = 0;
+    pthread_mutex_lock(&pool->lock);
+    for (size_t i = 0; i < pool->n_sessions; i++) {
+        const struct worker_session *ws = pool->sessions[i];
+        if (ws->leased && !ws->finished && !ws->lost) {
+            snprintf(ids[n], sizeof ids[n], "%s", ws->id);
+            fences[n++] = ws->fence;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t token = 0;
+        int rc = stream_lease(pool->stream, ids[i], pool->owner, pool->config.lease_ttl_ms, &token);
+        if (rc != BC_ESTATE && (rc < 0 || token == fences[i]))
+            continue; /* held, or Redis unreachable: fencing guards the writes */
+        pthread_mutex_lock(&pool->lock);
+        struct worker_session *ws = find_session(pool, ids[i], 0);
+        if (ws && ws->fence == fences[i]) {
+            ws->lost = 1;
             enqueue(pool, ws);
         }
-        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    free(ids);
+    free(fences);
+}
+
+/* Sessions with unprocessed records and no owner: after a restart, or
+ * after the worker that owned them died. */
+static void scan_pending(struct worker_pool *pool)
+{
+    char (*ids)[STREAM_SESSION_ID_MAX] = bc_malloc(WORKER_SESSIONS_MAX * sizeof *ids);
+    size_t n = stream_sessions_pending(pool->stream, ids, WORKER_SESSIONS_MAX);
+    for (size_t i = 0; i < n; i++)
+        worker_pool_notify(pool, ids[i]);
+    free(ids);
+}
+
+static void *maintenance_main(void *arg)
+{
+    struct worker_pool *pool = arg;
+    int64_t period_us = (int64_t)pool->config.lease_ttl_ms * 1000 / 3;
+    pthread_mutex_lock(&pool->lock);
+    while (!pool->stopping) {
+        pthread_mutex_unlock(&pool->lock);
+        renew_leases(pool);
+        scan_pending(pool);
+        pthread_mutex_lock(&pool->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + period_us * 1000;
+        until.tv_sec += ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        if (!pool->stopping)
+            pthread_cond_timedwait(&pool->tick, &pool->lock, &until);
     }
     pthread_mutex_unlock(&pool->lock);
     return NULL;
@@ -438,7 +589,19 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
     pool->stream = stream;
     pool->registry = registry;
     pool->bus = bus;
+    if (pool->config.max_sessions < 1)
+        pool->config.max_sessions = WORKER_DEFAULT_MAX_SESSIONS;
+    if (pool->config.lease_ttl_ms < 1)
+        pool->config.lease_ttl_ms = WORKER_DEFAULT_LEASE_TTL_MS;
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(pool->owner, sizeof pool->owner, "%s:%ld:%p", host, (long)getpid(), (void *)pool);
     pthread_mutex_init(&pool->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool->tick, &attr);
+    pthread_condattr_destroy(&attr);
     if (serial_new(WORKER_OPUS_JOBS_MAX, &pool->opus_encoder) < 0)
         bc_warn("no Opus encoder thread: listeners get PCM16 only");
     pthread_cond_init(&pool->wake, NULL);
@@ -448,6 +611,9 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
             goto fail;
         pool->n_threads++;
     }
+    if (pthread_create(&pool->maintenance, NULL, maintenance_main, pool) != 0)
+        goto fail;
+    pool->maintenance_started = 1;
     *out = pool;
     return 0;
 fail:
@@ -462,16 +628,24 @@ void worker_pool_free(struct worker_pool *pool)
     pthread_mutex_lock(&pool->lock);
     pool->stopping = 1;
     pthread_cond_broadcast(&pool->wake);
+    pthread_cond_broadcast(&pool->tick);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 0; i < pool->n_threads; i++)
         pthread_join(pool->threads[i], NULL);
+    if (pool->maintenance_started)
+        pthread_join(pool->maintenance, NULL);
+    /* Another worker resumes these at their checkpoints without waiting for
+     * the leases to expire. */
     while (pool->n_sessions > 0) {
         struct worker_session *ws = pool->sessions[0];
         pipeline_free(ws->pipeline);
+        if (ws->leased)
+            stream_lease_release(pool->stream, ws->id, pool->owner);
         remove_session(pool, ws);
     }
     serial_free(pool->opus_encoder);
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->tick);
     pthread_mutex_destroy(&pool->lock);
     free(pool->threads);
     free(pool);

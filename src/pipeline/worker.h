@@ -3,12 +3,20 @@
  * session's pipeline, store final captions and translated audio, publish
  * results on the delivery bus and checkpoint.
  *
- * A session is processed by at most one worker at a time; a worker gives
- * the session back after a bounded turn so one busy session never starves
+ * Across processes a session belongs to the pool holding its lease in the
+ * stream (renewed every ttl/3; a pool that loses it drops the session
+ * without a word). A maintenance thread also scans the stream for sessions
+ * with unprocessed records and no owner, which is how a pool takes over
+ * from one that died, and how it resumes after a restart. A pool claims a
+ * new session only while it has fewer than max_sessions.
+ *
+ * Within the pool a session is processed by one thread at a time, which
+ * gives it back after a bounded turn so one busy session never starves
  * another. Checkpoints advance only at utterance boundaries, so after a
  * crash an unfinished utterance is recognized again from its start, and a
  * final stored before the crash is neither delivered nor spoken twice.
- * All functions are thread-safe. */
+ * The languages of a session (targets plus languages with listeners) are
+ * read from the registry. All functions are thread-safe. */
 #ifndef BC_WORKER_H
 #define BC_WORKER_H
 
@@ -23,6 +31,8 @@ struct worker_config {
     int threads;              /* default: one per processor */
     int records_per_turn;     /* records processed before the session yields; default 2 */
     const char *archive_dir;  /* translated audio goes to DIR/<session>/<lang>/<utt>.wav; NULL: none */
+    int max_sessions;         /* sessions owned at once; default 64 */
+    int lease_ttl_ms;         /* default 2000 */
 };
 
 struct worker_pool;
@@ -40,10 +50,8 @@ void worker_pool_free(struct worker_pool *pool);
 
 /* The session has new records (the stream's notify callback). */
 void worker_pool_notify(struct worker_pool *pool, const char *session_id);
-/* Sets the target languages of the session's pipeline (declared targets
- * plus the languages listeners asked for), from the next record on. */
-void worker_pool_set_languages(struct worker_pool *pool, const char *session_id,
-                               const char *const *langs, size_t n_langs);
+/* Sessions the pool owns now. */
+size_t worker_pool_sessions(struct worker_pool *pool);
 /* Blocks until every notified session has no unprocessed record and all
  * speech is synthesized, or timeout_ms passes. Returns 0 or BC_ETIMEDOUT. */
 int worker_pool_drain(struct worker_pool *pool, int timeout_ms);

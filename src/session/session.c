@@ -488,3 +488,22 @@ size_t session_listener_counts(struct session_registry *reg, const char *id,
     pthread_mutex_unlock(&reg->lock);
     return n;
 }
+
+size_t session_languages(struct session_registry *reg, const struct session_info *info,
+                         char (*langs)[SESSION_LANG_LEN], size_t max)
+{
+    size_t n = 0;
+    int counts[SESSION_TARGETS_MAX];
+    char listened[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
+    size_t n_listened =
+        session_listener_counts(reg, info->id, listened, counts, SESSION_TARGETS_MAX);
+    for (size_t i = 0; i < info->n_targets + n_listened && n < max; i++) {
+        const char *lang = i < info->n_targets ? info->targets[i] : listened[i - info->n_targets];
+        int seen = 0;
+        for (size_t j = 0; j < n; j++)
+            seen |= strcmp(langs[j], lang) == 0;
+        if (!seen)
+            snprintf(langs[n++], SESSION_LANG_LEN, "%s", lang);
+    }
+    return n;
+}

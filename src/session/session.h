@@ -69,6 +69,11 @@ void session_listener_leave(struct session_registry *reg, const char *id, const 
 size_t session_listener_counts(struct session_registry *reg, const char *id,
                                char (*langs)[SESSION_LANG_LEN], int *counts, size_t max);
 
+/* The languages a session is translated into: its targets, then every
+ * other language with listeners; written into langs, returns the count. */
+size_t session_languages(struct session_registry *reg, const struct session_info *info,
+                         char (*langs)[SESSION_LANG_LEN], size_t max);
+
 /* Stores a final caption (lang "en" for the source text). Returns 0 when
  * stored, 1 when (id, lang, utterance) was stored already (left unchanged:
  * a replay after a crash, not to be delivered again), or BC_EIO. */

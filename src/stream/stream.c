@@ -185,3 +185,10 @@ int stream_lease(struct stream *s, const char *session_id, const char *owner, in
         return BC_EINVAL;
     return s->ops->lease(s->impl, session_id, owner, ttl_ms, fencing_token);
 }
+
+int stream_lease_release(struct stream *s, const char *session_id, const char *owner)
+{
+    if (!s || !stream_id_valid(session_id) || !owner || !*owner)
+        return BC_EINVAL;
+    return s->ops->lease_release ? s->ops->lease_release(s->impl, session_id, owner) : 0;
+}

@@ -98,5 +98,8 @@ void stream_session_ended(struct stream *s, const char *session_id);
  * have one process: the lease is always granted and *fencing_token is 1. */
 int stream_lease(struct stream *s, const char *session_id, const char *owner, int ttl_ms,
                  uint64_t *fencing_token);
+/* Gives the lease up at once when owner holds it, so another worker can
+ * take the session without waiting for the ttl. Returns 0. */
+int stream_lease_release(struct stream *s, const char *session_id, const char *owner);
 
 #endif

@@ -26,6 +26,8 @@ struct stream_ops {
     size_t (*sessions_pending)(void *impl, char (*ids)[STREAM_SESSION_ID_MAX], size_t max);
     void (*session_ended)(void *impl, const char *id);
     int (*lease)(void *impl, const char *id, const char *owner, int ttl_ms, uint64_t *token);
+    /* NULL where leases are always granted. */
+    int (*lease_release)(void *impl, const char *id, const char *owner);
     void (*close)(void *impl);
 };
 

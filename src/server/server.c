@@ -1,0 +1,282 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "delivery/delivery.h"
+#include "pipeline/engines.h"
+#include "pipeline/worker.h"
+#include "session/session.h"
+#include "stream/stream.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define SERVER_DEFAULT_DATA_DIR "babelcast-data"
+#define SERVER_DEFAULT_MAX_SESSIONS 64
+#define SERVER_DEFAULT_MAX_LISTENERS 500
+#define SERVER_DEFAULT_LEASE_TTL_MS 2000
+#define SERVER_DEFAULT_SHUTDOWN_TIMEOUT_MS 20000
+#define SERVER_DELIVERY_QUEUE_MAX 65536
+/* After the drain, listeners get this long to receive what is queued. */
+#define SERVER_FLUSH_TIMEOUT_MS 2000
+/* How often a process without sockets looks for the stop signal. */
+#define SERVER_IDLE_SLICE_US 100000
+
+static volatile sig_atomic_t stop_requested;
+static struct gateway *signal_gateway;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+    gateway_wake(signal_gateway);
+}
+
+struct server {
+    struct server_config config;
+    struct session_registry *registry;
+    struct stream *stream;
+    struct delivery *bus;
+    struct pipeline_engines engines;
+    char *catalog_json; /* what this process's engines offer */
+    struct worker_pool *workers;
+    struct gateway *gateway;
+    char *archive_dir;
+};
+
+void server_default_config(struct server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->role = SERVER_ROLE_ALL;
+    c->data_dir = SERVER_DEFAULT_DATA_DIR;
+    gateway_default_config(&c->gateway);
+    c->max_sessions = SERVER_DEFAULT_MAX_SESSIONS;
+    c->max_listeners_per_session = SERVER_DEFAULT_MAX_LISTENERS;
+    c->lease_ttl_ms = SERVER_DEFAULT_LEASE_TTL_MS;
+    c->with_speech = 1;
+    c->shutdown_timeout_ms = SERVER_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    asr_default_params(&c->asr);
+}
+
+static const char *const role_names[] = {"all", "gateway", "worker"};
+
+int server_role_parse(const char *name, enum server_role *out)
+{
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+        if (strcmp(name, role_names[i]) == 0) {
+            *out = (enum server_role)i;
+            return 0;
+        }
+    }
+    return BC_EINVAL;
+}
+
+const char *server_role_name(enum server_role role)
+{
+    return role_names[role];
+}
+
+static int runs_workers(const struct server *srv)
+{
+    return srv->config.role != SERVER_ROLE_GATEWAY;
+}
+
+static int runs_gateway(const struct server *srv)
+{
+    return srv->config.role != SERVER_ROLE_WORKER;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    bc_error("cannot create directory %s: %s", path, strerror(errno));
+    return BC_EIO;
+}
+
+static int open_registry(struct server *srv)
+{
+    const struct server_config *cfg = &srv->config;
+    struct session_limits limits = {cfg->max_sessions, cfg->max_listeners_per_session};
+    if (cfg->redis_url) {
+        bc_error("--redis: this build has no Redis registry");
+        return BC_EINVAL;
+    }
+    char *db = bc_asprintf("%s/sessions.db", cfg->data_dir);
+    int rc = session_registry_open(db, &limits, &srv->registry);
+    free(db);
+    return rc;
+}
+
+static int open_stream(struct server *srv)
+{
+    const struct server_config *cfg = &srv->config;
+    char *default_url = bc_asprintf("file://%s/stream", cfg->data_dir);
+    const char *url = cfg->stream_url ? cfg->stream_url : cfg->redis_url ? cfg->redis_url : default_url;
+    struct stream_params params;
+    stream_default_params(&params);
+    int rc = stream_open(url, &params, &srv->stream);
+    if (rc < 0)
+        bc_error("cannot open the ingestion stream %s: %s", url, bc_strerror(rc));
+    free(default_url);
+    return rc;
+}
+
+static void wake_gateway(void *user_data)
+{
+    struct server *srv = user_data;
+    gateway_wake(srv->gateway);
+}
+
+static void on_stream_append(void *user_data, const char *session_id)
+{
+    struct server *srv = user_data;
+    worker_pool_notify(srv->workers, session_id);
+}
+
+static int fetch_catalog(void *user_data, char **json)
+{
+    struct server *srv = user_data;
+    if (!srv->catalog_json)
+        return BC_ENOTFOUND;
+    *json = bc_strdup(srv->catalog_json);
+    return 0;
+}
+
+static void add_health(void *user_data, cJSON *json)
+{
+    struct server *srv = user_data;
+    cJSON_AddStringToObject(json, "role", server_role_name(srv->config.role));
+    if (srv->workers)
+        cJSON_AddNumberToObject(json, "worker_sessions", (double)worker_pool_sessions(srv->workers));
+}
+
+static int start_workers(struct server *srv)
+{
+    const struct server_config *cfg = &srv->config;
+    int rc = engines_open(&cfg->asr, cfg->with_speech, &srv->engines);
+    if (rc < 0)
+        return rc;
+    struct catalog *catalog = engines_catalog(&srv->engines);
+    srv->catalog_json = catalog_json(catalog);
+    catalog_free(catalog);
+    srv->archive_dir = bc_asprintf("%s/audio", cfg->data_dir);
+    struct worker_config wc;
+    worker_default_config(&wc);
+    if (cfg->worker_threads > 0)
+        wc.threads = cfg->worker_threads;
+    wc.archive_dir = srv->archive_dir;
+    wc.max_sessions = cfg->max_sessions;
+    wc.lease_ttl_ms = cfg->lease_ttl_ms;
+    rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
+    if (rc < 0)
+        return rc;
+    stream_set_notify(srv->stream, on_stream_append, srv);
+    return 0;
+}
+
+static int start_gateway(struct server *srv)
+{
+    struct gateway_config gc = srv->config.gateway;
+    gc.health_only = !runs_gateway(srv);
+    struct gateway_deps deps = {srv->registry, srv->stream, srv->bus, fetch_catalog, add_health,
+                                srv};
+    return gateway_new(&gc, &deps, &srv->gateway);
+}
+
+static void report_port(struct server *srv, int ready_fd)
+{
+    int port = srv->gateway ? gateway_port(srv->gateway) : 0;
+    if (srv->gateway)
+        bc_info("%s listening on %s (web root %s)", server_role_name(srv->config.role),
+                gateway_public_url(srv->gateway), srv->config.gateway.web_root);
+    else
+        bc_info("worker running (no port)");
+    if (ready_fd >= 0) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "%d\n", port);
+        if (write(ready_fd, line, (size_t)n) != n)
+            bc_warn("could not report the port");
+    }
+}
+
+static int start(struct server *srv, int ready_fd)
+{
+    int rc = make_dir(srv->config.data_dir);
+    if (rc == 0)
+        rc = open_registry(srv);
+    if (rc == 0)
+        rc = open_stream(srv);
+    if (rc < 0)
+        return rc;
+    srv->bus = delivery_new(SERVER_DELIVERY_QUEUE_MAX, wake_gateway, srv);
+    if (runs_workers(srv) && (rc = start_workers(srv)) < 0)
+        return rc;
+    if ((runs_gateway(srv) || srv->config.serve_http) && (rc = start_gateway(srv)) < 0)
+        return rc;
+    report_port(srv, ready_fd);
+    return 0;
+}
+
+/* Ends utterances in flight, lets local workers finish them, then gives
+ * listeners a moment to receive what is queued. */
+static void drain(struct server *srv)
+{
+    if (srv->gateway && runs_gateway(srv))
+        gateway_begin_drain(srv->gateway);
+    if (srv->workers && worker_pool_drain(srv->workers, srv->config.shutdown_timeout_ms) < 0)
+        bc_warn("shutdown: some audio is still unprocessed; it stays in the stream");
+    if (srv->gateway)
+        gateway_flush(srv->gateway, SERVER_FLUSH_TIMEOUT_MS);
+}
+
+static void stop(struct server *srv)
+{
+    signal_gateway = NULL;
+    worker_pool_free(srv->workers);
+    gateway_free(srv->gateway);
+    delivery_free(srv->bus);
+    engines_close(&srv->engines);
+    stream_close(srv->stream);
+    session_registry_close(srv->registry);
+    free(srv->catalog_json);
+    free(srv->archive_dir);
+}
+
+int server_run(const struct server_config *config, int ready_fd)
+{
+    struct server srv;
+    memset(&srv, 0, sizeof srv);
+    srv.config = *config;
+    stop_requested = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = start(&srv, ready_fd);
+    if (rc == 0) {
+        signal_gateway = srv.gateway;
+        while (!stop_requested) {
+            if (srv.gateway)
+                gateway_service(srv.gateway, 0);
+            else
+                bc_sleep_us(SERVER_IDLE_SLICE_US);
+        }
+        bc_info("shutting down: finishing utterances in flight");
+        drain(&srv);
+    }
+    stop(&srv);
+    if (rc == 0)
+        bc_info("stopped");
+    return rc;
+}
