@@ -205,6 +205,11 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
         close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
     s->speaker = c;
     delivery_subscribe(srv->bus, c->session, 1);
+    /* What the log holds, not what this process saw: after a restart, or
+     * when the speaker comes from another gateway, it resumes exactly there. */
+    uint64_t audio_bytes;
+    if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0)
+        s->received_samples = (int64_t)(audio_bytes / BYTES_PER_SAMPLE);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "type", "ready");
     cJSON_AddStringToObject(json, "session", c->session);

@@ -158,6 +158,14 @@ int stream_record_failed(struct stream *s, const char *session_id, uint64_t seq,
     return s->ops->record_failed(s->impl, session_id, seq, error ? error : "");
 }
 
+int stream_audio_bytes(struct stream *s, const char *session_id, uint64_t *bytes)
+{
+    *bytes = 0;
+    if (!s || !stream_id_valid(session_id))
+        return BC_EINVAL;
+    return s->ops->audio_bytes(s->impl, session_id, bytes);
+}
+
 size_t stream_dead_letters(struct stream *s, const char *session_id)
 {
     if (!s || !stream_id_valid(session_id))

@@ -84,6 +84,11 @@ int stream_checkpoint_get(struct stream *s, const char *session_id, uint64_t *se
  * with error and the caller moves on past it. */
 int stream_record_failed(struct stream *s, const char *session_id, uint64_t seq,
                          const char *error);
+/* Bytes of audio the session's log holds in all: every STREAM_KIND_AUDIO
+ * record ever appended, processed or not. A speaker that reconnects, to any
+ * gateway, resumes right after it. 0 for an unknown session. Returns 0 or
+ * BC_EIO. */
+int stream_audio_bytes(struct stream *s, const char *session_id, uint64_t *bytes);
 /* Number of dead-lettered records of the session. */
 size_t stream_dead_letters(struct stream *s, const char *session_id);
 

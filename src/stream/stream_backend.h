@@ -23,6 +23,7 @@ struct stream_ops {
                           size_t *state_len);
     int (*record_failed)(void *impl, const char *id, uint64_t seq, const char *error);
     size_t (*dead_letters)(void *impl, const char *id);
+    int (*audio_bytes)(void *impl, const char *id, uint64_t *bytes);
     size_t (*sessions_pending)(void *impl, char (*ids)[STREAM_SESSION_ID_MAX], size_t max);
     void (*session_ended)(void *impl, const char *id);
     int (*lease)(void *impl, const char *id, const char *owner, int ttl_ms, uint64_t *token);
@@ -73,6 +74,7 @@ struct stream_mem_view {
     struct stream_record *const *records; /* the pending ones, in seq order */
     size_t pending_records;
     size_t pending_bytes; /* data bytes of the pending records */
+    uint64_t audio_bytes; /* stream_audio_bytes: all audio ever appended */
     int ended;
 };
 
@@ -93,6 +95,7 @@ int stream_mem_checkpoint_get(struct stream_mem *m, const char *id, uint64_t *se
                               size_t *state_len);
 int stream_mem_record_failed(struct stream_mem *m, const char *id, uint64_t seq, const char *error);
 size_t stream_mem_dead_letters(struct stream_mem *m, const char *id);
+uint64_t stream_mem_audio_bytes(struct stream_mem *m, const char *id);
 size_t stream_mem_sessions_pending(struct stream_mem *m, char (*ids)[STREAM_SESSION_ID_MAX],
                                    size_t max);
 void stream_mem_session_ended(struct stream_mem *m, const char *id);
@@ -105,7 +108,8 @@ int stream_mem_session_ext(struct stream_mem *m, const char *id, int create, voi
  * then its pending records in seq order (ownership of rec moves to the log). */
 int stream_mem_load_session(struct stream_mem *m, const char *id, uint64_t checkpoint_seq,
                             const void *state, size_t state_len, uint64_t last_seq,
-                            int64_t last_append_ms, size_t dead_letters, int ended, void *ext);
+                            int64_t last_append_ms, size_t dead_letters, int ended,
+                            uint64_t audio_bytes, void *ext);
 int stream_mem_load_record(struct stream_mem *m, const char *id, struct stream_record *rec);
 
 /* Calls fn for every session under the lock. */

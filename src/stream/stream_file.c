@@ -207,6 +207,22 @@ static void compact(struct file_sess *fs, const struct stream_mem_view *v)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, FILE_MODE);
     if (fd < 0)
         goto fail;
+    uint64_t dropped_audio = v->audio_bytes;
+    for (size_t i = 0; i < v->pending_records; i++) {
+        if (v->records[i]->kind == STREAM_KIND_AUDIO)
+            dropped_audio -= v->records[i]->len;
+    }
+    struct {
+        struct stream_record rec;
+        uint8_t data[LOG_BASE_BYTES];
+    } base = {{0, LOG_KIND_BASE, 0, LOG_BASE_BYTES}, {0}};
+    sf_put_u64(base.rec.data, dropped_audio);
+    uint8_t base_hdr[LOG_HEADER_BYTES];
+    sf_encode_header(&base.rec, base_hdr);
+    if (sf_write_all(fd, base_hdr, sizeof base_hdr) < 0 ||
+        sf_write_all(fd, base.rec.data, LOG_BASE_BYTES) < 0)
+        goto fail;
+    bytes += sizeof base_hdr + LOG_BASE_BYTES;
     for (size_t i = 0; i < v->pending_records; i++) {
         const struct stream_record *rec = v->records[i];
         uint8_t hdr[LOG_HEADER_BYTES];
@@ -348,6 +364,13 @@ static size_t file_dead_letters(void *impl, const char *id)
     return stream_mem_dead_letters(fb->mem, id);
 }
 
+static int file_audio_bytes(void *impl, const char *id, uint64_t *bytes)
+{
+    struct file_backend *fb = impl;
+    *bytes = stream_mem_audio_bytes(fb->mem, id);
+    return 0;
+}
+
 static size_t file_sessions_pending(void *impl, char (*ids)[STREAM_SESSION_ID_MAX], size_t max)
 {
     struct file_backend *fb = impl;
@@ -399,6 +422,7 @@ static const struct stream_ops file_ops = {
     .checkpoint_get = file_checkpoint_get,
     .record_failed = file_record_failed,
     .dead_letters = file_dead_letters,
+    .audio_bytes = file_audio_bytes,
     .sessions_pending = file_sessions_pending,
     .session_ended = file_session_ended,
     .lease = file_lease,

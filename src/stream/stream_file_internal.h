@@ -15,6 +15,11 @@
 /* [magic u32][seq u64][kind u32][append_ms i64][len u32][crc u32] */
 #define LOG_HEADER_BYTES 32
 #define LOG_CRC_OFFSET 28
+/* A compacted log starts with this record (seq 0): its data, a u64, is the
+ * audio bytes of the records compaction dropped, so stream_audio_bytes
+ * survives compaction and restarts. */
+#define LOG_KIND_BASE 0u
+#define LOG_BASE_BYTES 8
 /* [magic u32][seq u64][state_len u32][state][crc u32] */
 #define CKPT_HEADER_BYTES 16
 #define CKPT_MAX_BYTES (CKPT_HEADER_BYTES + STREAM_STATE_MAX + 4)

@@ -21,6 +21,7 @@ struct scan {
     uint64_t last_seq;
     int64_t last_append_ms;
     uint64_t good_bytes;
+    uint64_t audio_bytes; /* stream_audio_bytes of the session */
 };
 
 static void scan_free(struct scan *sc)
@@ -53,8 +54,10 @@ static int scan_log(const char *path, uint64_t checkpoint_seq, struct scan *sc)
             why = "torn";
             break;
         }
-        if (sf_get_u32(hdr) != LOG_MAGIC || len > STREAM_RECORD_MAX_BYTES || seq == 0 ||
-            (sc->last_seq && seq != sc->last_seq + 1)) {
+        int is_base = sc->good_bytes == 0 && seq == 0 && sf_get_u32(hdr + 12) == LOG_KIND_BASE &&
+                      len == LOG_BASE_BYTES;
+        if (sf_get_u32(hdr) != LOG_MAGIC || len > STREAM_RECORD_MAX_BYTES ||
+            (seq == 0 && !is_base) || (sc->last_seq && seq != sc->last_seq + 1)) {
             why = "damaged";
             break;
         }
@@ -75,6 +78,13 @@ static int scan_log(const char *path, uint64_t checkpoint_seq, struct scan *sc)
         rec->append_ms = (int64_t)sf_get_u64(hdr + 16);
         rec->len = len;
         sc->good_bytes += sizeof(hdr) + len;
+        if (is_base) {
+            sc->audio_bytes = sf_get_u64(rec->data);
+            free(rec);
+            continue;
+        }
+        if (rec->kind == STREAM_KIND_AUDIO)
+            sc->audio_bytes += len;
         sc->last_seq = seq;
         sc->last_append_ms = rec->append_ms;
         if (seq <= checkpoint_seq) {
@@ -148,7 +158,7 @@ static int recover_session(struct file_backend *fb, const char *id)
         goto fail;
     fs->log_bytes = sc.good_bytes;
     rc = stream_mem_load_session(fb->mem, id, ckpt, state, state_len, sc.last_seq, last_ms, n_dead,
-                                 is_ended, fs);
+                                 is_ended, sc.audio_bytes, fs);
     if (rc < 0)
         goto fail;
     fs = NULL; /* owned by the memory log now */

@@ -40,6 +40,7 @@ struct session {
     struct dead_letter *dead; /* the ones of this run */
     size_t n_dead;
     size_t dead_total; /* including those found on disk */
+    uint64_t audio_bytes;
 };
 
 struct stream_mem {
@@ -190,6 +191,8 @@ int stream_mem_append(struct stream_mem *m, const char *id, enum stream_kind kin
         goto fail;
     push_record(s, rec);
     s->next_seq++;
+    if (kind == STREAM_KIND_AUDIO)
+        s->audio_bytes += len;
     s->last_append_ms = rec->append_ms;
     if (seq_out)
         *seq_out = rec->seq;
@@ -330,6 +333,15 @@ out:
     return rc;
 }
 
+uint64_t stream_mem_audio_bytes(struct stream_mem *m, const char *id)
+{
+    pthread_mutex_lock(&m->mu);
+    struct session *s = find(m, id);
+    uint64_t bytes = s ? s->audio_bytes : 0;
+    pthread_mutex_unlock(&m->mu);
+    return bytes;
+}
+
 size_t stream_mem_dead_letters(struct stream_mem *m, const char *id)
 {
     pthread_mutex_lock(&m->mu);
@@ -379,7 +391,8 @@ int stream_mem_session_ext(struct stream_mem *m, const char *id, int create, voi
 
 int stream_mem_load_session(struct stream_mem *m, const char *id, uint64_t checkpoint_seq,
                             const void *state, size_t state_len, uint64_t last_seq,
-                            int64_t last_append_ms, size_t dead_letters, int ended, void *ext)
+                            int64_t last_append_ms, size_t dead_letters, int ended,
+                            uint64_t audio_bytes, void *ext)
 {
     if (state_len > STREAM_STATE_MAX)
         return BC_EINVAL;
@@ -396,6 +409,7 @@ int stream_mem_load_session(struct stream_mem *m, const char *id, uint64_t check
     s->last_append_ms = last_append_ms;
     s->dead_total = dead_letters;
     s->ended = ended;
+    s->audio_bytes = audio_bytes;
     rc = 0;
 out:
     pthread_mutex_unlock(&m->mu);
@@ -436,6 +450,7 @@ void stream_mem_foreach(struct stream_mem *m,
             .records = s->recs ? s->recs + s->head : NULL,
             .pending_records = s->count,
             .pending_bytes = s->backlog_bytes,
+            .audio_bytes = s->audio_bytes,
             .ended = s->ended,
         };
         fn(ctx, &v);
@@ -486,6 +501,12 @@ static size_t mem_dead_letters(void *impl, const char *id)
     return stream_mem_dead_letters(impl, id);
 }
 
+static int mem_audio_bytes(void *impl, const char *id, uint64_t *bytes)
+{
+    *bytes = stream_mem_audio_bytes(impl, id);
+    return 0;
+}
+
 static size_t mem_sessions_pending(void *impl, char (*ids)[STREAM_SESSION_ID_MAX], size_t max)
 {
     return stream_mem_sessions_pending(impl, ids, max);
@@ -515,6 +536,7 @@ static const struct stream_ops mem_ops = {
     .checkpoint_get = mem_checkpoint_get,
     .record_failed = mem_record_failed,
     .dead_letters = mem_dead_letters,
+    .audio_bytes = mem_audio_bytes,
     .sessions_pending = mem_sessions_pending,
     .session_ended = mem_session_ended,
     .lease = mem_lease,
