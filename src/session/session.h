@@ -65,18 +65,19 @@ void session_registry_close(struct session_registry *reg);
 /* Creates a live session. targets may be empty; codes are stored as given
  * (the caller validates them). Returns 0, fills *info and token (NUL-ended),
  * or BC_ELIMIT (max_sessions live), BC_EINVAL (too many targets or a code
- * too long), BC_EIO. */
+ * too long), BC_EIO. token is overwritten even when the call fails. */
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1]);
-/* Returns 0 and *info, or BC_ENOTFOUND. */
+/* Returns 0 and *info, BC_ENOTFOUND or BC_EIO. */
 int session_get(struct session_registry *reg, const char *id, struct session_info *info);
-/* Constant-time token check. Returns 0, BC_ENOTFOUND or BC_EAUTH
- * (wrong or missing token). */
+/* Constant-time check of the token against the stored hash. Returns 0,
+ * BC_ENOTFOUND, BC_EAUTH (wrong or missing token) or BC_EIO. */
 int session_check_token(struct session_registry *reg, const char *id, const char *token);
 /* Marks the session ended (token checked as above; NULL token skips the
  * check, for shutdown and tests). Ending an ended session returns BC_ESTATE. */
 int session_end(struct session_registry *reg, const char *id, const char *token);
-/* Ids of live sessions (for recovery after a restart); at most max. */
+/* Ids of live sessions, oldest first (for recovery after a restart); at
+ * most max. 0 when the store cannot be read. */
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max);
 
 /* Listener counts: in memory with SQLite (connections do not survive a
@@ -109,7 +110,8 @@ int session_add_caption_fenced(struct session_registry *reg, const char *id, con
                                int utterance, int64_t start_ms, int64_t end_ms,
                                const char *text, const char *source_text, uint64_t fence);
 /* The captions of (id, lang) in utterance order, as a new transcript (caller
- * frees with transcript_free). Returns 0 or BC_ENOTFOUND (no such session). */
+ * frees with transcript_free). Returns 0, BC_ENOTFOUND (no such session),
+ * BC_EINVAL or BC_EIO; *out is NULL after a failure. */
 int session_transcript(struct session_registry *reg, const char *id, const char *lang,
                        struct transcript **out);
 /* The last n final captions of (id, lang), oldest first (for late joiners). */

@@ -272,7 +272,10 @@ static size_t rs_list_live(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t m
 {
     struct session_redis *r = impl;
     char last[RS_NUMBER_MAX];
-    snprintf(last, sizeof last, "%zu", max - 1);
+    if (max - 1 > (size_t)LLONG_MAX)
+        snprintf(last, sizeof last, "-1"); /* all: Redis reads ranks as signed 64-bit */
+    else
+        snprintf(last, sizeof last, "%zu", max - 1);
     /* Score order is creation order, ties broken by id as with SQLite. */
     const char *argv[] = {"ZRANGE", RS_LIVE_KEY, "0", last};
     redisReply *reply;

@@ -250,14 +250,32 @@ static void assert_all_fail(struct session_registry *reg, const char *id, const 
     ASSERT_LT(bc_now_us() - start, DOWN_CALL_MAX_US);
 }
 
+/* A loopback port bound but not listening: connecting is refused, and no
+ * other server can take the port while fd is open. */
+static int closed_port(int *fd)
+{
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT(*fd >= 0);
+    ASSERT_OK(bind(*fd, (struct sockaddr *)&a, sizeof a));
+    ASSERT_OK(getsockname(*fd, (struct sockaddr *)&a, &len));
+    return ntohs(a.sin_port);
+}
+
 static void test_unreachable_at_open(void)
 {
+    int fd;
     char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_fixture_free_port());
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", closed_port(&fd));
     struct session_registry *reg;
     ASSERT_OK(session_registry_open_url(url, NULL, &reg)); /* down is not a bad url */
     assert_all_fail(reg, "abcdefghjk", "0123456789abcdef0123456789abcdef");
     session_registry_close(reg);
+    close(fd);
 }
 
 static void test_kill_and_restart(void)
@@ -292,6 +310,7 @@ static void test_kill_and_restart(void)
     char ids[2][SESSION_ID_LEN + 1];
     ASSERT_EQ(session_list_live(reg, ids, 2), 1);
     ASSERT_STR_EQ(ids[0], info.id);
+    ASSERT_EQ(session_list_live(reg, ids, SIZE_MAX), 1);
     char langs[2][SESSION_LANG_LEN];
     int counts[2];
     ASSERT_EQ(session_listener_counts(reg, info.id, langs, counts, 2), 1);
