@@ -1,7 +1,15 @@
 /* The session registry: sessions, speaker tokens, languages, listener
- * counts and the final captions of every language, persisted in SQLite so
- * a restart keeps them. Every function is thread-safe (one connection
- * behind a mutex). */
+ * counts, the final captions of every language and the language catalog.
+ * Two backends behind one interface, chosen by URL:
+ *   sqlite://PATH or PATH  one process; persisted in an SQLite file so a
+ *                          restart keeps it (files created mode 0600)
+ *   redis://[:pw@]host:port[/db]
+ *                          shared by every gateway and worker process;
+ *                          listener counts are summed over all of them
+ * Speaker tokens are stored only as their SHA-256. Every function is
+ * thread-safe. With Redis every call that needs the store returns BC_EIO
+ * while Redis is unreachable (after at most the connection timeout) and
+ * works again once it is back. */
 #ifndef BC_SESSION_H
 #define BC_SESSION_H
 
@@ -36,36 +44,51 @@ struct session_registry;
 
 void session_default_limits(struct session_limits *limits);
 
-/* Opens (creating tables as needed) the database at db_path, or a private
- * in-memory one when db_path is NULL. Returns 0 and *out (free with
- * session_registry_close), or BC_EIO with the reason logged. */
+/* Opens the SQLite backend: the database at db_path (created mode 0600, with
+ * tables as needed; tokens an older version stored in clear are replaced by
+ * their hash), or a private in-memory one when db_path is NULL. Returns 0
+ * and *out (free with session_registry_close), or BC_EIO with the reason
+ * logged. */
 int session_registry_open(const char *db_path, const struct session_limits *limits,
                           struct session_registry **out);
+/* Opens the backend url names: "redis://..." (see redis/redis_conn.h; a
+ * Redis that is down is not an error here, calls fail with BC_EIO until it
+ * is up), "sqlite://PATH" or a plain PATH (as session_registry_open), or a
+ * private in-memory SQLite database when url is NULL. limits NULL: defaults.
+ * Returns 0 and *out, BC_EINVAL (malformed url) or BC_EIO; *out is NULL
+ * after a failure. */
+int session_registry_open_url(const char *url, const struct session_limits *limits,
+                              struct session_registry **out);
+/* Accepts NULL. */
 void session_registry_close(struct session_registry *reg);
 
 /* Creates a live session. targets may be empty; codes are stored as given
  * (the caller validates them). Returns 0, fills *info and token (NUL-ended),
  * or BC_ELIMIT (max_sessions live), BC_EINVAL (too many targets or a code
- * too long), BC_EIO. */
+ * too long), BC_EIO. token is overwritten even when the call fails. */
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1]);
-/* Returns 0 and *info, or BC_ENOTFOUND. */
+/* Returns 0 and *info, BC_ENOTFOUND or BC_EIO. */
 int session_get(struct session_registry *reg, const char *id, struct session_info *info);
-/* Constant-time token check. Returns 0, BC_ENOTFOUND or BC_EAUTH
- * (wrong or missing token). */
+/* Constant-time check of the token against the stored hash. Returns 0,
+ * BC_ENOTFOUND, BC_EAUTH (wrong or missing token) or BC_EIO. */
 int session_check_token(struct session_registry *reg, const char *id, const char *token);
 /* Marks the session ended (token checked as above; NULL token skips the
  * check, for shutdown and tests). Ending an ended session returns BC_ESTATE. */
 int session_end(struct session_registry *reg, const char *id, const char *token);
-/* Ids of live sessions (for recovery after a restart); at most max. */
+/* Ids of live sessions, oldest first (for recovery after a restart); at
+ * most max. 0 when the store cannot be read. */
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max);
 
-/* Listener counts live in memory only (connections do not survive a restart). */
-/* Returns 0, BC_ENOTFOUND, BC_ESTATE (ended) or BC_ELIMIT (listeners per session). */
+/* Listener counts: in memory with SQLite (connections do not survive a
+ * restart); with Redis one count per (session, language) shared by every
+ * process, so max_listeners_per_session bounds the sum over all gateways.
+ * Returns 0, BC_ENOTFOUND, BC_ESTATE (ended), BC_ELIMIT (listeners per
+ * session), BC_EINVAL (bad language code) or BC_EIO. */
 int session_listener_join(struct session_registry *reg, const char *id, const char *lang);
 void session_listener_leave(struct session_registry *reg, const char *id, const char *lang);
-/* Fills langs/counts (at most max) with the languages that have listeners.
- * Returns the number of languages. */
+/* Fills langs/counts (at most max) with the languages that have listeners,
+ * in no promised order. Returns the number of languages (0 after an error). */
 size_t session_listener_counts(struct session_registry *reg, const char *id,
                                char (*langs)[SESSION_LANG_LEN], int *counts, size_t max);
 
@@ -76,16 +99,36 @@ size_t session_languages(struct session_registry *reg, const struct session_info
 
 /* Stores a final caption (lang "en" for the source text). Returns 0 when
  * stored, 1 when (id, lang, utterance) was stored already (left unchanged:
- * a replay after a crash, not to be delivered again), or BC_EIO. */
+ * a replay after a crash, not to be delivered again), BC_ENOTFOUND, BC_EINVAL
+ * or BC_EIO. The same as session_add_caption_fenced with fence 0. */
 int session_add_caption(struct session_registry *reg, const char *id, const char *lang,
                         int utterance, int64_t start_ms, int64_t end_ms, const char *text,
                         const char *source_text);
+/* As session_add_caption, written by the holder of the session's lease
+ * whose fencing token is fence. With Redis and fence > 0 the write is
+ * refused with BC_ESTATE, nothing stored, when the session's recorded fence
+ * (REDIS_FENCE_SUFFIX, raised each time a lease is granted) is greater:
+ * a newer owner exists and this one must stop. The check and the write are
+ * one atomic step. fence 0 skips the check; SQLite (one process, no
+ * leases) ignores fence. */
+int session_add_caption_fenced(struct session_registry *reg, const char *id, const char *lang,
+                               int utterance, int64_t start_ms, int64_t end_ms,
+                               const char *text, const char *source_text, uint64_t fence);
 /* The captions of (id, lang) in utterance order, as a new transcript (caller
- * frees with transcript_free). Returns 0 or BC_ENOTFOUND (no such session). */
+ * frees with transcript_free). Returns 0, BC_ENOTFOUND (no such session),
+ * BC_EINVAL or BC_EIO; *out is NULL after a failure. */
 int session_transcript(struct session_registry *reg, const char *id, const char *lang,
                        struct transcript **out);
 /* The last n final captions of (id, lang), oldest first (for late joiners). */
 int session_recent_captions(struct session_registry *reg, const char *id, const char *lang,
                             size_t n, struct transcript **out);
+
+/* The language catalog: JSON text that workers publish (what their engines
+ * can recognize and translate) and gateways read, opaque to the registry.
+ * set replaces it: returns 0, BC_EINVAL (NULL) or BC_EIO. get returns 0 and
+ * a copy in *json (caller frees), BC_ENOTFOUND when none was published, or
+ * BC_EIO; *json is NULL after a failure. */
+int session_catalog_set(struct session_registry *reg, const char *json);
+int session_catalog_get(struct session_registry *reg, char **json);
 
 #endif

@@ -1,19 +1,17 @@
-/* The session registry: lifecycle, tokens, ids, limits, listener counts,
- * captions, persistence across a reopen, a broken db file and threads. */
-#include <pthread.h>
+/* The session registry on SQLite: the shared cases (session_cases.h), then
+ * what only this backend promises: listener order, persistence across a
+ * reopen, private files, hashed tokens and the migration of clear ones,
+ * registry URLs, and broken db files. */
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "session/session.h"
-#include "test.h"
-#include "util/err.h"
-#include "util/timeutil.h"
+#include "session_cases.h"
 
-#define ID_ALPHABET "abcdefghjkmnpqrstuvwxyz23456789"
-#define UNIQUE_CREATES 1000
-#define THREADS 4
-#define SESSIONS_PER_THREAD 10
-#define CAPTIONS_PER_SESSION 12
+#define PRIVATE_MODE 0600
+#define LEGACY_TOKEN "0123456789abcdef0123456789abcdef"
 
 static struct session_registry *open_mem(int max_sessions, int max_listeners)
 {
@@ -28,153 +26,8 @@ static struct session_registry *open_mem(int max_sessions, int max_listeners)
     return reg;
 }
 
-static void create(struct session_registry *reg, struct session_info *info,
-                   char token[SESSION_TOKEN_LEN + 1])
-{
-    const char *targets[] = {"es", "ca"};
-    ASSERT_OK(session_create(reg, "en", targets, 2, info, token));
-}
-
-static void test_lifecycle(void)
-{
-    struct session_registry *reg = open_mem(0, 0);
-    struct session_info info, got;
-    char token[SESSION_TOKEN_LEN + 1];
-    int64_t before_ms = bc_wall_ms();
-    const char *targets[] = {"es", "ca", "eo"};
-    ASSERT_OK(session_create(reg, "en", targets, 3, &info, token));
-    ASSERT_EQ(strlen(info.id), SESSION_ID_LEN);
-    ASSERT_STR_EQ(info.source, "en");
-    ASSERT_EQ(info.n_targets, 3);
-    ASSERT_STR_EQ(info.targets[0], "es");
-    ASSERT_STR_EQ(info.targets[2], "eo");
-    ASSERT_EQ(info.state, SESSION_LIVE);
-    ASSERT_GE(info.created_ms, before_ms);
-    ASSERT_LE(info.created_ms, bc_wall_ms());
-    ASSERT_EQ(info.ended_ms, 0);
-
-    ASSERT_OK(session_get(reg, info.id, &got));
-    ASSERT_STR_EQ(got.id, info.id);
-    ASSERT_EQ(got.n_targets, 3);
-    ASSERT_STR_EQ(got.targets[1], "ca");
-    ASSERT_EQ(got.created_ms, info.created_ms);
-
-    ASSERT_OK(session_create(reg, "en", NULL, 0, &got, token));
-    ASSERT_EQ(got.n_targets, 0);
-
-    ASSERT_OK(session_end(reg, info.id, NULL));
-    ASSERT_OK(session_get(reg, info.id, &got));
-    ASSERT_EQ(got.state, SESSION_ENDED);
-    ASSERT_GE(got.ended_ms, got.created_ms);
-    ASSERT_EQ(session_end(reg, info.id, NULL), BC_ESTATE);
-
-    ASSERT_EQ(session_get(reg, "zzzzzzzzzz", &got), BC_ENOTFOUND);
-    ASSERT_EQ(session_get(reg, "short", &got), BC_ENOTFOUND);
-    ASSERT_EQ(session_end(reg, "zzzzzzzzzz", NULL), BC_ENOTFOUND);
-
-    const char *too_many[SESSION_TARGETS_MAX + 1];
-    for (size_t i = 0; i <= SESSION_TARGETS_MAX; i++)
-        too_many[i] = "es";
-    ASSERT_EQ(session_create(reg, "en", too_many, SESSION_TARGETS_MAX + 1, &got, token),
-              BC_EINVAL);
-    ASSERT_OK(session_create(reg, "en", too_many, SESSION_TARGETS_MAX, &got, token));
-    ASSERT_EQ(got.n_targets, SESSION_TARGETS_MAX);
-    const char *long_code[] = {"a-code-that-is-far-too-long"};
-    ASSERT_EQ(session_create(reg, "en", long_code, 1, &got, token), BC_EINVAL);
-    const char *comma[] = {"es,ca"};
-    ASSERT_EQ(session_create(reg, "en", comma, 1, &got, token), BC_EINVAL);
-    ASSERT_EQ(session_create(reg, "", NULL, 0, &got, token), BC_EINVAL);
-    session_registry_close(reg);
-}
-
-static void test_tokens(void)
-{
-    struct session_registry *reg = open_mem(0, 0);
-    struct session_info info, other;
-    char token[SESSION_TOKEN_LEN + 1], other_token[SESSION_TOKEN_LEN + 1];
-    create(reg, &info, token);
-    create(reg, &other, other_token);
-    ASSERT_EQ(strlen(token), SESSION_TOKEN_LEN);
-    ASSERT_EQ(strspn(token, "0123456789abcdef"), SESSION_TOKEN_LEN);
-    ASSERT(strcmp(token, other_token) != 0);
-
-    ASSERT_OK(session_check_token(reg, info.id, token));
-    char wrong[SESSION_TOKEN_LEN + 2];
-    snprintf(wrong, sizeof wrong, "%s", token);
-    wrong[SESSION_TOKEN_LEN - 1] = wrong[SESSION_TOKEN_LEN - 1] == 'a' ? 'b' : 'a';
-    ASSERT_EQ(session_check_token(reg, info.id, wrong), BC_EAUTH);
-    ASSERT_EQ(session_check_token(reg, info.id, other_token), BC_EAUTH);
-    snprintf(wrong, sizeof wrong, "%.*s", SESSION_TOKEN_LEN - 1, token); /* a prefix */
-    ASSERT_EQ(session_check_token(reg, info.id, wrong), BC_EAUTH);
-    snprintf(wrong, sizeof wrong, "%s0", token); /* one character more */
-    ASSERT_EQ(session_check_token(reg, info.id, wrong), BC_EAUTH);
-    ASSERT_EQ(session_check_token(reg, info.id, ""), BC_EAUTH);
-    ASSERT_EQ(session_check_token(reg, info.id, NULL), BC_EAUTH);
-    ASSERT_EQ(session_check_token(reg, "zzzzzzzzzz", token), BC_ENOTFOUND);
-
-    /* A wrong token cannot end a session. */
-    ASSERT_EQ(session_end(reg, info.id, other_token), BC_EAUTH);
-    ASSERT_EQ(session_end(reg, info.id, ""), BC_EAUTH);
-    struct session_info got;
-    ASSERT_OK(session_get(reg, info.id, &got));
-    ASSERT_EQ(got.state, SESSION_LIVE);
-    ASSERT_OK(session_end(reg, info.id, token));
-    ASSERT_EQ(session_end(reg, info.id, token), BC_ESTATE);
-    /* The token stays the speaker's credential after the end. */
-    ASSERT_OK(session_check_token(reg, info.id, token));
-    ASSERT_EQ(session_check_token(reg, info.id, other_token), BC_EAUTH);
-    session_registry_close(reg);
-}
-
-static int cmp_ids(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-static void test_ids(void)
-{
-    struct session_registry *reg = open_mem(UNIQUE_CREATES, 0);
-    static char ids[UNIQUE_CREATES][SESSION_ID_LEN + 1];
-    int seen[256] = {0};
-    for (int i = 0; i < UNIQUE_CREATES; i++) {
-        struct session_info info;
-        char token[SESSION_TOKEN_LEN + 1];
-        create(reg, &info, token);
-        ASSERT_EQ(strlen(info.id), SESSION_ID_LEN);
-        ASSERT_EQ(strspn(info.id, ID_ALPHABET), SESSION_ID_LEN);
-        for (int c = 0; c < SESSION_ID_LEN; c++)
-            seen[(unsigned char)info.id[c]]++;
-        memcpy(ids[i], info.id, sizeof ids[i]);
-    }
-    qsort(ids, UNIQUE_CREATES, sizeof ids[0], cmp_ids);
-    for (int i = 1; i < UNIQUE_CREATES; i++)
-        ASSERT(strcmp(ids[i - 1], ids[i]) != 0);
-    /* 10000 draws: every character of the alphabet shows up. */
-    for (const char *c = ID_ALPHABET; *c; c++)
-        ASSERT_GT(seen[(unsigned char)*c], 0);
-
-    char live[UNIQUE_CREATES + 1][SESSION_ID_LEN + 1];
-    ASSERT_EQ(session_list_live(reg, live, UNIQUE_CREATES + 1), UNIQUE_CREATES);
-    ASSERT_EQ(session_list_live(reg, live, 7), 7);
-    session_registry_close(reg);
-}
-
-static void test_max_sessions(void)
-{
-    struct session_registry *reg = open_mem(3, 0);
-    struct session_info info[3], extra;
-    char token[SESSION_TOKEN_LEN + 1];
-    for (int i = 0; i < 3; i++)
-        create(reg, &info[i], token);
-    const char *targets[] = {"es"};
-    ASSERT_EQ(session_create(reg, "en", targets, 1, &extra, token), BC_ELIMIT);
-    ASSERT_OK(session_end(reg, info[1].id, NULL));
-    ASSERT_OK(session_create(reg, "en", targets, 1, &extra, token));
-    ASSERT_EQ(session_create(reg, "en", targets, 1, &extra, token), BC_ELIMIT);
-    session_registry_close(reg);
-}
-
-static void test_listeners(void)
+/* Counts come in the order languages first got a listener. */
+static void test_listener_order(void)
 {
     struct session_registry *reg = open_mem(0, 3);
     struct session_info a, b;
@@ -218,80 +71,6 @@ static void test_listeners(void)
     session_registry_close(reg);
 }
 
-static void add_three(struct session_registry *reg, const char *id)
-{
-    /* Out of order, as a pipeline that finishes utterances unevenly. */
-    ASSERT_EQ(session_add_caption(reg, id, "es", 2, 5000, 7000, "tercera", "third"), 0);
-    ASSERT_EQ(session_add_caption(reg, id, "es", 0, 0, 1500, "primera", "first"), 0);
-    ASSERT_EQ(session_add_caption(reg, id, "es", 1, 1500, 4000, "segunda", "second"), 0);
-    ASSERT_EQ(session_add_caption(reg, id, "en", 0, 0, 1500, "first", "first"), 0);
-}
-
-static void check_three(struct session_registry *reg, const char *id)
-{
-    struct transcript *t;
-    ASSERT_OK(session_transcript(reg, id, "es", &t));
-    ASSERT_EQ(transcript_count(t), 3);
-    const char *texts[] = {"primera", "segunda", "tercera"};
-    for (size_t i = 0; i < 3; i++) {
-        ASSERT_EQ(transcript_cue_at(t, i)->utterance, (int)i);
-        ASSERT_STR_EQ(transcript_cue_at(t, i)->text, texts[i]);
-    }
-    ASSERT_STR_EQ(transcript_cue_at(t, 1)->source_text, "second");
-    ASSERT_EQ(transcript_cue_at(t, 2)->start_ms, 5000);
-    ASSERT_EQ(transcript_cue_at(t, 2)->end_ms, 7000);
-    transcript_free(t);
-}
-
-static void test_captions(void)
-{
-    struct session_registry *reg = open_mem(0, 0);
-    struct session_info info, other;
-    char token[SESSION_TOKEN_LEN + 1];
-    create(reg, &info, token);
-    create(reg, &other, token);
-    add_three(reg, info.id);
-    check_three(reg, info.id);
-
-    /* A replay is reported and does not overwrite. */
-    ASSERT_EQ(session_add_caption(reg, info.id, "es", 1, 1, 2, "otra", "other"), 1);
-    check_three(reg, info.id);
-
-    struct transcript *t;
-    ASSERT_OK(session_transcript(reg, info.id, "en", &t));
-    ASSERT_EQ(transcript_count(t), 1);
-    ASSERT_STR_EQ(transcript_cue_at(t, 0)->text, "first");
-    transcript_free(t);
-    ASSERT_OK(session_transcript(reg, info.id, "fr", &t));
-    ASSERT_EQ(transcript_count(t), 0);
-    transcript_free(t);
-    ASSERT_OK(session_transcript(reg, other.id, "es", &t)); /* captions stay per session */
-    ASSERT_EQ(transcript_count(t), 0);
-    transcript_free(t);
-    ASSERT_EQ(session_transcript(reg, "zzzzzzzzzz", "es", &t), BC_ENOTFOUND);
-    ASSERT(t == NULL);
-    ASSERT_EQ(session_add_caption(reg, "zzzzzzzzzz", "es", 0, 0, 1, "x", "x"), BC_ENOTFOUND);
-
-    ASSERT_OK(session_recent_captions(reg, info.id, "es", 2, &t));
-    ASSERT_EQ(transcript_count(t), 2);
-    ASSERT_STR_EQ(transcript_cue_at(t, 0)->text, "segunda");
-    ASSERT_STR_EQ(transcript_cue_at(t, 1)->text, "tercera");
-    transcript_free(t);
-    ASSERT_OK(session_recent_captions(reg, info.id, "es", 10, &t));
-    ASSERT_EQ(transcript_count(t), 3);
-    ASSERT_STR_EQ(transcript_cue_at(t, 0)->text, "primera");
-    transcript_free(t);
-    ASSERT_OK(session_recent_captions(reg, info.id, "es", 0, &t));
-    ASSERT_EQ(transcript_count(t), 0);
-    transcript_free(t);
-    ASSERT_EQ(session_recent_captions(reg, "zzzzzzzzzz", "es", 2, &t), BC_ENOTFOUND);
-
-    /* Captions may still arrive after the end (the last utterance flushes). */
-    ASSERT_OK(session_end(reg, info.id, NULL));
-    ASSERT_EQ(session_add_caption(reg, info.id, "es", 3, 7000, 8000, "cuarta", "fourth"), 0);
-    session_registry_close(reg);
-}
-
 /* A fresh directory under $TMPDIR (or /tmp) in dir. */
 static void make_temp_dir(char *dir, size_t size)
 {
@@ -325,6 +104,7 @@ static void test_persistence(void)
     create(reg, &live, token);
     create(reg, &ended, ended_token);
     add_three(reg, live.id);
+    ASSERT_OK(session_catalog_set(reg, "{\"targets\":[\"es\"]}"));
     ASSERT_OK(session_end(reg, ended.id, ended_token));
     ASSERT_OK(session_get(reg, ended.id, &got));
     int64_t ended_ms = got.ended_ms;
@@ -353,6 +133,10 @@ static void test_persistence(void)
     ASSERT_EQ(session_check_token(reg, live.id, ended_token), BC_EAUTH);
     check_three(reg, live.id);
     ASSERT_EQ(session_add_caption(reg, live.id, "es", 0, 0, 1500, "again", "again"), 1);
+    char *json;
+    ASSERT_OK(session_catalog_get(reg, &json));
+    ASSERT_STR_EQ(json, "{\"targets\":[\"es\"]}");
+    free(json);
     char ids[4][SESSION_ID_LEN + 1];
     ASSERT_EQ(session_list_live(reg, ids, 4), 1);
     ASSERT_STR_EQ(ids[0], live.id);
@@ -394,79 +178,174 @@ static void test_bad_files(void)
     remove_db(dir, path);
 }
 
-struct worker {
-    struct session_registry *reg;
-    int failures;
-    char ids[SESSIONS_PER_THREAD][SESSION_ID_LEN + 1];
-};
 
-static void *worker_run(void *arg)
+static void sha256_hex(const char *text, char out[65])
 {
-    struct worker *w = arg;
-    for (int s = 0; s < SESSIONS_PER_THREAD; s++) {
-        struct session_info info;
-        char token[SESSION_TOKEN_LEN + 1];
-        const char *targets[] = {"es"};
-        if (session_create(w->reg, "en", targets, 1, &info, token) != 0) {
-            w->failures++;
-            continue;
-        }
-        memcpy(w->ids[s], info.id, sizeof w->ids[s]);
-        for (int u = 0; u < CAPTIONS_PER_SESSION; u++) {
-            if (session_add_caption(w->reg, info.id, "es", u, u * 1000, u * 1000 + 900, "texto",
-                                    "text") != 0)
-                w->failures++;
-            if (session_listener_join(w->reg, info.id, "es") != 0)
-                w->failures++;
-        }
-        if (session_check_token(w->reg, info.id, token) != 0)
-            w->failures++;
-    }
-    return NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ASSERT(EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL));
+    ASSERT_EQ(len, 32);
+    for (unsigned int i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static void test_threads(void)
+/* The token column of session id, read with sqlite3 itself, into out. */
+static void raw_token(const char *path, const char *id, char *out, size_t size)
 {
-    struct session_registry *reg = open_mem(THREADS * SESSIONS_PER_THREAD, 0);
-    struct worker workers[THREADS];
-    pthread_t threads[THREADS];
-    for (int i = 0; i < THREADS; i++) {
-        memset(&workers[i], 0, sizeof workers[i]);
-        workers[i].reg = reg;
-        ASSERT_OK(pthread_create(&threads[i], NULL, worker_run, &workers[i]));
-    }
-    for (int i = 0; i < THREADS; i++)
-        ASSERT_OK(pthread_join(threads[i], NULL));
-    for (int i = 0; i < THREADS; i++) {
-        ASSERT_EQ(workers[i].failures, 0);
-        for (int s = 0; s < SESSIONS_PER_THREAD; s++) {
-            struct transcript *t;
-            ASSERT_OK(session_transcript(reg, workers[i].ids[s], "es", &t));
-            ASSERT_EQ(transcript_count(t), CAPTIONS_PER_SESSION);
-            transcript_free(t);
-            char langs[2][SESSION_LANG_LEN];
-            int counts[2];
-            ASSERT_EQ(session_listener_counts(reg, workers[i].ids[s], langs, counts, 2), 1);
-            ASSERT_EQ(counts[0], CAPTIONS_PER_SESSION);
-        }
-    }
-    char ids[THREADS * SESSIONS_PER_THREAD + 1][SESSION_ID_LEN + 1];
-    ASSERT_EQ(session_list_live(reg, ids, THREADS * SESSIONS_PER_THREAD + 1),
-              THREADS * SESSIONS_PER_THREAD);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT token FROM sessions WHERE id = ?", -1, &st, NULL),
+              SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void assert_mode(const char *path, const char *suffix)
+{
+    char name[4096];
+    snprintf(name, sizeof name, "%s%s", path, suffix);
+    struct stat st;
+    if (stat(name, &st) != 0)
+        TEST_FAIL_("%s does not exist", name);
+    if ((st.st_mode & 0777) != PRIVATE_MODE)
+        TEST_FAIL_("%s has mode %o, want %o", name, (unsigned)(st.st_mode & 0777),
+                   (unsigned)PRIVATE_MODE);
+}
+
+/* The database and its -wal and -shm files are readable by the owner only,
+ * even under a permissive umask; tokens are stored as their SHA-256. */
+static void test_private_files_and_hashed_tokens(void)
+{
+    char dir[1024];
+    make_temp_dir(dir, sizeof dir);
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/babelcast.db", dir);
+    mode_t old_umask = umask(022);
+    struct session_registry *reg;
+    ASSERT_OK(session_registry_open_url(path, NULL, &reg));
+    struct session_info info;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    /* While the connection is open in WAL mode all three files exist. */
+    assert_mode(path, "");
+    assert_mode(path, "-wal");
+    assert_mode(path, "-shm");
+    umask(old_umask);
+
+    char stored[128], expected[65];
+    raw_token(path, info.id, stored, sizeof stored);
+    ASSERT(strcmp(stored, token) != 0);
+    ASSERT(strstr(stored, token) == NULL);
+    sha256_hex(token, expected);
+    ASSERT_STR_EQ(stored, expected);
+    ASSERT_OK(session_check_token(reg, info.id, token));
+    /* The hash itself is not a credential. */
+    ASSERT_EQ(session_check_token(reg, info.id, stored), BC_EAUTH);
     session_registry_close(reg);
+    remove_db(dir, path);
+}
+
+/* A database written before tokens were hashed: its speakers keep their
+ * tokens, and after the open no clear token is left in the file. */
+static void test_legacy_tokens(void)
+{
+    char dir[1024];
+    make_temp_dir(dir, sizeof dir);
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/old.db", dir);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+              SQLITE_OK);
+    const char *old_schema =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE sessions(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
+        " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
+        " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL);"
+        "CREATE TABLE captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
+        " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
+        " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
+        "INSERT INTO sessions VALUES('abcdefghjk', '" LEGACY_TOKEN "', 'en', 'es,ca', 0,"
+        " 1700000000000, 0);"
+        "INSERT INTO captions VALUES('abcdefghjk', 'es', 0, 0, 900, 'hola', 'hello');";
+    ASSERT_EQ(sqlite3_exec(db, old_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    struct session_registry *reg;
+    ASSERT_OK(session_registry_open(path, NULL, &reg));
+    ASSERT_OK(session_check_token(reg, "abcdefghjk", LEGACY_TOKEN));
+    ASSERT_EQ(session_check_token(reg, "abcdefghjk", "0123456789abcdef0123456789abcdee"),
+              BC_EAUTH);
+    char stored[128], expected[65];
+    raw_token(path, "abcdefghjk", stored, sizeof stored);
+    sha256_hex(LEGACY_TOKEN, expected);
+    ASSERT_STR_EQ(stored, expected);
+    struct session_info got;
+    ASSERT_OK(session_get(reg, "abcdefghjk", &got));
+    ASSERT_EQ(got.created_ms, 1700000000000);
+    ASSERT_STR_EQ(got.targets[1], "ca");
+    struct transcript *t;
+    ASSERT_OK(session_transcript(reg, "abcdefghjk", "es", &t));
+    ASSERT_EQ(transcript_count(t), 1);
+    ASSERT_STR_EQ(transcript_cue_at(t, 0)->text, "hola");
+    transcript_free(t);
+    ASSERT_OK(session_end(reg, "abcdefghjk", LEGACY_TOKEN));
+    session_registry_close(reg);
+
+    /* Opening again leaves the hashes as they are. */
+    ASSERT_OK(session_registry_open(path, NULL, &reg));
+    ASSERT_OK(session_check_token(reg, "abcdefghjk", LEGACY_TOKEN));
+    session_registry_close(reg);
+    raw_token(path, "abcdefghjk", stored, sizeof stored);
+    ASSERT_STR_EQ(stored, expected);
+    remove_db(dir, path);
+}
+
+static void test_urls(void)
+{
+    char dir[1024];
+    make_temp_dir(dir, sizeof dir);
+    char path[sizeof dir + 16], url[sizeof path + 16];
+    snprintf(path, sizeof path, "%s/url.db", dir);
+    snprintf(url, sizeof url, "sqlite://%s", path);
+    struct session_registry *reg;
+    ASSERT_OK(session_registry_open_url(url, NULL, &reg));
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    session_registry_close(reg);
+    ASSERT_OK(session_registry_open_url(path, NULL, &reg)); /* the same file */
+    ASSERT_OK(session_get(reg, info.id, &got));
+    session_registry_close(reg);
+    ASSERT_OK(session_registry_open_url(NULL, NULL, &reg)); /* private memory */
+    ASSERT_EQ(session_get(reg, info.id, &got), BC_ENOTFOUND);
+    session_registry_close(reg);
+
+    const char *bad[] = {"", "sqlite://", "ftp://host/x", "redis://", "redis://host:0",
+                         "redis://host:99999", NULL};
+    for (int i = 0; bad[i]; i++) {
+        reg = (struct session_registry *)&reg;
+        if (session_registry_open_url(bad[i], NULL, &reg) != BC_EINVAL)
+            TEST_FAIL_("accepted '%s'", bad[i]);
+        ASSERT(reg == NULL);
+    }
+    session_registry_close(NULL);
+    remove_db(dir, path);
 }
 
 int main(void)
 {
-    test_lifecycle();
-    test_tokens();
-    test_ids();
-    test_max_sessions();
-    test_listeners();
-    test_captions();
+    session_cases_open = open_mem;
+    session_cases_run();
+    test_listener_order();
     test_persistence();
+    test_private_files_and_hashed_tokens();
+    test_legacy_tokens();
+    test_urls();
     test_bad_files();
-    test_threads();
     printf("session: all passed\n");
     return 0;
 }

@@ -1,0 +1,80 @@
+/* Shared by the Redis backend's files (session_redis.c: sessions, tokens,
+ * listener counts, catalog and the script runner; session_redis_captions.c:
+ * captions and their fencing); not part of its interface.
+ *
+ * Key layout (every key of a session carries the hash tag {ID}, so each
+ * script touches one Cluster slot):
+ *   bc:{ID}:info            hash: token (SHA-256 hex), source, targets,
+ *                           state (0 live, 1 ended), created_ms, ended_ms
+ *   bc:{ID}:listeners       hash: language -> listeners over all gateways
+ *   bc:{ID}:captions:LANG   sorted set scored by utterance, one JSON member
+ *                           per caption {"u","s","e","t","x"}
+ *   bc:{ID}:fence           integer, the fencing token of the newest lease
+ *                           (written by the stream backend, read here)
+ *   bc:registry:live        sorted set of live ids scored by created_ms
+ *   bc:catalog              string, the language catalog JSON */
+#ifndef BC_SESSION_REDIS_INTERNAL_H
+#define BC_SESSION_REDIS_INTERNAL_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redis/redis_conn.h"
+#include "session/session.h"
+
+#define RS_LIVE_KEY "bc:registry:live"
+#define RS_CATALOG_KEY "bc:catalog"
+#define RS_INFO_SUFFIX "info"
+#define RS_LISTENERS_SUFFIX "listeners"
+#define RS_CAPTIONS_PREFIX "captions:"
+/* "bc:{" id "}:" "captions:" lang, with room to spare. */
+#define RS_KEY_MAX 96
+
+/* What the scripts answer besides data (Lua integers). */
+#define RS_DONE 0
+#define RS_TAKEN 1 /* the id or the caption exists already */
+#define RS_NOTFOUND 2
+#define RS_ENDED 3
+#define RS_LIMIT 4
+#define RS_FENCED 5
+
+enum rs_script_id {
+    RS_CREATE,
+    RS_RESERVE,
+    RS_END,
+    RS_JOIN,
+    RS_LEAVE,
+    RS_ADD_CAPTION,
+    RS_READ_CAPTIONS,
+    RS_SCRIPT_COUNT
+};
+
+/* SHA-1 in hex, the name EVALSHA knows a script by. */
+#define RS_SHA1_HEX_LEN 40
+
+struct session_redis {
+    struct redis_conn *conn;
+    struct session_limits limits;
+    char sha[RS_SCRIPT_COUNT][RS_SHA1_HEX_LEN + 1];
+};
+
+/* The script's text (static). */
+const char *rs_script_text(enum rs_script_id which);
+/* Runs script which with n_keys keys then the other args (NUL-ended
+ * strings), loading it when Redis does not know it (first use, restart).
+ * Returns 0 and *reply (caller frees; never an error reply) or BC_EIO. */
+int rs_eval(struct session_redis *r, enum rs_script_id which, int n_keys, const char **args,
+            int n_args, redisReply **reply);
+/* As rs_eval for a script answering one integer, in *value. */
+int rs_eval_int(struct session_redis *r, enum rs_script_id which, int n_keys, const char **args,
+                int n_args, long long *value);
+/* The key of session id with suffix into buf (RS_KEY_MAX). */
+void rs_key(char *buf, const char *id, const char *suffix);
+
+int rs_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
+                   int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
+int rs_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
+                     struct transcript **out);
+
+#endif

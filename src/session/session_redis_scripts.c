@@ -1,0 +1,91 @@
+/* The Lua scripts of the Redis registry backend. Each reads and writes the
+ * keys of one session (one Cluster slot) or the live set alone, so every
+ * check and the write it guards happen as one atomic step on the server.
+ * Answers are the RS_* integers of session_redis_internal.h. */
+#include "session/session_redis_internal.h"
+
+#define RS_STR_(x) #x
+#define RS_STR(x) RS_STR_(x)
+
+/* KEYS: info. ARGV: token hash, source, targets, created_ms. */
+static const char create_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return " RS_STR(RS_TAKEN) " end\n"
+    "redis.call('HSET', KEYS[1], 'token', ARGV[1], 'source', ARGV[2], 'targets', ARGV[3],"
+    " 'state', '0', 'created_ms', ARGV[4], 'ended_ms', '0')\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: live set. ARGV: id, created_ms, max_sessions. */
+static const char reserve_lua[] =
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return " RS_STR(RS_LIMIT) " end\n"
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info. ARGV: ended_ms. */
+static const char end_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
+    "redis.call('HSET', KEYS[1], 'state', '1', 'ended_ms', ARGV[1])\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info, listeners. ARGV: lang, max listeners per session. The limit
+ * bounds the sum over every language and every gateway. */
+static const char join_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
+    "local total = 0\n"
+    "for _, v in ipairs(redis.call('HVALS', KEYS[2])) do total = total + tonumber(v) end\n"
+    "if total >= tonumber(ARGV[2]) then return " RS_STR(RS_LIMIT) " end\n"
+    "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: listeners. ARGV: lang. A count never goes below zero and a
+ * language without listeners disappears from the hash. */
+static const char leave_lua[] =
+    "local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"
+    "if n <= 1 then redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "else redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info, fence, captions. ARGV: fence ('0': no check), utterance,
+ * member. Fences are compared as decimal strings (length, then digits) so
+ * every 64-bit value compares exactly, which Lua's doubles would not. */
+static const char add_caption_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if ARGV[1] ~= '0' then\n"
+    "  local cur = redis.call('GET', KEYS[2])\n"
+    "  if cur then\n"
+    "    cur = string.gsub(cur, '^0+', '')\n"
+    "    if #cur > #ARGV[1] or (#cur == #ARGV[1] and cur > ARGV[1]) then\n"
+    "      return " RS_STR(RS_FENCED) "\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if #redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[2], ARGV[2], 'LIMIT', 0, 1) > 0 then\n"
+    "  return " RS_STR(RS_TAKEN) "\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info, captions. ARGV: first rank (0 or -n), '1' to read nothing.
+ * Answers RS_NOTFOUND, or the members in utterance order. */
+static const char read_captions_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if ARGV[2] == '1' then return {} end\n"
+    "return redis.call('ZRANGE', KEYS[2], ARGV[1], -1)\n";
+
+static const char *const scripts[RS_SCRIPT_COUNT] = {
+    [RS_CREATE] = create_lua,
+    [RS_RESERVE] = reserve_lua,
+    [RS_END] = end_lua,
+    [RS_JOIN] = join_lua,
+    [RS_LEAVE] = leave_lua,
+    [RS_ADD_CAPTION] = add_caption_lua,
+    [RS_READ_CAPTIONS] = read_captions_lua,
+};
+
+const char *rs_script_text(enum rs_script_id which)
+{
+    return scripts[which];
+}

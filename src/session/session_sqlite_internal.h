@@ -1,0 +1,56 @@
+/* Shared by the SQLite backend's files (session_sqlite.c: sessions, tokens,
+ * listener counts, catalog; session_sqlite_captions.c: the captions table);
+ * not part of its interface. */
+#ifndef BC_SESSION_SQLITE_INTERNAL_H
+#define BC_SESSION_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "session/session.h"
+
+enum sq_stmt_id {
+    ST_INSERT,
+    ST_GET,
+    ST_TOKEN,
+    ST_COUNT_LIVE,
+    ST_END,
+    ST_LIST_LIVE,
+    ST_ADD_CAPTION,
+    ST_RECENT,
+    ST_CATALOG_SET,
+    ST_CATALOG_GET,
+    ST_COUNT
+};
+
+struct sq_listener_count {
+    char id[SESSION_ID_LEN + 1];
+    char lang[SESSION_LANG_LEN];
+    int count;
+};
+
+struct session_sqlite {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    pthread_mutex_t lock;
+    struct session_limits limits;
+    struct sq_listener_count *listeners; /* only entries with count > 0 */
+    size_t n_listeners, cap_listeners;
+};
+
+/* Logs the connection's last error; returns BC_EIO. */
+int sq_db_fail(struct session_sqlite *s, const char *what);
+/* Statements are reused: clear them for the next caller. */
+void sq_stmt_done(sqlite3_stmt *st);
+/* The start of every call on one session: takes the lock and reads the
+ * session's row into *info. Returns 0 holding s->lock, or BC_ENOTFOUND /
+ * BC_EIO without it. */
+int sq_lock_session(struct session_sqlite *s, const char *id, struct session_info *info);
+
+int sq_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
+                   int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
+int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
+                     struct transcript **out);
+
+#endif
