@@ -215,10 +215,9 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     else
         snprintf(gw->public_url, sizeof gw->public_url, "http://%s:%d", config->listen_host,
                  gateway_port(gw));
-    if (!config->health_only) {
-        gw_ws_start_lag_checks(gw);
+    gw_ws_start_lag_checks(gw); /* also the timer gateway_service promises */
+    if (!config->health_only)
         on_catalog_timer(&gw->catalog_timer);
-    }
     *out = gw;
     return 0;
 }
@@ -233,9 +232,9 @@ const char *gateway_public_url(const struct gateway *gw)
     return gw->public_url;
 }
 
-void gateway_service(struct gateway *gw, int timeout_ms)
+void gateway_service(struct gateway *gw)
 {
-    lws_service(gw->context, timeout_ms);
+    lws_service(gw->context, 0);
 }
 
 void gateway_wake(struct gateway *gw)

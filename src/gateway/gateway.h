@@ -57,8 +57,9 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
 /* The port listened on (useful after asking for port 0). */
 int gateway_port(const struct gateway *gw);
 const char *gateway_public_url(const struct gateway *gw);
-/* Serves sockets for up to timeout_ms (0: until something happens). */
-void gateway_service(struct gateway *gw, int timeout_ms);
+/* Serves sockets once: returns after handling what happened, or after a
+ * timer (one runs every 500 ms), or after gateway_wake. */
+void gateway_service(struct gateway *gw);
 /* Makes gateway_service return soon and deliver what the bus holds.
  * Thread-safe and async-signal-safe. */
 void gateway_wake(struct gateway *gw);

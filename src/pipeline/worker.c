@@ -268,10 +268,15 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
     struct record_mark origin = record_at(ws, ev->end_ms);
     int is_source = strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0;
     if (ev->final) {
-        int rc = session_add_caption(ws->pool->registry, ws->id, ev->lang, ev->utterance,
-                                     ev->start_ms, ev->end_ms, ev->text, ev->source_text);
+        int rc = session_add_caption_fenced(ws->pool->registry, ws->id, ev->lang, ev->utterance,
+                                            ev->start_ms, ev->end_ms, ev->text, ev->source_text,
+                                            ws->fence);
         if (rc == 1)
             return 1; /* delivered before the restart */
+        if (rc == BC_ESTATE) {
+            ws->lost = 1; /* a newer owner exists: this final is its to give */
+            return 1;
+        }
         if (rc < 0)
             bc_warn("session %s: caption not stored: %s", ws->id, bc_strerror(rc));
         pthread_mutex_lock(&ws->out_lock);

@@ -27,6 +27,7 @@
 #define SERVER_DELIVERY_QUEUE_MAX 65536
 /* After the drain, listeners get this long to receive what is queued. */
 #define SERVER_FLUSH_TIMEOUT_MS 2000
+#define SERVER_CATALOG_PUBLISH_US (10 * 1000 * 1000)
 /* How often a process without sockets looks for the stop signal. */
 #define SERVER_IDLE_SLICE_US 100000
 
@@ -106,12 +107,11 @@ static int open_registry(struct server *srv)
 {
     const struct server_config *cfg = &srv->config;
     struct session_limits limits = {cfg->max_sessions, cfg->max_listeners_per_session};
-    if (cfg->redis_url) {
-        bc_error("--redis: this build has no Redis registry");
-        return BC_EINVAL;
-    }
     char *db = bc_asprintf("%s/sessions.db", cfg->data_dir);
-    int rc = session_registry_open(db, &limits, &srv->registry);
+    int rc = session_registry_open_url(cfg->redis_url ? cfg->redis_url : db, &limits,
+                                       &srv->registry);
+    if (rc < 0)
+        bc_error("cannot open the session registry %s", cfg->redis_url ? cfg->redis_url : db);
     free(db);
     return rc;
 }
@@ -142,13 +142,24 @@ static void on_stream_append(void *user_data, const char *session_id)
     worker_pool_notify(srv->workers, session_id);
 }
 
+/* Workers publish what their engines offer; gateways read it back. A
+ * worker publishes again now and then, so the catalog returns after Redis
+ * lost it. */
+static void publish_catalog(struct server *srv)
+{
+    int rc = session_catalog_set(srv->registry, srv->catalog_json);
+    if (rc < 0)
+        bc_debug("language catalog not published: %s", bc_strerror(rc));
+}
+
 static int fetch_catalog(void *user_data, char **json)
 {
     struct server *srv = user_data;
-    if (!srv->catalog_json)
-        return BC_ENOTFOUND;
-    *json = bc_strdup(srv->catalog_json);
-    return 0;
+    if (srv->catalog_json) {
+        *json = bc_strdup(srv->catalog_json);
+        return 0;
+    }
+    return session_catalog_get(srv->registry, json);
 }
 
 static void add_health(void *user_data, cJSON *json)
@@ -168,6 +179,7 @@ static int start_workers(struct server *srv)
     struct catalog *catalog = engines_catalog(&srv->engines);
     srv->catalog_json = catalog_json(catalog);
     catalog_free(catalog);
+    publish_catalog(srv);
     srv->archive_dir = bc_asprintf("%s/audio", cfg->data_dir);
     struct worker_config wc;
     worker_default_config(&wc);
@@ -266,11 +278,16 @@ int server_run(const struct server_config *config, int ready_fd)
     int rc = start(&srv, ready_fd);
     if (rc == 0) {
         signal_gateway = srv.gateway;
+        int64_t published_us = bc_now_us();
         while (!stop_requested) {
             if (srv.gateway)
-                gateway_service(srv.gateway, 0);
+                gateway_service(srv.gateway);
             else
                 bc_sleep_us(SERVER_IDLE_SLICE_US);
+            if (srv.catalog_json && bc_now_us() - published_us > SERVER_CATALOG_PUBLISH_US) {
+                publish_catalog(&srv);
+                published_us = bc_now_us();
+            }
         }
         bc_info("shutting down: finishing utterances in flight");
         drain(&srv);
