@@ -19,10 +19,23 @@
 #define HTTP_NOT_FOUND 404
 #define HTTP_METHOD_NOT_ALLOWED 405
 #define HTTP_CONFLICT 409
+#define HTTP_LENGTH_REQUIRED 411
 #define HTTP_PAYLOAD_TOO_LARGE 413
+#define HTTP_URI_TOO_LONG 414
 #define HTTP_UNPROCESSABLE 422
+#define HTTP_UPGRADE_REQUIRED 426
 #define HTTP_TOO_MANY 429
+#define HTTP_HEADERS_TOO_LARGE 431
 #define HTTP_SERVER_ERROR 500
+/* Known request headers, values summed; unknown ones only count against
+ * the parser's buffer. */
+#define GW_HTTP_HEADERS_MAX 8192
+/* Enough digits for any body the gateway accepts, few enough to never overflow. */
+#define GW_CONTENT_LENGTH_DIGITS_MAX 9
+/* A Sec-WebSocket-Key is 16 random bytes in base64: 22 characters and "==". */
+#define WS_KEY_CHARS 24
+#define WS_KEY_DATA_CHARS 22
+#define WS_VERSION "13"
 #define QR_MARGIN_MODULES 4
 #define QR_MODULE_PX 8
 #define GW_HEALTH_SESSIONS_MAX 4096
@@ -54,13 +67,131 @@ static int respond_error(struct conn *c, int status, const char *code, const cha
     return 0;
 }
 
+/* respond_error for the request checks, which return 1 once answered. */
+static int refuse(struct conn *c, int status, const char *code, const char *message)
+{
+    respond_error(c, status, code, message);
+    return 1;
+}
+
+const char *gw_http_reason(int status)
+{
+    switch (status) {
+    case HTTP_OK: return "OK";
+    case HTTP_CREATED: return "Created";
+    case HTTP_NO_CONTENT: return "No Content";
+    case HTTP_BAD_REQUEST: return "Bad Request";
+    case HTTP_UNAUTHORIZED: return "Unauthorized";
+    case HTTP_NOT_FOUND: return "Not Found";
+    case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
+    case HTTP_CONFLICT: return "Conflict";
+    case HTTP_LENGTH_REQUIRED: return "Length Required";
+    case HTTP_PAYLOAD_TOO_LARGE: return "Payload Too Large";
+    case HTTP_URI_TOO_LONG: return "URI Too Long";
+    case HTTP_UNPROCESSABLE: return "Unprocessable Entity";
+    case HTTP_UPGRADE_REQUIRED: return "Upgrade Required";
+    case HTTP_TOO_MANY: return "Too Many Requests";
+    case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
+    case HTTP_SERVER_ERROR: return "Internal Server Error";
+    default: return "";
+    }
+}
+
+/* Request line and header sizes; 0, or 1 with the error filled in. */
+static int check_sizes(struct conn *c)
+{
+    static const enum lws_token_indexes uris[] = {
+        WSI_TOKEN_GET_URI,    WSI_TOKEN_POST_URI,  WSI_TOKEN_DELETE_URI, WSI_TOKEN_PUT_URI,
+        WSI_TOKEN_PATCH_URI,  WSI_TOKEN_HEAD_URI,  WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_HTTP_URI_ARGS,
+    };
+    size_t uri = 0, all = 0;
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++)
+        uri += (size_t)lws_hdr_total_length(c->wsi, uris[i]);
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++)
+        all += (size_t)lws_hdr_total_length(c->wsi, (enum lws_token_indexes)t);
+    /* c->uri and the query buffers hold at most GW_URI_MAX - 1 characters. */
+    if (uri >= GW_URI_MAX)
+        return refuse(c, HTTP_URI_TOO_LONG, "uri_too_long", "request URI too long");
+    if (all > GW_HTTP_HEADERS_MAX)
+        return refuse(c, HTTP_HEADERS_TOO_LARGE, "headers_too_large",
+                             "request headers too large");
+    return 0;
+}
+
+int gw_http_check_request(struct conn *c)
+{
+    if (check_sizes(c))
+        return 1;
+    int has_length = lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    /* Chunked bodies are refused rather than decoded: libwebsockets 4.1 does
+     * not decode them, and with a Content-Length too they are a request
+     * smuggling vector (RFC 9112 6.3). */
+    if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        if (has_length)
+            return refuse(c, HTTP_BAD_REQUEST, "bad_framing",
+                                 "Transfer-Encoding and Content-Length together");
+        return refuse(c, HTTP_LENGTH_REQUIRED, "length_required",
+                      "send the body with a Content-Length; chunked bodies are not accepted");
+    }
+    if (!has_length) {
+        /* Without one libwebsockets waits for a body that never ends. */
+        if (c->method == GW_POST || c->method == GW_OTHER_WITH_BODY)
+            return refuse(c, HTTP_LENGTH_REQUIRED, "length_required",
+                                 "a request with a body needs a Content-Length");
+        return 0;
+    }
+    char value[GW_CONTENT_LENGTH_DIGITS_MAX + 2];
+    int n = lws_hdr_copy(c->wsi, value, sizeof value, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    int digits = n > 0 && n <= GW_CONTENT_LENGTH_DIGITS_MAX;
+    for (int i = 0; digits && i < n; i++)
+        digits = value[i] >= '0' && value[i] <= '9';
+    if (!digits)
+        return refuse(c, HTTP_BAD_REQUEST, "bad_length",
+                             "Content-Length must be a decimal byte count");
+    return 0;
+}
+
+static int ws_key_valid(const char *key)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    /* The last data character carries 2 bits of the 16th byte and 4 zero bits. */
+    static const char last[] = "AQgw";
+    if (strlen(key) != WS_KEY_CHARS || strcmp(key + WS_KEY_DATA_CHARS, "==") != 0)
+        return 0;
+    for (int i = 0; i < WS_KEY_DATA_CHARS; i++) {
+        if (!key[i] || !strchr(b64, key[i]))
+            return 0;
+    }
+    return strchr(last, key[WS_KEY_DATA_CHARS - 1]) != NULL;
+}
+
+int gw_http_check_upgrade(struct conn *c)
+{
+    if (check_sizes(c))
+        return 1;
+    char version[8] = "", key[WS_KEY_CHARS + 8] = "";
+    if (lws_hdr_copy(c->wsi, version, sizeof version, WSI_TOKEN_VERSION) < 0 ||
+        strcmp(version, WS_VERSION) != 0)
+        return refuse(c, HTTP_UPGRADE_REQUIRED, "bad_websocket_version",
+                             "only WebSocket version 13 is supported");
+    if (lws_hdr_copy(c->wsi, key, sizeof key, WSI_TOKEN_KEY) < 0 || !ws_key_valid(key))
+        return refuse(c, HTTP_BAD_REQUEST, "bad_websocket_key",
+                             "Sec-WebSocket-Key must be 16 bytes in base64");
+    return 0;
+}
+
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
 {
-    /* libwebsockets copies "name=value" into the buffer and returns the value. */
+    /* libwebsockets copies "name=value" into the buffer and returns the value;
+     * request URIs are shorter than the buffer (check_sizes). */
     char buf[GW_URI_MAX], key[64];
     snprintf(key, sizeof key, "%s=", name);
+    out[0] = '\0';
     const char *value = lws_get_urlarg_by_name(wsi, key, buf, sizeof buf);
-    if (!value || strlen(value) >= len)
+    if (!value)
+        return 1;
+    if (strlen(value) >= len)
         return -1;
     memcpy(out, value, strlen(value) + 1);
     return 0;
@@ -132,15 +263,57 @@ static int get_health(struct server *srv, struct conn *c)
     return 0;
 }
 
+/* A JSON \u0000 escape outside an escaped backslash: cJSON would cut the
+ * string there, so "es\u0000xx" would pass as "es". */
+static int has_nul_escape(const char *s, size_t n)
+{
+    static const char nul[] = "u0000";
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (n - i - 1 >= strlen(nul) && strncmp(s + i + 1, nul, strlen(nul)) == 0)
+            return 1;
+        i++; /* the escaped character */
+    }
+    return 0;
+}
+
+/* The body as one JSON object and nothing else, or NULL after answering. */
+static cJSON *parse_body(struct conn *c)
+{
+    if (c->body_len == 0) {
+        respond_error(c, HTTP_BAD_REQUEST, "bad_json",
+                      "empty body: send a JSON object such as {\"targets\":[\"es\"]}");
+        return NULL;
+    }
+    if (memchr(c->body, '\0', c->body_len) || has_nul_escape(c->body, c->body_len)) {
+        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "the body contains a NUL character");
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *req = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, 0);
+    if (!req || !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
+        return NULL;
+    }
+    while (end < c->body + c->body_len && strchr(" \t\r\n", *end))
+        end++;
+    if (end < c->body + c->body_len) {
+        cJSON_Delete(req);
+        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "characters after the JSON object");
+        return NULL;
+    }
+    return req;
+}
+
 static int post_session(struct server *srv, struct conn *c)
 {
     if (c->body_too_large)
         return respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
-    cJSON *req = c->body_len ? cJSON_ParseWithLength(c->body, c->body_len) : cJSON_CreateObject();
-    if (!req || !cJSON_IsObject(req)) {
-        cJSON_Delete(req);
-        return respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
-    }
+    cJSON *req = parse_body(c);
+    if (!req)
+        return 0;
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
     const char *codes[SESSION_TARGETS_MAX];
@@ -162,9 +335,15 @@ static int post_session(struct server *srv, struct conn *c)
             break;
         const struct mt_language *l =
             cJSON_IsString(t) ? mt_language_find(srv->engines.mt, t->valuestring) : NULL;
+        int repeated = 0;
+        for (size_t i = 0; l && i < n; i++)
+            repeated |= strcmp(codes[i], l->code) == 0;
         if (!l) {
             status = HTTP_UNPROCESSABLE, code = "unknown_language";
             message = "a target language is not installed (see GET /api/languages)";
+        } else if (repeated) {
+            status = HTTP_BAD_REQUEST, code = "bad_request";
+            message = "a target language is listed twice";
         } else {
             codes[n++] = l->code;
         }
@@ -248,9 +427,12 @@ static int delete_session(struct server *srv, struct conn *c, const struct sessi
 static int get_transcript(struct server *srv, struct conn *c, const struct session_info *info)
 {
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
-    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
+    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
+        return respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
+    if (!lang[0])
         snprintf(lang, sizeof lang, "%s", info->source);
-    if (gw_query_arg(c->wsi, "format", format_name, sizeof format_name) < 0)
+    int rc = gw_query_arg(c->wsi, "format", format_name, sizeof format_name);
+    if (rc == 1 || (rc == 0 && !format_name[0]))
         snprintf(format_name, sizeof format_name, "json");
     enum transcript_format format;
     if (transcript_format_parse(format_name, &format) < 0)
@@ -341,6 +523,19 @@ static const char *mime_of(const char *path)
     return "application/octet-stream";
 }
 
+/* Whether path, with every link resolved, is still below root: a link in
+ * the web root must not publish the rest of the file system. */
+static int inside_web_root(const char *root, const char *path)
+{
+    char *real_root = realpath(root, NULL), *real_path = realpath(path, NULL);
+    size_t n = real_root ? strlen(real_root) : 0;
+    int inside = real_root && real_path && strncmp(real_path, real_root, n) == 0 &&
+                 real_path[n] == '/';
+    free(real_root);
+    free(real_path);
+    return inside;
+}
+
 static int static_file(struct server *srv, struct conn *c)
 {
     const char *page = NULL;
@@ -355,7 +550,7 @@ static int static_file(struct server *srv, struct conn *c)
     struct stat st;
     char *path = bc_asprintf("%s%s", srv->config.web_root, page);
     int found = srv->config.web_root && !strstr(page, "..") && stat(path, &st) == 0 &&
-                S_ISREG(st.st_mode);
+                S_ISREG(st.st_mode) && inside_web_root(srv->config.web_root, path);
     if (!found) {
         free(path);
         static const char not_found[] = "404 not found\n";

@@ -78,8 +78,11 @@ int sf_open_log(struct file_sess *fs);
 
 /* ---- stream_file_recover.c ---- */
 
-/* Loads every session directory under fb->dir into fb->mem, truncating each
- * log at its first torn or damaged record. 0 or a negative bc_err. */
+/* Loads every session directory under fb->dir into fb->mem. A damaged
+ * record inside a log is set aside: dead-lettered (counted by
+ * stream_dead_letters), an empty audio record keeps its seq, and every later
+ * record is kept; a torn or damaged last record is cut off. 0 or a negative
+ * bc_err. */
 int sf_recover_all(struct file_backend *fb);
 
 #endif
