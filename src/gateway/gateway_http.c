@@ -19,23 +19,10 @@
 #define HTTP_NOT_FOUND 404
 #define HTTP_METHOD_NOT_ALLOWED 405
 #define HTTP_CONFLICT 409
-#define HTTP_LENGTH_REQUIRED 411
 #define HTTP_PAYLOAD_TOO_LARGE 413
-#define HTTP_URI_TOO_LONG 414
 #define HTTP_UNPROCESSABLE 422
-#define HTTP_UPGRADE_REQUIRED 426
 #define HTTP_TOO_MANY 429
-#define HTTP_HEADERS_TOO_LARGE 431
 #define HTTP_SERVER_ERROR 500
-/* Known request headers, values summed; unknown ones only count against
- * the parser's buffer. */
-#define GW_HTTP_HEADERS_MAX 8192
-/* Enough digits for any body the gateway accepts, few enough to never overflow. */
-#define GW_CONTENT_LENGTH_DIGITS_MAX 9
-/* A Sec-WebSocket-Key is 16 random bytes in base64: 22 characters and "==". */
-#define WS_KEY_CHARS 24
-#define WS_KEY_DATA_CHARS 22
-#define WS_VERSION "13"
 #define QR_MARGIN_MODULES 4
 #define QR_MODULE_PX 8
 #define GW_HEALTH_SESSIONS_MAX 4096
@@ -58,7 +45,7 @@ static void respond_json(struct conn *c, int status, cJSON *json)
     cJSON_Delete(json);
 }
 
-static int respond_error(struct conn *c, int status, const char *code, const char *message)
+int gw_respond_error(struct conn *c, int status, const char *code, const char *message)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "error", message);
@@ -67,135 +54,6 @@ static int respond_error(struct conn *c, int status, const char *code, const cha
     return 0;
 }
 
-/* respond_error for the request checks, which return 1 once answered. */
-static int refuse(struct conn *c, int status, const char *code, const char *message)
-{
-    respond_error(c, status, code, message);
-    return 1;
-}
-
-const char *gw_http_reason(int status)
-{
-    switch (status) {
-    case HTTP_OK: return "OK";
-    case HTTP_CREATED: return "Created";
-    case HTTP_NO_CONTENT: return "No Content";
-    case HTTP_BAD_REQUEST: return "Bad Request";
-    case HTTP_UNAUTHORIZED: return "Unauthorized";
-    case HTTP_NOT_FOUND: return "Not Found";
-    case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
-    case HTTP_CONFLICT: return "Conflict";
-    case HTTP_LENGTH_REQUIRED: return "Length Required";
-    case HTTP_PAYLOAD_TOO_LARGE: return "Payload Too Large";
-    case HTTP_URI_TOO_LONG: return "URI Too Long";
-    case HTTP_UNPROCESSABLE: return "Unprocessable Entity";
-    case HTTP_UPGRADE_REQUIRED: return "Upgrade Required";
-    case HTTP_TOO_MANY: return "Too Many Requests";
-    case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
-    case HTTP_SERVER_ERROR: return "Internal Server Error";
-    default: return "";
-    }
-}
-
-/* Request line and header sizes; 0, or 1 with the error filled in. */
-static int check_sizes(struct conn *c)
-{
-    static const enum lws_token_indexes uris[] = {
-        WSI_TOKEN_GET_URI,    WSI_TOKEN_POST_URI,  WSI_TOKEN_DELETE_URI, WSI_TOKEN_PUT_URI,
-        WSI_TOKEN_PATCH_URI,  WSI_TOKEN_HEAD_URI,  WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_HTTP_URI_ARGS,
-    };
-    size_t uri = 0, all = 0;
-    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++)
-        uri += (size_t)lws_hdr_total_length(c->wsi, uris[i]);
-    for (int t = 0; t < WSI_TOKEN_COUNT; t++)
-        all += (size_t)lws_hdr_total_length(c->wsi, (enum lws_token_indexes)t);
-    /* c->uri and the query buffers hold at most GW_URI_MAX - 1 characters. */
-    if (uri >= GW_URI_MAX)
-        return refuse(c, HTTP_URI_TOO_LONG, "uri_too_long", "request URI too long");
-    if (all > GW_HTTP_HEADERS_MAX)
-        return refuse(c, HTTP_HEADERS_TOO_LARGE, "headers_too_large",
-                             "request headers too large");
-    return 0;
-}
-
-int gw_http_check_request(struct conn *c)
-{
-    if (check_sizes(c))
-        return 1;
-    int has_length = lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-    /* Chunked bodies are refused rather than decoded: libwebsockets 4.1 does
-     * not decode them, and with a Content-Length too they are a request
-     * smuggling vector (RFC 9112 6.3). */
-    if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-        if (has_length)
-            return refuse(c, HTTP_BAD_REQUEST, "bad_framing",
-                                 "Transfer-Encoding and Content-Length together");
-        return refuse(c, HTTP_LENGTH_REQUIRED, "length_required",
-                      "send the body with a Content-Length; chunked bodies are not accepted");
-    }
-    if (!has_length) {
-        /* Without one libwebsockets waits for a body that never ends. */
-        if (c->method == GW_POST || c->method == GW_OTHER_WITH_BODY)
-            return refuse(c, HTTP_LENGTH_REQUIRED, "length_required",
-                                 "a request with a body needs a Content-Length");
-        return 0;
-    }
-    char value[GW_CONTENT_LENGTH_DIGITS_MAX + 2];
-    int n = lws_hdr_copy(c->wsi, value, sizeof value, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    int digits = n > 0 && n <= GW_CONTENT_LENGTH_DIGITS_MAX;
-    for (int i = 0; digits && i < n; i++)
-        digits = value[i] >= '0' && value[i] <= '9';
-    if (!digits)
-        return refuse(c, HTTP_BAD_REQUEST, "bad_length",
-                             "Content-Length must be a decimal byte count");
-    return 0;
-}
-
-static int ws_key_valid(const char *key)
-{
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    /* The last data character carries 2 bits of the 16th byte and 4 zero bits. */
-    static const char last[] = "AQgw";
-    if (strlen(key) != WS_KEY_CHARS || strcmp(key + WS_KEY_DATA_CHARS, "==") != 0)
-        return 0;
-    for (int i = 0; i < WS_KEY_DATA_CHARS; i++) {
-        if (!key[i] || !strchr(b64, key[i]))
-            return 0;
-    }
-    return strchr(last, key[WS_KEY_DATA_CHARS - 1]) != NULL;
-}
-
-int gw_http_check_upgrade(struct conn *c)
-{
-    if (check_sizes(c))
-        return 1;
-    char version[8] = "", key[WS_KEY_CHARS + 8] = "";
-    if (lws_hdr_copy(c->wsi, version, sizeof version, WSI_TOKEN_VERSION) < 0 ||
-        strcmp(version, WS_VERSION) != 0)
-        return refuse(c, HTTP_UPGRADE_REQUIRED, "bad_websocket_version",
-                             "only WebSocket version 13 is supported");
-    if (lws_hdr_copy(c->wsi, key, sizeof key, WSI_TOKEN_KEY) < 0 || !ws_key_valid(key))
-        return refuse(c, HTTP_BAD_REQUEST, "bad_websocket_key",
-                             "Sec-WebSocket-Key must be 16 bytes in base64");
-    return 0;
-}
-
-int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
-{
-    /* libwebsockets copies "name=value" into the buffer and returns the value;
-     * request URIs are shorter than the buffer (check_sizes). */
-    char buf[GW_URI_MAX], key[64];
-    snprintf(key, sizeof key, "%s=", name);
-    out[0] = '\0';
-    const char *value = lws_get_urlarg_by_name(wsi, key, buf, sizeof buf);
-    if (!value)
-        return 1;
-    if (strlen(value) >= len)
-        return -1;
-    memcpy(out, value, strlen(value) + 1);
-    return 0;
-}
 
 size_t gw_session_languages(struct server *srv, const struct session_info *info,
                             char (*langs)[SESSION_LANG_LEN], size_t max)
@@ -282,26 +140,26 @@ static int has_nul_escape(const char *s, size_t n)
 static cJSON *parse_body(struct conn *c)
 {
     if (c->body_len == 0) {
-        respond_error(c, HTTP_BAD_REQUEST, "bad_json",
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json",
                       "empty body: send a JSON object such as {\"targets\":[\"es\"]}");
         return NULL;
     }
     if (memchr(c->body, '\0', c->body_len) || has_nul_escape(c->body, c->body_len)) {
-        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "the body contains a NUL character");
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "the body contains a NUL character");
         return NULL;
     }
     const char *end = NULL;
     cJSON *req = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, 0);
     if (!req || !cJSON_IsObject(req)) {
         cJSON_Delete(req);
-        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
         return NULL;
     }
     while (end < c->body + c->body_len && strchr(" \t\r\n", *end))
         end++;
     if (end < c->body + c->body_len) {
         cJSON_Delete(req);
-        respond_error(c, HTTP_BAD_REQUEST, "bad_json", "characters after the JSON object");
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "characters after the JSON object");
         return NULL;
     }
     return req;
@@ -310,7 +168,7 @@ static cJSON *parse_body(struct conn *c)
 static int post_session(struct server *srv, struct conn *c)
 {
     if (c->body_too_large)
-        return respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
+        return gw_respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
     cJSON *req = parse_body(c);
     if (!req)
         return 0;
@@ -350,16 +208,16 @@ static int post_session(struct server *srv, struct conn *c)
     }
     if (status) {
         cJSON_Delete(req);
-        return respond_error(c, status, code, message);
+        return gw_respond_error(c, status, code, message);
     }
     struct session_info info;
     char token[SESSION_TOKEN_LEN + 1];
     int rc = session_create(srv->registry, PIPELINE_SOURCE_LANG, codes, n, &info, token);
     cJSON_Delete(req);
     if (rc == BC_ELIMIT)
-        return respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
+        return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
     for (size_t i = 0; i < n; i++)
         mt_prepare(srv->engines.mt, codes[i]);
     cJSON *json = cJSON_CreateObject();
@@ -413,13 +271,13 @@ static int delete_session(struct server *srv, struct conn *c, const struct sessi
     const char *token = strncmp(auth, bearer, strlen(bearer)) == 0 ? auth + strlen(bearer) : "";
     int rc = session_end(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
-        return respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
     if (rc == BC_ESTATE)
-        return respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
+        return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
     if (gw_end_session(srv, info->id) < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }
@@ -428,7 +286,7 @@ static int get_transcript(struct server *srv, struct conn *c, const struct sessi
 {
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
-        return respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
+        return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
     if (!lang[0])
         snprintf(lang, sizeof lang, "%s", info->source);
     int rc = gw_query_arg(c->wsi, "format", format_name, sizeof format_name);
@@ -436,13 +294,13 @@ static int get_transcript(struct server *srv, struct conn *c, const struct sessi
         snprintf(format_name, sizeof format_name, "json");
     enum transcript_format format;
     if (transcript_format_parse(format_name, &format) < 0)
-        return respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
+        return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
     const struct mt_language *l = mt_language_find(srv->engines.mt, lang);
     if (!l && strcmp(lang, info->source) != 0)
-        return respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
+        return gw_respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
     struct transcript *t;
     if (session_transcript(srv->registry, info->id, l ? l->code : info->source, &t) < 0)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     char *text;
     size_t len;
     transcript_render(t, format, &text, &len);
@@ -457,7 +315,7 @@ static int get_qr(struct server *srv, struct conn *c, const struct session_info 
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     free(url);
     if (!qr)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", "QR encoding failed");
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "QR encoding failed");
     int size = qr->width + 2 * QR_MARGIN_MODULES;
     size_t cap = (size_t)qr->width * (size_t)qr->width * 24 + 512, len = 0;
     char *svg = bc_malloc(cap);
@@ -485,13 +343,13 @@ static int session_route(struct server *srv, struct conn *c)
     size_t id_len = strcspn(rest, "/");
     char id[SESSION_ID_LEN + 1];
     if (id_len == 0 || id_len > SESSION_ID_LEN)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     memcpy(id, rest, id_len);
     id[id_len] = '\0';
     const char *sub = rest + id_len;
     struct session_info info;
     if (session_get(srv->registry, id, &info) < 0)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     if (sub[0] == '\0' && c->method == GW_GET)
         return get_session(srv, c, &info);
     if (sub[0] == '\0' && c->method == GW_DELETE)
@@ -501,8 +359,8 @@ static int session_route(struct server *srv, struct conn *c)
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
         return get_qr(srv, c, &info);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
-    return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+    return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
 }
 
 static const char *mime_of(const char *path)
@@ -574,13 +432,13 @@ int gw_http_handle(struct server *srv, struct conn *c)
     if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {
         if (c->method == GW_POST)
             return post_session(srv, c);
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "use POST");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "use POST");
     }
     if (strncmp(c->uri, SESSIONS_PREFIX, strlen(SESSIONS_PREFIX)) == 0)
         return session_route(srv, c);
     if (strncmp(c->uri, "/api/", 5) == 0)
-        return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
     if (c->method != GW_GET)
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
     return static_file(srv, c);
 }

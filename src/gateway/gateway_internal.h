@@ -85,10 +85,13 @@ enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
 int gw_http_handle(struct server *srv, struct conn *c);
-/* Checks what libwebsockets lets through before any body is read: URI and
- * header sizes, Content-Length and Transfer-Encoding. Returns 0, or 1 after
- * filling conn->response* with the error: the framing of what follows is
- * unknown, so the connection must close after it. */
+/* Fills conn->response* with {"error": message, "code": code}; returns 0. */
+int gw_respond_error(struct conn *c, int status, const char *code, const char *message);
+
+/* gateway_request.c: checks what libwebsockets lets through before any
+ * body is read: URI and header sizes, Content-Length and Transfer-Encoding.
+ * Returns 0, or 1 after filling conn->response* with the error: the framing
+ * of what follows is unknown, so the connection must close after it. */
 int gw_http_check_request(struct conn *c);
 /* The same for a WebSocket upgrade request (sizes, Sec-WebSocket-Version,
  * Sec-WebSocket-Key): 0 to upgrade, or 1 with conn->response* filled. */
@@ -100,8 +103,8 @@ const char *gw_http_reason(int status);
 size_t gw_session_languages(struct server *srv, const struct session_info *info,
                             char (*langs)[SESSION_LANG_LEN], size_t max);
 
-/* The value of query argument name ("lang") into out: 0; 1 when absent (out
- * is then ""); -1 when longer than len - 1. */
+/* gateway_request.c: the value of query argument name ("lang") into out:
+ * 0; 1 when absent (out is then ""); -1 when longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
 
 /* gateway_ws.c */
