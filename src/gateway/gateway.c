@@ -16,7 +16,15 @@
 #define GW_DEFAULT_LISTENER_MAX_LAG_MS 10000
 #define GW_DEFAULT_RECENT_CAPTIONS 20
 #define GW_RX_BUFFER_BYTES 16384
+#define GW_CLOSE_GOING_AWAY 1001
 #define GW_SERVICE_SLICE_MS 100
+#define GW_HTTP_HEAD_BYTES 1024
+#define GW_HTTP_STATUS_LINE_MAX 64
+/* Requests whose headers do not fit are closed by libwebsockets unanswered;
+ * below this size the gateway answers 414 or 431 itself. */
+#define GW_HTTP_HEADER_BUFFER_BYTES 16384
+#define HTTP_UPGRADE_REQUIRED 426
+#define WS_VERSION "13"
 
 void gateway_default_config(struct gateway_config *c)
 {
@@ -52,20 +60,48 @@ static int method_of(struct lws *wsi)
     return GW_OTHER;
 }
 
-/* Sends the status line and headers now and the body when writeable. */
-static int http_respond(struct lws *wsi, struct conn *c)
+/* The status line and headers of c's response into [*p, end); the status
+ * line is built here because libwebsockets 4.1 leaves most reason phrases
+ * empty. */
+static int http_head(struct lws *wsi, const struct conn *c, int closes, uint8_t **p, uint8_t *end)
 {
-    uint8_t headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
-                                     *end = headers + sizeof headers - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)c->response_status, c->response_type,
-                                    c->response_len, &p, end))
+    char line[GW_HTTP_STATUS_LINE_MAX];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s", c->response_status,
+                     gw_http_reason(c->response_status));
+    if (lws_add_http_header_by_name(wsi, NULL, (const unsigned char *)line, n, p, end))
+        return 1;
+    if (c->response_type &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)c->response_type,
+                                     (int)strlen(c->response_type), p, end))
+        return 1;
+    if (lws_add_http_header_content_length(wsi, c->response_len, p, end))
         return 1;
     static const char no_cache[] = "no-store";
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     (const unsigned char *)no_cache, (int)strlen(no_cache), &p,
+                                     (const unsigned char *)no_cache, (int)strlen(no_cache), p,
                                      end))
         return 1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
+    static const char close_[] = "close";
+    if (closes && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                               (const unsigned char *)close_,
+                                               (int)strlen(close_), p, end))
+        return 1;
+    if (c->response_status == HTTP_UPGRADE_REQUIRED &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char *)WS_VERSION,
+                                     (int)strlen(WS_VERSION), p, end))
+        return 1;
+    return lws_finalize_http_header(wsi, p, end);
+}
+
+/* Sends the status line and headers now and the body when writeable. */
+static int http_respond(struct lws *wsi, struct conn *c)
+{
+    uint8_t headers[LWS_PRE + GW_HTTP_HEAD_BYTES], *start = headers + LWS_PRE, *p = start,
+                                                   *end = headers + sizeof headers - 1;
+    c->answered = 1;
+    if (http_head(wsi, c, 0, &p, end) ||
+        lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
         return 1;
     if (c->response_len == 0) {
         http_reset(c);
@@ -75,9 +111,28 @@ static int http_respond(struct lws *wsi, struct conn *c)
     return 0;
 }
 
+/* Sends a refusal whole, in one write, and closes: the request's framing
+ * (body length, upgrade) cannot be trusted, so nothing after it is read. */
+static int http_refuse(struct lws *wsi, struct conn *c)
+{
+    size_t cap = LWS_PRE + GW_HTTP_HEAD_BYTES + c->response_len;
+    uint8_t *buf = bc_malloc(cap), *start = buf + LWS_PRE, *p = start;
+    c->answered = 1;
+    if (http_head(wsi, c, 1, &p, buf + LWS_PRE + GW_HTTP_HEAD_BYTES - 1) == 0) {
+        memcpy(p, c->response, c->response_len);
+        p += c->response_len;
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+            bc_debug("refusal not sent");
+    }
+    free(buf);
+    http_reset(c);
+    return -1;
+}
+
 static int http_handle(struct gateway *srv, struct lws *wsi, struct conn *c)
 {
     int rc = gw_http_handle(srv, c);
+    c->answered = 1;
     if (rc == 1)
         return 0; /* a static file is on its way */
     if (rc < 0) {
@@ -92,6 +147,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
     struct conn *c = user;
     struct gateway *srv = lws_context_user(lws_get_context(wsi));
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) {
+        /* Before the upgrade the connection has no state of its own yet. */
+        struct conn check;
+        memset(&check, 0, sizeof check);
+        check.wsi = wsi;
+        return gw_http_check_upgrade(&check) ? http_refuse(wsi, &check) : 0;
+    }
     /* Connections dropped before their headers arrive have no state yet. */
     if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -100,12 +162,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         http_reset(c);
         c->kind = CONN_HTTP;
         c->wsi = wsi;
-        snprintf(c->uri, sizeof c->uri, "%s", (const char *)in);
+        c->answered = 0;
         c->method = method_of(wsi);
+        if (gw_http_check_request(c))
+            return http_refuse(wsi, c);
+        snprintf(c->uri, sizeof c->uri, "%s", (const char *)in);
         if (c->method == GW_POST || c->method == GW_OTHER_WITH_BODY)
             return 0; /* answer once the body is in */
         return http_handle(srv, wsi, c);
     case LWS_CALLBACK_HTTP_BODY:
+        /* An explicitly empty body arrives as (NULL, 0). */
+        if (c->answered || len == 0)
+            return 0;
         if (c->body_len + len > GW_HTTP_BODY_MAX) {
             c->body_too_large = 1;
             return 0;
@@ -116,6 +184,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->body[c->body_len] = '\0';
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (c->answered)
+            return 0;
         return http_handle(srv, wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!c->response)
@@ -203,6 +273,7 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     info.protocols = protocols;
     info.user = gw;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.max_http_header_data = GW_HTTP_HEADER_BUFFER_BYTES;
     lws_set_log_level(LLL_ERR, NULL);
     gw->context = lws_create_context(&info);
     if (!gw->context) {
@@ -257,14 +328,9 @@ void gateway_flush(struct gateway *gw, int timeout_ms)
 {
     int64_t deadline = bc_now_us() + (int64_t)timeout_ms * 1000;
     gw_ws_dispatch(gw);
-    while (bc_now_us() < deadline) {
-        int pending = 0;
-        for (struct conn *c = gw->conns; c; c = c->next)
-            pending |= c->queue_count > 0;
-        if (!pending)
-            break;
+    gw_ws_close_all(gw, GW_CLOSE_GOING_AWAY, "server shutting down");
+    while (gw->conns && bc_now_us() < deadline)
         lws_service(gw->context, GW_SERVICE_SLICE_MS);
-    }
 }
 
 void gateway_free(struct gateway *gw)

@@ -66,11 +66,11 @@ void gateway_wake(struct gateway *gw);
 /* Shutdown, step one: refuses new audio and appends an utterance end for
  * every session with a speaker here, so its last words are processed. */
 void gateway_begin_drain(struct gateway *gw);
-/* Step two: serves until every connection has sent what is queued, or
- * timeout_ms passes. */
+/* Step two: closes every speaker and listener (1001 "server shutting down")
+ * after what is queued for it, serving until all are closed or timeout_ms
+ * passes. */
 void gateway_flush(struct gateway *gw, int timeout_ms);
-/* Closes every connection (1001 "server shutting down") and stops
- * listening. NULL is a no-op. */
+/* Stops listening and frees what is left. NULL is a no-op. */
 void gateway_free(struct gateway *gw);
 
 #endif

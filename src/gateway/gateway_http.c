@@ -46,7 +46,7 @@ static void respond_json(struct conn *c, int status, cJSON *json)
     cJSON_Delete(json);
 }
 
-static int respond_error(struct conn *c, int status, const char *code, const char *message)
+int gw_respond_error(struct conn *c, int status, const char *code, const char *message)
 {
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "error", message);
@@ -55,22 +55,11 @@ static int respond_error(struct conn *c, int status, const char *code, const cha
     return 0;
 }
 
-int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
-{
-    /* libwebsockets copies "name=value" into the buffer and returns the value. */
-    char buf[GW_URI_MAX], key[64];
-    snprintf(key, sizeof key, "%s=", name);
-    const char *value = lws_get_urlarg_by_name(wsi, key, buf, sizeof buf);
-    if (!value || strlen(value) >= len)
-        return -1;
-    memcpy(out, value, strlen(value) + 1);
-    return 0;
-}
 
 static int get_languages(struct gateway *srv, struct conn *c)
 {
     if (!srv->catalog)
-        return respond_error(c, HTTP_UNAVAILABLE, "no_worker",
+        return gw_respond_error(c, HTTP_UNAVAILABLE, "no_worker",
                              "no worker has published its languages yet");
     char *text = catalog_json(srv->catalog);
     respond(c, HTTP_OK, JSON_TYPE, text, strlen(text));
@@ -93,15 +82,57 @@ static int get_health(struct gateway *srv, struct conn *c)
     return 0;
 }
 
+/* A JSON \u0000 escape outside an escaped backslash: cJSON would cut the
+ * string there, so "es\u0000xx" would pass as "es". */
+static int has_nul_escape(const char *s, size_t n)
+{
+    static const char nul[] = "u0000";
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (n - i - 1 >= strlen(nul) && strncmp(s + i + 1, nul, strlen(nul)) == 0)
+            return 1;
+        i++; /* the escaped character */
+    }
+    return 0;
+}
+
+/* The body as one JSON object and nothing else, or NULL after answering. */
+static cJSON *parse_body(struct conn *c)
+{
+    if (c->body_len == 0) {
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json",
+                      "empty body: send a JSON object such as {\"targets\":[\"es\"]}");
+        return NULL;
+    }
+    if (memchr(c->body, '\0', c->body_len) || has_nul_escape(c->body, c->body_len)) {
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "the body contains a NUL character");
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *req = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, 0);
+    if (!req || !cJSON_IsObject(req)) {
+        cJSON_Delete(req);
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
+        return NULL;
+    }
+    while (end < c->body + c->body_len && strchr(" \t\r\n", *end))
+        end++;
+    if (end < c->body + c->body_len) {
+        cJSON_Delete(req);
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json", "characters after the JSON object");
+        return NULL;
+    }
+    return req;
+}
+
 static int post_session(struct gateway *srv, struct conn *c)
 {
     if (c->body_too_large)
-        return respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
-    cJSON *req = c->body_len ? cJSON_ParseWithLength(c->body, c->body_len) : cJSON_CreateObject();
-    if (!req || !cJSON_IsObject(req)) {
-        cJSON_Delete(req);
-        return respond_error(c, HTTP_BAD_REQUEST, "bad_json", "body is not a JSON object");
-    }
+        return gw_respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
+    cJSON *req = parse_body(c);
+    if (!req)
+        return 0;
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
     const char *codes[SESSION_TARGETS_MAX];
@@ -123,28 +154,34 @@ static int post_session(struct gateway *srv, struct conn *c)
             break;
         const struct catalog_language *l =
             cJSON_IsString(t) ? catalog_find(srv->catalog, t->valuestring) : NULL;
+        int repeated = 0;
+        for (size_t i = 0; l && i < n; i++)
+            repeated |= strcmp(codes[i], l->code) == 0;
         if (!l && !srv->catalog) {
             status = HTTP_UNAVAILABLE, code = "no_worker";
             message = "no worker has published its languages yet; try again shortly";
         } else if (!l) {
             status = HTTP_UNPROCESSABLE, code = "unknown_language";
             message = "a target language is not installed (see GET /api/languages)";
+        } else if (repeated) {
+            status = HTTP_BAD_REQUEST, code = "bad_request";
+            message = "a target language is listed twice";
         } else {
             codes[n++] = l->code;
         }
     }
     if (status) {
         cJSON_Delete(req);
-        return respond_error(c, status, code, message);
+        return gw_respond_error(c, status, code, message);
     }
     struct session_info info;
     char token[SESSION_TOKEN_LEN + 1];
     int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
     cJSON_Delete(req);
     if (rc == BC_ELIMIT)
-        return respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
+        return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
@@ -196,13 +233,13 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     const char *token = strncmp(auth, bearer, strlen(bearer)) == 0 ? auth + strlen(bearer) : "";
     int rc = session_end(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
-        return respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
     if (rc == BC_ESTATE)
-        return respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
+        return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
     if (gw_end_session(srv, info->id) < 0)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }
@@ -210,19 +247,22 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
 static int get_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
-    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
+    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
+        return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
+    if (!lang[0])
         snprintf(lang, sizeof lang, "%s", info->source);
-    if (gw_query_arg(c->wsi, "format", format_name, sizeof format_name) < 0)
+    int rc = gw_query_arg(c->wsi, "format", format_name, sizeof format_name);
+    if (rc == 1 || (rc == 0 && !format_name[0]))
         snprintf(format_name, sizeof format_name, "json");
     enum transcript_format format;
     if (transcript_format_parse(format_name, &format) < 0)
-        return respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
+        return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_format", "format is vtt, srt, txt or json");
     const struct catalog_language *l = catalog_find(srv->catalog, lang);
     if (!l && strcmp(lang, info->source) != 0)
-        return respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
+        return gw_respond_error(c, HTTP_UNPROCESSABLE, "unknown_language", "language not offered");
     struct transcript *t;
     if (session_transcript(srv->registry, info->id, l ? l->code : info->source, &t) < 0)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     char *text;
     size_t len;
     transcript_render(t, format, &text, &len);
@@ -237,7 +277,7 @@ static int get_qr(struct gateway *srv, struct conn *c, const struct session_info
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     free(url);
     if (!qr)
-        return respond_error(c, HTTP_SERVER_ERROR, "internal", "QR encoding failed");
+        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "QR encoding failed");
     int size = qr->width + 2 * QR_MARGIN_MODULES;
     size_t cap = (size_t)qr->width * (size_t)qr->width * 24 + 512, len = 0;
     char *svg = bc_malloc(cap);
@@ -265,13 +305,13 @@ static int session_route(struct gateway *srv, struct conn *c)
     size_t id_len = strcspn(rest, "/");
     char id[SESSION_ID_LEN + 1];
     if (id_len == 0 || id_len > SESSION_ID_LEN)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     memcpy(id, rest, id_len);
     id[id_len] = '\0';
     const char *sub = rest + id_len;
     struct session_info info;
     if (session_get(srv->registry, id, &info) < 0)
-        return respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     if (sub[0] == '\0' && c->method == GW_GET)
         return get_session(srv, c, &info);
     if (sub[0] == '\0' && c->method == GW_DELETE)
@@ -281,8 +321,8 @@ static int session_route(struct gateway *srv, struct conn *c)
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
         return get_qr(srv, c, &info);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
-    return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+    return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
 }
 
 static const char *mime_of(const char *path)
@@ -303,6 +343,19 @@ static const char *mime_of(const char *path)
     return "application/octet-stream";
 }
 
+/* Whether path, with every link resolved, is still below root: a link in
+ * the web root must not publish the rest of the file system. */
+static int inside_web_root(const char *root, const char *path)
+{
+    char *real_root = realpath(root, NULL), *real_path = realpath(path, NULL);
+    size_t n = real_root ? strlen(real_root) : 0;
+    int inside = real_root && real_path && strncmp(real_path, real_root, n) == 0 &&
+                 real_path[n] == '/';
+    free(real_root);
+    free(real_path);
+    return inside;
+}
+
 static int static_file(struct gateway *srv, struct conn *c)
 {
     const char *page = NULL;
@@ -317,7 +370,7 @@ static int static_file(struct gateway *srv, struct conn *c)
     struct stat st;
     char *path = bc_asprintf("%s%s", srv->config.web_root, page);
     int found = srv->config.web_root && !strstr(page, "..") && stat(path, &st) == 0 &&
-                S_ISREG(st.st_mode);
+                S_ISREG(st.st_mode) && inside_web_root(srv->config.web_root, path);
     if (!found) {
         free(path);
         static const char not_found[] = "404 not found\n";
@@ -337,19 +390,19 @@ int gw_http_handle(struct gateway *srv, struct conn *c)
     if (strcmp(c->uri, "/healthz") == 0 && c->method == GW_GET)
         return get_health(srv, c);
     if (srv->config.health_only)
-        return respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
     if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)
         return get_languages(srv, c);
     if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {
         if (c->method == GW_POST)
             return post_session(srv, c);
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "use POST");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "use POST");
     }
     if (strncmp(c->uri, SESSIONS_PREFIX, strlen(SESSIONS_PREFIX)) == 0)
         return session_route(srv, c);
     if (strncmp(c->uri, "/api/", 5) == 0)
-        return respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
     if (c->method != GW_GET)
-        return respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
+        return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
     return static_file(srv, c);
 }

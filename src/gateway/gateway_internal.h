@@ -51,6 +51,7 @@ struct conn {
     size_t response_len;
     int response_status;
     const char *response_type;
+    int answered; /* this request got its response: later body callbacks are ignored */
 };
 
 /* Gateway-side state of a live session. */
@@ -85,8 +86,22 @@ enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
 int gw_http_handle(struct gateway *srv, struct conn *c);
-/* The value of query argument name ("lang") into out; 0, or -1 when absent
- * or longer than len - 1. */
+/* Fills conn->response* with {"error": message, "code": code}; returns 0. */
+int gw_respond_error(struct conn *c, int status, const char *code, const char *message);
+
+/* gateway_request.c: checks what libwebsockets lets through before any
+ * body is read: URI and header sizes, Content-Length and Transfer-Encoding.
+ * Returns 0, or 1 after filling conn->response* with the error: the framing
+ * of what follows is unknown, so the connection must close after it. */
+int gw_http_check_request(struct conn *c);
+/* The same for a WebSocket upgrade request (sizes, Sec-WebSocket-Version,
+ * Sec-WebSocket-Key): 0 to upgrade, or 1 with conn->response* filled. */
+int gw_http_check_upgrade(struct conn *c);
+/* The standard reason phrase of an HTTP status ("Created"), "" if unknown. */
+const char *gw_http_reason(int status);
+
+/* gateway_request.c: the value of query argument name ("lang") into out:
+ * 0; 1 when absent (out is then ""); -1 when longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
 
 /* gateway_ws.c */
@@ -97,6 +112,9 @@ void gw_ws_closed(struct gateway *srv, struct conn *c);
 void gw_ws_dispatch(struct gateway *srv);
 /* Drops lagging listeners every GW_LAG_CHECK_INTERVAL_MS from now on. */
 void gw_ws_start_lag_checks(struct gateway *srv);
+/* Shutdown: every speaker and listener gets close code (1001) after what is
+ * queued for it; each leaves srv->conns once its close is done. */
+void gw_ws_close_all(struct gateway *srv, int code, const char *reason);
 struct gw_session *gw_session_find(struct gateway *srv, const char *id, int create);
 /* Appends a session end to the stream (DELETE or shutdown). */
 int gw_end_session(struct gateway *srv, const char *id);

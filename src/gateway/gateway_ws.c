@@ -240,7 +240,9 @@ static void replay_recent(struct gateway *srv, struct conn *c)
 static int open_listener(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char lang[SESSION_LANG_LEN + 8] = "";
-    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0 || !lang[0])
+    if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
+        return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");
+    if (!lang[0])
         snprintf(lang, sizeof lang, "%s", info->source);
     const struct catalog_language *l = catalog_find(srv->catalog, lang);
     if (!l && strcmp(lang, info->source) != 0)
@@ -248,8 +250,8 @@ static int open_listener(struct gateway *srv, struct conn *c, const struct sessi
     snprintf(c->lang, sizeof c->lang, "%s", l ? l->code : info->source);
     char codec[GW_CODEC_NAME_MAX] = "";
     c->codec = DELIVERY_CODEC_PCM16;
-    if (gw_query_arg(c->wsi, "codec", codec, sizeof codec) == 0 && codec[0] &&
-        delivery_codec_parse(codec, &c->codec) < 0)
+    int has_codec = gw_query_arg(c->wsi, "codec", codec, sizeof codec);
+    if (has_codec < 0 || (has_codec == 0 && codec[0] && delivery_codec_parse(codec, &c->codec) < 0))
         return close_now(c, CLOSE_BAD_LANGUAGE, "unknown codec: pcm16 or opus");
     int rc = session_listener_join(srv->registry, c->session, c->lang);
     if (rc == BC_ELIMIT)
@@ -452,6 +454,18 @@ void gw_ws_dispatch(struct gateway *srv)
             }
             delivery_msg_unref(batch[i]);
         }
+    }
+}
+
+void gw_ws_close_all(struct gateway *srv, int code, const char *reason)
+{
+    for (struct conn *c = srv->conns; c; c = c->next) {
+        /* Unlike close_later, what is queued still goes out first. */
+        if (c->close_code)
+            continue;
+        c->close_code = code;
+        snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+        lws_callback_on_writable(c->wsi);
     }
 }
 

@@ -212,17 +212,9 @@ static void compact(struct file_sess *fs, const struct stream_mem_view *v)
         if (v->records[i]->kind == STREAM_KIND_AUDIO)
             dropped_audio -= v->records[i]->len;
     }
-    struct {
-        struct stream_record rec;
-        uint8_t data[LOG_BASE_BYTES];
-    } base = {{0, LOG_KIND_BASE, 0, LOG_BASE_BYTES}, {0}};
-    sf_put_u64(base.rec.data, dropped_audio);
-    uint8_t base_hdr[LOG_HEADER_BYTES];
-    sf_encode_header(&base.rec, base_hdr);
-    if (sf_write_all(fd, base_hdr, sizeof base_hdr) < 0 ||
-        sf_write_all(fd, base.rec.data, LOG_BASE_BYTES) < 0)
+    if (sf_write_base(fd, dropped_audio) < 0)
         goto fail;
-    bytes += sizeof base_hdr + LOG_BASE_BYTES;
+    bytes += LOG_HEADER_BYTES + LOG_BASE_BYTES;
     for (size_t i = 0; i < v->pending_records; i++) {
         const struct stream_record *rec = v->records[i];
         uint8_t hdr[LOG_HEADER_BYTES];

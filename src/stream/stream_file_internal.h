@@ -62,6 +62,8 @@ uint32_t sf_get_u32(const uint8_t *p);
 uint64_t sf_get_u64(const uint8_t *p);
 /* A log record's header, its CRC covering the header and rec->data. */
 void sf_encode_header(const struct stream_record *rec, uint8_t hdr[LOG_HEADER_BYTES]);
+/* Writes the base record that starts a rewritten log; 0 or BC_EIO. */
+int sf_write_base(int fd, uint64_t dropped_audio_bytes);
 /* 0 or BC_EIO; retries short writes and EINTR. */
 int sf_write_all(int fd, const void *buf, size_t n);
 /* Best effort: makes a file's or directory's entries durable. */
@@ -83,8 +85,11 @@ int sf_open_log(struct file_sess *fs);
 
 /* ---- stream_file_recover.c ---- */
 
-/* Loads every session directory under fb->dir into fb->mem, truncating each
- * log at its first torn or damaged record. 0 or a negative bc_err. */
+/* Loads every session directory under fb->dir into fb->mem. A damaged
+ * record inside a log is set aside: dead-lettered (counted by
+ * stream_dead_letters), an empty audio record keeps its seq, and every later
+ * record is kept; a torn or damaged last record is cut off. 0 or a negative
+ * bc_err. */
 int sf_recover_all(struct file_backend *fb);
 
 #endif

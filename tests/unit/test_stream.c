@@ -489,6 +489,28 @@ static void test_torn_tail(void)
     stream_close(s);
 }
 
+static void flip_byte(const char *log, off_t at)
+{
+    int fd = open(log, O_RDWR);
+    ASSERT(fd >= 0);
+    uint8_t b;
+    ASSERT_EQ(pread(fd, &b, 1, at), 1);
+    b ^= 0x10;
+    ASSERT_EQ(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static void expect_placeholder(struct stream *s, const char *id, uint64_t seq)
+{
+    struct stream_record *r = NULL;
+    ASSERT_OK(stream_read(s, id, seq - 1, &r));
+    ASSERT_EQ(r->seq, seq);
+    ASSERT_EQ(r->len, 0);
+    free(r);
+}
+
+/* One flipped byte in a record's audio: that record is set aside as a dead
+ * letter and the ones after it are kept, now and after another reopen. */
 static void test_corrupt_middle(void)
 {
     char dir[512], log[1024];
@@ -497,22 +519,55 @@ static void test_corrupt_middle(void)
     stream_close(s);
     snprintf(log, sizeof(log), "%s/m/log", dir);
     const off_t rec = LOG_HEADER_BYTES + CHUNK_BYTES;
-    int fd = open(log, O_RDWR);
-    ASSERT(fd >= 0);
-    uint8_t b;
-    ASSERT_EQ(pread(fd, &b, 1, rec + LOG_HEADER_BYTES + 100), 1);
-    b ^= 0x10;
-    ASSERT_EQ(pwrite(fd, &b, 1, rec + LOG_HEADER_BYTES + 100), 1);
-    close(fd);
+    flip_byte(log, rec + LOG_HEADER_BYTES + 100);
 
+    for (int round = 0; round < 2; round++) {
+        s = reopen(dir, NULL);
+        ASSERT_EQ(stream_dead_letters(s, "m"), 1);
+        expect_record(s, "m", 0, 1, chunk(0), CHUNK_BYTES);
+        expect_placeholder(s, "m", 2);
+        expect_record(s, "m", 2, 3, chunk(2), CHUNK_BYTES);
+        struct stream_record *r = NULL;
+        ASSERT_EQ(stream_read(s, "m", 3, &r), BC_EAGAIN);
+        stream_close(s);
+    }
     s = reopen(dir, NULL);
-    ASSERT_EQ(file_size(log), rec);
-    expect_record(s, "m", 0, 1, chunk(0), CHUNK_BYTES);
-    struct stream_record *r = NULL;
-    ASSERT_EQ(stream_read(s, "m", 1, &r), BC_EAGAIN);
     uint64_t seq = 0;
     ASSERT_OK(stream_append(s, "m", STREAM_KIND_AUDIO, chunk(9), CHUNK_BYTES, &seq));
-    ASSERT_EQ(seq, 2);
+    ASSERT_EQ(seq, 4);
+    stream_close(s);
+    s = reopen(dir, NULL);
+    expect_record(s, "m", 3, 4, chunk(9), CHUNK_BYTES);
+    ASSERT_EQ(stream_dead_letters(s, "m"), 1);
+    stream_close(s);
+}
+
+/* 72 records, some processed, one flipped byte in the length field of one
+ * in the middle: its length no longer fits, yet every later one is kept. */
+static void test_corrupt_header(void)
+{
+    enum { N = 72, BAD = 40, DONE = 10 };
+    char dir[512], log[1024];
+    struct stream *s = open_fresh("file", NULL, dir, sizeof(dir));
+    for (size_t i = 0; i < N; i++)
+        ASSERT_OK(stream_append(s, "h", STREAM_KIND_AUDIO, chunk(i), CHUNK_BYTES, NULL));
+    ASSERT_OK(stream_checkpoint(s, "h", DONE, NULL, 0));
+    stream_close(s);
+    snprintf(log, sizeof(log), "%s/h/log", dir);
+    const off_t rec = LOG_HEADER_BYTES + CHUNK_BYTES;
+    flip_byte(log, (BAD - 1) * rec + 24 + 1); /* the length's second byte */
+
+    s = reopen(dir, NULL);
+    ASSERT_EQ(stream_dead_letters(s, "h"), 1);
+    for (uint64_t seq = DONE + 1; seq <= N; seq++) {
+        if (seq == BAD)
+            expect_placeholder(s, "h", seq);
+        else
+            expect_record(s, "h", seq - 1, seq, chunk(seq - 1), CHUNK_BYTES);
+    }
+    uint64_t seq = 0;
+    ASSERT_OK(stream_append(s, "h", STREAM_KIND_AUDIO, chunk(0), CHUNK_BYTES, &seq));
+    ASSERT_EQ(seq, N + 1);
     stream_close(s);
 }
 
@@ -660,6 +715,7 @@ int main(void)
     test_reopen();
     test_torn_tail();
     test_corrupt_middle();
+    test_corrupt_header();
     test_crash();
     test_retention();
     test_compaction();
