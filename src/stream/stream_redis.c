@@ -197,15 +197,14 @@ static int sr_checkpoint(void *impl, const char *id, uint64_t seq, const void *s
     snprintf(ret_s, sizeof ret_s, "%d", b->params.retention_ms);
     const char *owner = leased ? held.owner : "";
     const char *argv[] = {id, seq_s, state_len ? state : "", owner, token_s, ret_s};
-    size_t lens[] = {strlen(id), strlen(seq_s), state_len, strlen(owner), strlen(token_s),
-                     strlen(ret_s)};
+    size_t lens[] = {strlen(id),    strlen(seq_s),   state_len,
+                     strlen(owner), strlen(token_s), strlen(ret_s)};
     redisReply *r;
     int rc = sr_eval(b, SR_SCRIPT_CHECKPOINT, &keys, 6, argv, lens, &r);
     if (rc < 0)
         return rc;
     if (sr_status_is(r, "FENCED")) {
-        bc_warn("stream: checkpoint of session %s refused: its lease is held by another owner",
-                id);
+        bc_warn("stream: checkpoint of session %s refused: its lease is held by another owner", id);
         rc = BC_ESTATE;
     } else if (sr_status_is(r, "BADSEQ")) {
         rc = BC_EINVAL;

@@ -16,8 +16,9 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define SR_POLL_MS 100            /* how soon the thread notices stop */
-#define SR_SUBSCRIBE_WAIT_MS 2000 /* sr_notifier_start waits this long for the first subscription */
+#define SR_POLL_MS 100 /* how soon the thread notices stop */
+/* sr_notifier_start waits this long for the first subscription. */
+#define SR_SUBSCRIBE_WAIT_MS 2000
 #define SR_BACKOFF_MIN_MS 50
 #define SR_BACKOFF_MAX_MS 2000
 #define SR_SUBSCRIBE_REPLY_ELEMENTS 3 /* ["subscribe"|"message", channel, count|payload] */
@@ -172,8 +173,7 @@ static void free_notifier(struct sr_notifier *n)
     free(n);
 }
 
-struct sr_notifier *sr_notifier_start(struct redis_backend *b, stream_notify_cb cb,
-                                      void *user_data)
+struct sr_notifier *sr_notifier_start(struct redis_backend *b, stream_notify_cb cb, void *user_data)
 {
     struct sr_notifier *n = bc_calloc(1, sizeof(*n));
     n->b = b;

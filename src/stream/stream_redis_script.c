@@ -15,6 +15,7 @@
 #define SR_FIXED_ARGS 3 /* EVALSHA sha numkeys */
 #define SR_MAX_ARGS 8
 
+/* clang-format off */
 /* Names bound in every script; KEYS follow enum sr_key. */
 #define LUA_PRELUDE                                                                                \
     "local audio, seqk, bytesk, ckpt, attempts, dead, ended, fence, lease, pending =\n"            \
@@ -153,6 +154,8 @@ static const char lua_ended[] =
     "end\n"
     "return {'OK'}\n";
 
+/* clang-format on */
+
 static const char *const scripts[SR_SCRIPT_COUNT] = {
     [SR_SCRIPT_APPEND] = lua_append,
     [SR_SCRIPT_CHECKPOINT] = lua_checkpoint,
@@ -163,14 +166,10 @@ static const char *const scripts[SR_SCRIPT_COUNT] = {
 };
 
 static const char *const key_suffix[SR_KEY_COUNT] = {
-    [SR_KEY_AUDIO] = "audio",
-    [SR_KEY_SEQ] = "seq",
-    [SR_KEY_BYTES] = "bytes",
-    [SR_KEY_CKPT] = "ckpt",
-    [SR_KEY_ATTEMPTS] = "attempts",
-    [SR_KEY_DEAD] = "dead",
-    [SR_KEY_ENDED] = "ended",
-    [SR_KEY_FENCE] = REDIS_FENCE_SUFFIX,
+    [SR_KEY_AUDIO] = "audio",       [SR_KEY_SEQ] = "seq",
+    [SR_KEY_BYTES] = "bytes",       [SR_KEY_CKPT] = "ckpt",
+    [SR_KEY_ATTEMPTS] = "attempts", [SR_KEY_DEAD] = "dead",
+    [SR_KEY_ENDED] = "ended",       [SR_KEY_FENCE] = REDIS_FENCE_SUFFIX,
     [SR_KEY_LEASE] = "lease",
 };
 

@@ -439,8 +439,8 @@ static void test_backlog_limit(void)
     p.max_backlog_bytes = 3 * CHUNK_BYTES;
     struct stream *a = open_redis(&p), *b = open_redis(&p);
     for (size_t i = 0; i < 3; i++)
-        ASSERT_OK(stream_append(i % 2 ? a : b, "bl", STREAM_KIND_AUDIO, chunk(i), CHUNK_BYTES,
-                                NULL));
+        ASSERT_OK(
+            stream_append(i % 2 ? a : b, "bl", STREAM_KIND_AUDIO, chunk(i), CHUNK_BYTES, NULL));
     uint64_t seq = 0;
     ASSERT_EQ(stream_append(a, "bl", STREAM_KIND_AUDIO, chunk(3), CHUNK_BYTES, &seq), BC_EAGAIN);
     ASSERT_EQ(stream_append(b, "bl", STREAM_KIND_AUDIO, chunk(3), 1, &seq), BC_EAGAIN);
