@@ -39,13 +39,18 @@
 /* ARGV: id, kind, data, max_backlog_bytes, channel. The backlog is the data
  * appended (bytes) minus the data up to the checkpoint (ckpt.bytes); each
  * entry stores the running total ("end") so a checkpoint finds its share
- * without reading the records it covers. */
+ * without reading the records it covers. A record arriving after the end
+ * (a late frame) revives the session's keys, or they would expire while it
+ * is pending and leave an id in the pending set that nothing removes. */
 static const char lua_append[] =
     LUA_PRELUDE
     "local len = string.len(ARGV[3])\n"
     "local total = num(redis.call('GET', bytesk))\n"
     "if total - num(redis.call('HGET', ckpt, 'bytes')) + len > tonumber(ARGV[4]) then\n"
     "  return {'FULL'}\n"
+    "end\n"
+    "if redis.call('PTTL', seqk) > 0 then\n"
+    "  for i = 1, EXPIRING do redis.call('PERSIST', KEYS[i]) end\n"
     "end\n"
     "local seq = redis.call('INCR', seqk)\n"
     "local ms = now_ms()\n"

@@ -428,6 +428,16 @@ static void test_sessions_pending(void)
     ASSERT_OK(stream_checkpoint(w, "pend-end1", 3, NULL, 0));
     ASSERT(!pending_has(w, "pend-end1"));
     ASSERT_GT(raw_int("PTTL %s", "bc:{pend-end1}:audio"), 0);
+    /* A late record revives an ended session until it is processed too. */
+    uint64_t seq;
+    ASSERT_OK(stream_append(gw, "pend-done", STREAM_KIND_END, NULL, 0, &seq));
+    ASSERT_EQ(seq, 4);
+    ASSERT(pending_has(w, "pend-done"));
+    ASSERT_EQ(raw_int("PTTL %s", "bc:{pend-done}:audio"), -1);
+    ASSERT_EQ(raw_int("PTTL %s", "bc:{pend-done}:ckpt"), -1);
+    ASSERT_OK(stream_checkpoint(w, "pend-done", 4, NULL, 0));
+    ASSERT(!pending_has(w, "pend-done"));
+    ASSERT_GT(raw_int("PTTL %s", "bc:{pend-done}:seq"), 0);
     stream_close(gw);
     stream_close(w);
 }
@@ -560,11 +570,18 @@ static void test_redis_restart(void)
     stream_close(w);
 }
 
+/* Runs on every exit, failed assertions included: no server outlives the test. */
+static void stop_fixture(void)
+{
+    redis_fixture_stop(&g_fx);
+}
+
 int main(void)
 {
     bc_log_set_level(BC_LOG_ERROR);
     load_audio();
     redis_fixture_start(&g_fx);
+    atexit(stop_fixture);
     test_two_gateways_order();
     test_read_after_and_checkpoint();
     test_lease_exclusive();
@@ -576,7 +593,6 @@ int main(void)
     test_retention_trim();
     test_url_db();
     test_redis_restart();
-    redis_fixture_stop(&g_fx);
     free(g_audio);
     printf("stream_redis: all tests passed\n");
     return 0;
