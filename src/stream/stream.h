@@ -66,14 +66,16 @@ void stream_default_params(struct stream_params *params);
 /* Opens a backend by URL (see above). Returns 0 and *out (close with
  * stream_close), BC_EINVAL (unknown scheme or bad URL) or BC_EIO. On
  * file://, sessions found with records after their checkpoint are reported
- * by stream_sessions_pending. */
+ * by stream_sessions_pending. redis:// opens while Redis is down: calls
+ * return BC_EIO (within the 2 s command timeout) until it is back. */
 int stream_open(const char *url, const struct stream_params *params, struct stream **out);
 void stream_close(struct stream *s);
 
 /* cb runs after every successful append (on the appending thread) so a
  * worker can be woken. Set once, before use. On redis:// it runs instead on
  * a subscriber thread for every append by any process sharing the Redis
- * (this handle's included, once each), and once for every pending session
+ * (this handle's included, once each; stream_set_notify waits up to 2 s for
+ * the subscription), and once for every pending session
  * after the subscriber reconnects (appends made while it was away are not
  * announced otherwise); stream_close stops that thread. cb NULL stops the
  * notifications: once it returns, cb is no longer running or called, so
