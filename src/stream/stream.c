@@ -15,12 +15,14 @@
 
 #define MEM_SCHEME "mem://"
 #define FILE_SCHEME "file://"
+#define REDIS_SCHEME "redis://"
 
 struct stream {
     const struct stream_ops *ops;
     void *impl;
     stream_notify_cb notify;
     void *notify_data;
+    int backend_notifies; /* the backend calls notify itself */
 };
 
 int stream_id_valid(const char *id)
@@ -71,8 +73,11 @@ int stream_open(const char *url, const struct stream_params *params, struct stre
     } else if (strncmp(url, FILE_SCHEME, strlen(FILE_SCHEME)) == 0 &&
                url[strlen(FILE_SCHEME)] != '\0') {
         rc = stream_file_backend_open(url + strlen(FILE_SCHEME), &p, &ops, &impl);
+    } else if (strncmp(url, REDIS_SCHEME, strlen(REDIS_SCHEME)) == 0) {
+        rc = stream_redis_backend_open(url, &p, &ops, &impl);
     } else {
-        bc_error("stream: unsupported url '%s' (want mem:// or file://DIR)", url);
+        bc_error("stream: unsupported url '%s' (want mem://, file://DIR or redis://HOST:PORT)",
+                 url);
         return BC_EINVAL;
     }
     if (rc < 0)
@@ -99,6 +104,8 @@ void stream_set_notify(struct stream *s, stream_notify_cb cb, void *user_data)
         return;
     s->notify = cb;
     s->notify_data = user_data;
+    if (s->ops->set_notify)
+        s->backend_notifies = s->ops->set_notify(s->impl, cb, user_data) == 0;
 }
 
 int stream_append(struct stream *s, const char *session_id, enum stream_kind kind, const void *data,
@@ -115,7 +122,7 @@ int stream_append(struct stream *s, const char *session_id, enum stream_kind kin
     if (seq_out)
         *seq_out = seq;
     /* The backend has released its lock: the callback may call back in. */
-    if (s->notify)
+    if (s->notify && !s->backend_notifies)
         s->notify(s->notify_data, session_id);
     return 0;
 }
@@ -198,5 +205,7 @@ int stream_lease_release(struct stream *s, const char *session_id, const char *o
 {
     if (!s || !stream_id_valid(session_id) || !owner || !*owner)
         return BC_EINVAL;
-    return s->ops->lease_release ? s->ops->lease_release(s->impl, session_id, owner) : 0;
+    if (!s->ops->lease_release)
+        return 0;
+    return s->ops->lease_release(s->impl, session_id, owner);
 }

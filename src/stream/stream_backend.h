@@ -27,8 +27,11 @@ struct stream_ops {
     size_t (*sessions_pending)(void *impl, char (*ids)[STREAM_SESSION_ID_MAX], size_t max);
     void (*session_ended)(void *impl, const char *id);
     int (*lease)(void *impl, const char *id, const char *owner, int ttl_ms, uint64_t *token);
-    /* NULL where leases are always granted. */
+    /* Optional (NULL: nothing to release, returns 0). */
     int (*lease_release)(void *impl, const char *id, const char *owner);
+    /* Optional (NULL: stream.c calls cb after this handle's appends). Returns
+     * 0 when the backend itself calls cb for every append from then on. */
+    int (*set_notify)(void *impl, stream_notify_cb cb, void *user_data);
     void (*close)(void *impl);
 };
 
@@ -41,6 +44,9 @@ int stream_mem_backend_open(const struct stream_params *params, const struct str
                             void **impl);
 int stream_file_backend_open(const char *dir, const struct stream_params *params,
                              const struct stream_ops **ops, void **impl);
+/* url is the whole redis:// URL. */
+int stream_redis_backend_open(const char *url, const struct stream_params *params,
+                              const struct stream_ops **ops, void **impl);
 
 /* ---- The in-memory log ---------------------------------------------------
  * One mutex guards everything. Records after the checkpoint stay in memory

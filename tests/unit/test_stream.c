@@ -273,7 +273,7 @@ static void test_bad_input(const char *scheme)
     stream_close(s);
 
     const char *urls[] = {
-        "",       "mem:/",          "mem://x", "file://", "redis://127.0.0.1:6379",
+        "",       "mem:/",          "mem://x", "file://", "redis://",
         "/tmp/x", "kinesis://name", "MEM://"};
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         s = (void *)1;
