@@ -253,6 +253,8 @@ static void drain(struct server *srv)
 static void stop(struct server *srv)
 {
     signal_gateway = NULL;
+    if (srv->workers)
+        stream_set_notify(srv->stream, NULL, NULL); /* no call into a freed pool */
     worker_pool_free(srv->workers);
     gateway_free(srv->gateway);
     delivery_free(srv->bus);
