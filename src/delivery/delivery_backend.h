@@ -17,8 +17,8 @@ struct delivery_ops {
     void (*publish)(void *impl, struct delivery_msg *m);
     size_t (*drain)(void *impl, struct delivery_msg **out, size_t max);
     void (*subscribe)(void *impl, const char *session, int delta);
-    void (*demand_add)(void *impl, const char *session, const char *lang,
-                       enum delivery_codec codec, int delta);
+    void (*demand_add)(void *impl, const char *session, const char *lang, enum delivery_codec codec,
+                       int delta);
     int (*demand)(void *impl, const char *session, const char *lang, enum delivery_codec codec);
     uint64_t (*dropped)(void *impl);
     void (*close)(void *impl);
@@ -39,8 +39,7 @@ int delivery_redis_backend_open(const char *url, size_t max_queued, delivery_wak
 
 struct delivery_ring;
 
-struct delivery_ring *delivery_ring_new(size_t max_queued, delivery_wake_cb wake,
-                                        void *user_data);
+struct delivery_ring *delivery_ring_new(size_t max_queued, delivery_wake_cb wake, void *user_data);
 /* Unrefs the messages still queued. NULL is a no-op. */
 void delivery_ring_free(struct delivery_ring *r);
 /* Takes over the reference to m; does not call wake. */

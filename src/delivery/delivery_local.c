@@ -20,8 +20,7 @@ struct delivery_ring {
     void *user_data;
 };
 
-struct delivery_ring *delivery_ring_new(size_t max_queued, delivery_wake_cb wake,
-                                        void *user_data)
+struct delivery_ring *delivery_ring_new(size_t max_queued, delivery_wake_cb wake, void *user_data)
 {
     struct delivery_ring *r = bc_calloc(1, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);

@@ -170,8 +170,7 @@ static int redis_demand(void *impl, const char *session, const char *lang,
 static uint64_t redis_dropped(void *impl)
 {
     struct delivery_redis *r = impl;
-    return __atomic_load_n(&r->publish_dropped, __ATOMIC_RELAXED) +
-           delivery_ring_dropped(r->ring);
+    return __atomic_load_n(&r->publish_dropped, __ATOMIC_RELAXED) + delivery_ring_dropped(r->ring);
 }
 
 static void redis_close(void *impl)

@@ -65,8 +65,8 @@ struct delivery_redis {
     struct redis_url url;
     char instance[2 * DELIVERY_REDIS_INSTANCE_BYTES + 1]; /* hex; names this process's fields */
     struct delivery_ring *ring;
-    struct redis_conn *pub;  /* PUBLISH and demand reads, on the callers' threads */
-    struct redis_conn *cmd;  /* demand writes, on the backend thread (then on close) */
+    struct redis_conn *pub;   /* PUBLISH and demand reads, on the callers' threads */
+    struct redis_conn *cmd;   /* demand writes, on the backend thread (then on close) */
     uint64_t publish_dropped; /* atomic */
     int publish_failing;      /* atomic; logs the first drop of an outage only */
 
@@ -100,8 +100,8 @@ void delivery_redis_demand_withdraw(struct delivery_redis *r);
 /* "bc:{session}:suffix" into buf. */
 void delivery_redis_key(char *buf, size_t len, const char *session, const char *suffix);
 /* "LANG/CODEC", plus "/INSTANCE" when instance is not NULL. */
-void delivery_redis_demand_field(char *buf, size_t len, const char *lang,
-                                 enum delivery_codec codec, const char *instance);
+void delivery_redis_demand_field(char *buf, size_t len, const char *lang, enum delivery_codec codec,
+                                 const char *instance);
 
 /* Encodes m (wire format above) into a new heap block *out of *len bytes.
  * BC_EINVAL when m does not fit the format (empty session, payload over

@@ -115,8 +115,8 @@ static int sync_subscriptions(struct delivery_redis *r, redisContext *ctx)
 {
     pthread_mutex_lock(&r->lock);
     size_t n = r->n_subs, n_sub = 0, n_unsub = 0;
-    char (*sub)[DELIVERY_REDIS_KEY_MAX] = n ? bc_calloc(n, sizeof *sub) : NULL;
-    char (*unsub)[DELIVERY_REDIS_KEY_MAX] = n ? bc_calloc(n, sizeof *unsub) : NULL;
+    char(*sub)[DELIVERY_REDIS_KEY_MAX] = n ? bc_calloc(n, sizeof *sub) : NULL;
+    char(*unsub)[DELIVERY_REDIS_KEY_MAX] = n ? bc_calloc(n, sizeof *unsub) : NULL;
     for (size_t i = 0; i < r->n_subs;) {
         struct delivery_redis_sub *s = &r->subs[i];
         if (s->refs > 0 && !s->on_server) {
@@ -225,8 +225,8 @@ static int on_message(struct delivery_redis *r, const redisReply *channel,
     char expected[DELIVERY_REDIS_KEY_MAX];
     delivery_redis_key(expected, sizeof expected, m->session, DELIVERY_REDIS_CHANNEL_SUFFIX);
     if (strlen(expected) != channel->len || memcmp(expected, channel->str, channel->len) != 0) {
-        bc_warn("delivery: message for session %s on %.*s skipped", m->session,
-                (int)channel->len, channel->str);
+        bc_warn("delivery: message for session %s on %.*s skipped", m->session, (int)channel->len,
+                channel->str);
         delivery_msg_unref(m);
         return 0;
     }

@@ -20,11 +20,11 @@ void delivery_redis_key(char *buf, size_t len, const char *session, const char *
     snprintf(buf, len, REDIS_KEY_FMT, session, suffix);
 }
 
-void delivery_redis_demand_field(char *buf, size_t len, const char *lang,
-                                 enum delivery_codec codec, const char *instance)
+void delivery_redis_demand_field(char *buf, size_t len, const char *lang, enum delivery_codec codec,
+                                 const char *instance)
 {
-    const char *codec_name = codec == DELIVERY_CODEC_ANY ? DEMAND_CODEC_ANY
-                                                         : delivery_codec_name(codec);
+    const char *codec_name =
+        codec == DELIVERY_CODEC_ANY ? DEMAND_CODEC_ANY : delivery_codec_name(codec);
     if (instance)
         snprintf(buf, len, "%s/%s/%s", lang, codec_name, instance);
     else
@@ -83,8 +83,7 @@ int delivery_wire_decode(const void *data, size_t len, struct delivery_msg **out
         return BC_EFORMAT;
     const uint8_t *q = p + names_end;
     size_t payload_len = (size_t)q[0] << 24 | (size_t)q[1] << 16 | (size_t)q[2] << 8 | q[3];
-    if (payload_len > DELIVERY_WIRE_MAX_PAYLOAD ||
-        len - names_end - WIRE_LEN_BYTES != payload_len)
+    if (payload_len > DELIVERY_WIRE_MAX_PAYLOAD || len - names_end - WIRE_LEN_BYTES != payload_len)
         return BC_EFORMAT;
 
     char session_z[DELIVERY_ID_MAX], lang_z[DELIVERY_LANG_MAX];
