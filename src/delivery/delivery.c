@@ -1,32 +1,20 @@
 #include "delivery/delivery.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/delivery_backend.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/log.h"
 
-#define DELIVERY_DEMAND_INITIAL 16
+#define MEM_SCHEME "mem://"
+#define REDIS_SCHEME "redis://"
 
 struct delivery {
-    pthread_mutex_t lock;
-    struct delivery_msg **ring;
-    size_t cap, head, count;
-    uint64_t dropped;
-    delivery_wake_cb wake;
-    void *user_data;
-    struct delivery_demand *demand;
-    size_t n_demand, cap_demand;
-};
-
-/* Receivers of one (session, lang, codec). */
-struct delivery_demand {
-    char session[DELIVERY_ID_MAX];
-    char lang[DELIVERY_LANG_MAX];
-    enum delivery_codec codec;
-    int receivers;
+    const struct delivery_ops *ops;
+    void *impl;
 };
 
 const char *delivery_codec_name(enum delivery_codec codec)
@@ -99,14 +87,36 @@ void delivery_msg_unref(struct delivery_msg *m)
         free(m);
 }
 
+int delivery_open(const char *url, size_t max_queued, delivery_wake_cb wake, void *user_data,
+                  struct delivery **out)
+{
+    if (!out)
+        return BC_EINVAL;
+    *out = NULL;
+    const struct delivery_ops *ops = NULL;
+    void *impl = NULL;
+    if (url && strcmp(url, MEM_SCHEME) == 0) {
+        delivery_local_backend_open(max_queued, wake, user_data, &ops, &impl);
+    } else if (url && strncmp(url, REDIS_SCHEME, strlen(REDIS_SCHEME)) == 0) {
+        int rc = delivery_redis_backend_open(url, max_queued, wake, user_data, &ops, &impl);
+        if (rc < 0)
+            return rc;
+    } else {
+        bc_error("delivery: unsupported url '%s' (want mem:// or redis://host:port)",
+                 url ? url : "(null)");
+        return BC_EINVAL;
+    }
+    struct delivery *d = bc_calloc(1, sizeof *d);
+    d->ops = ops;
+    d->impl = impl;
+    *out = d;
+    return 0;
+}
+
 struct delivery *delivery_new(size_t max_queued, delivery_wake_cb wake, void *user_data)
 {
     struct delivery *d = bc_calloc(1, sizeof *d);
-    pthread_mutex_init(&d->lock, NULL);
-    d->cap = max_queued ? max_queued : 1;
-    d->ring = bc_calloc(d->cap, sizeof *d->ring);
-    d->wake = wake;
-    d->user_data = user_data;
+    delivery_local_backend_open(max_queued, wake, user_data, &d->ops, &d->impl);
     return d;
 }
 
@@ -114,112 +124,60 @@ void delivery_free(struct delivery *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->count; i++)
-        delivery_msg_unref(d->ring[(d->head + i) % d->cap]);
-    pthread_mutex_destroy(&d->lock);
-    free(d->ring);
-    free(d->demand);
+    d->ops->close(d->impl);
     free(d);
 }
 
-/* Caller holds d->lock. */
-static struct delivery_demand *demand_find(struct delivery *d, const char *session,
-                                           const char *lang, enum delivery_codec codec)
+/* Names that do not fit a message's fields would be cut, and then match
+ * another session's or language's receivers. */
+static bool names_ok(const char *session, const char *lang)
 {
-    for (size_t i = 0; i < d->n_demand; i++) {
-        struct delivery_demand *e = &d->demand[i];
-        if (e->codec == codec && strcmp(e->session, session) == 0 && strcmp(e->lang, lang) == 0)
-            return e;
+    if (!session || !session[0] || strnlen(session, DELIVERY_ID_MAX) == DELIVERY_ID_MAX)
+        return false;
+    return !lang || strnlen(lang, DELIVERY_LANG_MAX) < DELIVERY_LANG_MAX;
+}
+
+void delivery_publish(struct delivery *d, struct delivery_msg *m)
+{
+    if (m)
+        d->ops->publish(d->impl, m);
+}
+
+size_t delivery_drain(struct delivery *d, struct delivery_msg **out, size_t max)
+{
+    return d->ops->drain(d->impl, out, max);
+}
+
+void delivery_subscribe(struct delivery *d, const char *session, int delta)
+{
+    if (!names_ok(session, NULL)) {
+        bc_warn("delivery: subscribe to an invalid session id ignored");
+        return;
     }
-    return NULL;
+    if (delta != 0)
+        d->ops->subscribe(d->impl, session, delta);
 }
 
 void delivery_demand_add(struct delivery *d, const char *session, const char *lang,
                          enum delivery_codec codec, int delta)
 {
-    pthread_mutex_lock(&d->lock);
-    struct delivery_demand *e = demand_find(d, session, lang, codec);
-    if (!e && delta > 0) {
-        if (d->n_demand == d->cap_demand) {
-            d->cap_demand = d->cap_demand ? d->cap_demand * 2 : DELIVERY_DEMAND_INITIAL;
-            d->demand = bc_realloc(d->demand, d->cap_demand * sizeof *d->demand);
-        }
-        e = &d->demand[d->n_demand++];
-        memset(e, 0, sizeof *e);
-        snprintf(e->session, sizeof e->session, "%s", session);
-        snprintf(e->lang, sizeof e->lang, "%s", lang);
-        e->codec = codec;
+    if (!lang || !names_ok(session, lang)) {
+        bc_warn("delivery: demand for an invalid session id or language ignored");
+        return;
     }
-    if (e) {
-        e->receivers += delta;
-        if (e->receivers <= 0)
-            *e = d->demand[--d->n_demand];
-    }
-    pthread_mutex_unlock(&d->lock);
+    if (delta != 0)
+        d->ops->demand_add(d->impl, session, lang, codec, delta);
 }
 
 int delivery_demand(struct delivery *d, const char *session, const char *lang,
                     enum delivery_codec codec)
 {
-    pthread_mutex_lock(&d->lock);
-    const struct delivery_demand *e = demand_find(d, session, lang, codec);
-    int receivers = e ? e->receivers : 0;
-    pthread_mutex_unlock(&d->lock);
-    return receivers;
-}
-
-/* Makes room by dropping the oldest audio frame; with none, the oldest
- * message. Captions are small and matter more than one audio frame. */
-static void drop_one(struct delivery *d)
-{
-    size_t victim = 0;
-    for (size_t i = 0; i < d->count; i++) {
-        if (d->ring[(d->head + i) % d->cap]->binary) {
-            victim = i;
-            break;
-        }
-    }
-    delivery_msg_unref(d->ring[(d->head + victim) % d->cap]);
-    for (size_t i = victim; i > 0; i--)
-        d->ring[(d->head + i) % d->cap] = d->ring[(d->head + i - 1) % d->cap];
-    d->head = (d->head + 1) % d->cap;
-    d->count--;
-    d->dropped++;
-}
-
-void delivery_publish(struct delivery *d, struct delivery_msg *m)
-{
-    pthread_mutex_lock(&d->lock);
-    if (d->count == d->cap)
-        drop_one(d);
-    d->ring[(d->head + d->count) % d->cap] = m;
-    d->count++;
-    pthread_mutex_unlock(&d->lock);
-    if (d->wake)
-        d->wake(d->user_data);
-}
-
-size_t delivery_drain(struct delivery *d, struct delivery_msg **out, size_t max)
-{
-    pthread_mutex_lock(&d->lock);
-    size_t n = d->count < max ? d->count : max;
-    for (size_t i = 0; i < n; i++)
-        out[i] = d->ring[(d->head + i) % d->cap];
-    d->head = (d->head + n) % d->cap;
-    d->count -= n;
-    pthread_mutex_unlock(&d->lock);
-    return n;
+    if (!lang || !names_ok(session, lang))
+        return 0;
+    return d->ops->demand(d->impl, session, lang, codec);
 }
 
 uint64_t delivery_dropped(struct delivery *d)
 {
-    pthread_mutex_lock(&d->lock);
-    uint64_t n = d->dropped;
-    pthread_mutex_unlock(&d->lock);
-    return n;
-}
-
-void delivery_subscribe(struct delivery *d, const char *session, int delta)
-{
-    (void)d, (void)session, (void)delta;
+    return d->ops->dropped(d->impl);
 }

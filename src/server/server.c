@@ -229,7 +229,11 @@ static int start(struct server *srv, int ready_fd)
         rc = open_stream(srv);
     if (rc < 0)
         return rc;
-    srv->bus = delivery_new(SERVER_DELIVERY_QUEUE_MAX, wake_gateway, srv);
+    const char *bus_url = srv->config.redis_url ? srv->config.redis_url : "mem://";
+    if ((rc = delivery_open(bus_url, SERVER_DELIVERY_QUEUE_MAX, wake_gateway, srv, &srv->bus)) < 0) {
+        bc_error("cannot open the delivery bus %s: %s", bus_url, bc_strerror(rc));
+        return rc;
+    }
     if (runs_workers(srv) && (rc = start_workers(srv)) < 0)
         return rc;
     if ((runs_gateway(srv) || srv->config.serve_http) && (rc = start_gateway(srv)) < 0)
