@@ -235,7 +235,6 @@ static void refresh_catalog(struct gateway *gw)
 {
     char *json = NULL;
     struct catalog *fresh = NULL;
-    gw->catalog_fetched_us = bc_now_us();
     if (!gw->deps.fetch_catalog || gw->deps.fetch_catalog(gw->deps.user_data, &json) < 0)
         return;
     if (catalog_parse(json, &fresh) < 0)
@@ -251,8 +250,9 @@ static void on_catalog_timer(lws_sorted_usec_list_t *sul)
 {
     struct gateway *gw = lws_container_of(sul, struct gateway, catalog_timer);
     refresh_catalog(gw);
+    int next_ms = gw->catalog ? GATEWAY_CATALOG_REFRESH_MS : GATEWAY_CATALOG_RETRY_MS;
     lws_sul_schedule(gw->context, 0, &gw->catalog_timer, on_catalog_timer,
-                     (lws_usec_t)GATEWAY_CATALOG_REFRESH_MS * LWS_US_PER_MS);
+                     (lws_usec_t)next_ms * LWS_US_PER_MS);
 }
 
 int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,

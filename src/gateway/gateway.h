@@ -37,7 +37,8 @@ struct gateway_deps {
     struct delivery *bus;
     /* The catalog JSON (catalog/catalog.h) into *json (heap, the gateway
      * frees it); BC_ENOTFOUND while no worker has published one. Called on
-     * the gateway's thread at start and every GATEWAY_CATALOG_REFRESH_MS. */
+     * the gateway's thread at start and every GATEWAY_CATALOG_REFRESH_MS
+     * (GATEWAY_CATALOG_RETRY_MS while it has none). */
     int (*fetch_catalog)(void *user_data, char **json);
     /* Adds role-specific fields to the /healthz answer; may be NULL. */
     void (*health)(void *user_data, cJSON *json);
@@ -45,6 +46,7 @@ struct gateway_deps {
 };
 
 #define GATEWAY_CATALOG_REFRESH_MS 5000
+#define GATEWAY_CATALOG_RETRY_MS 500 /* while none is known */
 
 struct gateway;
 

@@ -71,7 +71,6 @@ struct gateway {
     struct stream *stream;
     struct delivery *bus;
     struct catalog *catalog; /* NULL until a worker has published one */
-    int64_t catalog_fetched_us;
     struct conn *conns;
     struct gw_session *sessions;
     int64_t started_us;
