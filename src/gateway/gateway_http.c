@@ -310,7 +310,11 @@ static int session_route(struct gateway *srv, struct conn *c)
     id[id_len] = '\0';
     const char *sub = rest + id_len;
     struct session_info info;
-    if (session_get(srv->registry, id, &info) < 0)
+    int rc = session_get(srv->registry, id, &info);
+    if (rc == BC_EIO)
+        return gw_respond_error(c, HTTP_UNAVAILABLE, "registry_unavailable",
+                                "the session registry is unreachable; try again");
+    if (rc < 0)
         return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
     if (sub[0] == '\0' && c->method == GW_GET)
         return get_session(srv, c, &info);

@@ -23,6 +23,7 @@
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
 #define GW_CODEC_NAME_MAX 16
+#define GW_CLOSE_REASON_MAX 120 /* a WebSocket close reason fits in 123 bytes */
 /* Kernel send buffers: about 6 s of PCM16 speech for a listener; for a
  * speaker, who gets only small text messages, a few hundred of them. */
 #define GW_LISTENER_SNDBUF_BYTES (256 * 1024)
@@ -31,6 +32,7 @@
 enum close_code {
     CLOSE_ENDED_NORMALLY = 1000,
     CLOSE_GOING_AWAY = 1001,
+    CLOSE_TRY_AGAIN = 1013, /* a shared store (Redis, the disk) is unreachable */
     CLOSE_BAD_FRAME = 4400,
     CLOSE_BAD_TOKEN = 4401,
     CLOSE_TOO_SLOW = 4408,
@@ -195,7 +197,10 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     char token[SESSION_TOKEN_LEN + 8] = "";
     if (gw_query_arg(c->wsi, "token", token, sizeof token) < 0)
         token[0] = '\0';
-    if (session_check_token(srv->registry, c->session, token) < 0)
+    int rc = session_check_token(srv->registry, c->session, token);
+    if (rc == BC_EIO)
+        return close_now(c, CLOSE_TRY_AGAIN, "session registry unreachable: try again");
+    if (rc < 0)
         return close_now(c, CLOSE_BAD_TOKEN, "missing or wrong speaker token");
     c->kind = CONN_SPEAKER;
     link_conn(srv, c, GW_SPEAKER_SNDBUF_BYTES);
@@ -256,6 +261,8 @@ static int open_listener(struct gateway *srv, struct conn *c, const struct sessi
     int rc = session_listener_join(srv->registry, c->session, c->lang);
     if (rc == BC_ELIMIT)
         return close_now(c, CLOSE_LIMIT, "too many listeners in this session");
+    if (rc == BC_EIO)
+        return close_now(c, CLOSE_TRY_AGAIN, "session registry unreachable: try again");
     if (rc < 0)
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
     c->kind = CONN_LISTENER;
@@ -288,7 +295,10 @@ int gw_ws_established(struct gateway *srv, struct conn *c)
     if (!speaker && !listener)
         return close_now(c, CLOSE_NO_SESSION, "unknown socket path");
     struct session_info info;
-    if (session_get(srv->registry, c->session, &info) < 0)
+    int rc = session_get(srv->registry, c->session, &info);
+    if (rc == BC_EIO)
+        return close_now(c, CLOSE_TRY_AGAIN, "session registry unreachable: try again");
+    if (rc < 0)
         return close_now(c, CLOSE_NO_SESSION, "no such session");
     if (info.state == SESSION_ENDED)
         return close_now(c, CLOSE_SESSION_ENDED, "session ended");
@@ -307,6 +317,18 @@ static void send_ack(struct gateway *srv, struct conn *c)
     cJSON_Delete(json);
 }
 
+/* Nothing was acknowledged: the speaker resends from its last ack. */
+static int refuse_append(struct conn *c, int rc, const char *what)
+{
+    char reason[GW_CLOSE_REASON_MAX];
+    if (rc == BC_EIO) {
+        snprintf(reason, sizeof reason, "ingestion stream unreachable; %s", what);
+        return close_now(c, CLOSE_TRY_AGAIN, reason);
+    }
+    snprintf(reason, sizeof reason, "server busy; %s", what);
+    return close_now(c, CLOSE_BUSY, reason);
+}
+
 static int speaker_control(struct gateway *srv, struct conn *c, const char *text, size_t len)
 {
     cJSON *json = cJSON_ParseWithLength(text, len);
@@ -316,8 +338,9 @@ static int speaker_control(struct gateway *srv, struct conn *c, const char *text
         rc = close_now(c, CLOSE_BAD_FRAME, "control frames are JSON objects with a type");
     else if (strcmp(type->valuestring, "end") == 0) {
         uint64_t seq;
-        if (stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq) < 0)
-            rc = close_now(c, CLOSE_BUSY, "server busy: could not queue the end");
+        int append_rc = stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq);
+        if (append_rc < 0)
+            rc = refuse_append(c, append_rc, "the end was not accepted: send it again");
         else
             send_ack(srv, c);
     } else
@@ -335,7 +358,7 @@ static int speaker_audio(struct gateway *srv, struct conn *c)
     uint64_t seq;
     int rc = stream_append(srv->stream, c->session, STREAM_KIND_AUDIO, c->rx, c->rx_len, &seq);
     if (rc < 0)
-        return close_now(c, CLOSE_BUSY, "server busy: audio not accepted, resend it");
+        return refuse_append(c, rc, "audio not accepted: resend it");
     struct gw_session *s = gw_session_find(srv, c->session, 1);
     s->received_samples += (int64_t)(c->rx_len / BYTES_PER_SAMPLE);
     if (++c->frames_since_ack >= GW_ACK_EVERY_FRAMES)
