@@ -321,12 +321,11 @@ static void send_ack(struct gateway *srv, struct conn *c)
 static int refuse_append(struct conn *c, int rc, const char *what)
 {
     char reason[GW_CLOSE_REASON_MAX];
-    if (rc == BC_EIO) {
-        snprintf(reason, sizeof reason, "ingestion stream unreachable; %s", what);
-        return close_now(c, CLOSE_TRY_AGAIN, reason);
-    }
-    snprintf(reason, sizeof reason, "server busy; %s", what);
-    return close_now(c, CLOSE_BUSY, reason);
+    int code = rc == BC_EIO ? CLOSE_TRY_AGAIN : CLOSE_BUSY;
+    snprintf(reason, sizeof reason, "%s; %s",
+             rc == BC_EIO ? "ingestion stream unreachable" : "server busy", what);
+    bc_info("session %s: speaker closed with %d: %s", c->session, code, reason);
+    return close_now(c, code, reason);
 }
 
 static int speaker_control(struct gateway *srv, struct conn *c, const char *text, size_t len)

@@ -473,10 +473,12 @@ static enum turn_result run_turn(struct worker_pool *pool, struct worker_session
  * under the lock). */
 static void retire(struct worker_pool *pool, struct worker_session *ws, int lost)
 {
-    if (lost) {
+    if (lost && ws->leased)
         bc_warn("session %s: lease lost to another worker; dropping it", ws->id);
+    else if (lost)
+        bc_debug("session %s: another worker owns it", ws->id);
+    if (lost)
         mark_foreign(pool, ws->id);
-    }
     pthread_mutex_unlock(&pool->lock);
     pipeline_free(ws->pipeline);
     pthread_mutex_lock(&pool->lock);
