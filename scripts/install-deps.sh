@@ -14,7 +14,7 @@ packages=(
   # speech synthesis, audio
   libespeak-ng-dev espeak-ng-data libsoxr-dev libopus-dev
   # server
-  libwebsockets-dev libcjson-dev libsqlite3-dev libqrencode-dev libcurl4-openssl-dev libhiredis-dev
+  libwebsockets-dev libcjson-dev libsqlite3-dev libqrencode-dev libcurl4-openssl-dev libhiredis-dev libssl-dev
   # tests
   python3 python3-websockets redis-server chromium
 )
