@@ -61,21 +61,6 @@ struct delivery_msg *delivery_msg_json(const char *session, const char *lang, co
     return m;
 }
 
-cJSON *delivery_caption_json(const char *lang, int utterance, bool final, const char *text,
-                             const char *source_text, int64_t start_ms, int64_t end_ms)
-{
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "caption");
-    cJSON_AddStringToObject(json, "lang", lang);
-    cJSON_AddBoolToObject(json, "final", final);
-    cJSON_AddNumberToObject(json, "utterance", utterance);
-    cJSON_AddStringToObject(json, "text", text);
-    cJSON_AddStringToObject(json, "source_text", source_text);
-    cJSON_AddNumberToObject(json, "source_start_ms", (double)start_ms);
-    cJSON_AddNumberToObject(json, "source_end_ms", (double)end_ms);
-    return json;
-}
-
 void delivery_msg_ref(struct delivery_msg *m)
 {
     __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);

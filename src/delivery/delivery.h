@@ -59,10 +59,6 @@ struct delivery_msg *delivery_msg_new(const char *session, const char *lang, boo
                                       const void *payload, size_t len);
 /* A new text message holding json in compact form, with one reference. */
 struct delivery_msg *delivery_msg_json(const char *session, const char *lang, const cJSON *json);
-/* The fields every caption message has (docs/API.md); the caller adds
- * seq/append_ms and replay, sends, and frees it with cJSON_Delete. */
-cJSON *delivery_caption_json(const char *lang, int utterance, bool final, const char *text,
-                             const char *source_text, int64_t start_ms, int64_t end_ms);
 void delivery_msg_ref(struct delivery_msg *m);
 /* Drops a reference; frees at zero. NULL is a no-op. */
 void delivery_msg_unref(struct delivery_msg *m);

@@ -8,6 +8,7 @@
 
 #include "audio/audio_opus.h"
 #include "gateway/gateway_internal.h"
+#include "protocol/protocol.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -160,6 +161,8 @@ int gw_end_session(struct gateway *srv, const char *id)
     return stream_append(srv->stream, id, STREAM_KIND_SESSION_END, NULL, 0, &seq);
 }
 
+_Static_assert(SESSION_LANG_LEN == PROTOCOL_LANG_MAX, "listener counts go out as they are read");
+
 static void send_listener_counts(struct gateway *srv, const char *id)
 {
     struct gw_session *s = gw_session_find(srv, id, 0);
@@ -168,11 +171,7 @@ static void send_listener_counts(struct gateway *srv, const char *id)
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     int counts[SESSION_TARGETS_MAX];
     size_t n = session_listener_counts(srv->registry, id, langs, counts, SESSION_TARGETS_MAX);
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "listeners");
-    cJSON *obj = cJSON_AddObjectToObject(json, "counts");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddNumberToObject(obj, langs[i], counts[i]);
+    cJSON *json = protocol_listeners(langs, counts, n);
     send_json(srv, s->speaker, json);
     cJSON_Delete(json);
 }
@@ -215,10 +214,7 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     uint64_t audio_bytes;
     if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0)
         s->received_samples = (int64_t)(audio_bytes / BYTES_PER_SAMPLE);
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "ready");
-    cJSON_AddStringToObject(json, "session", c->session);
-    cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
+    cJSON *json = protocol_ready(c->session, s->received_samples);
     send_json(srv, c, json);
     cJSON_Delete(json);
     send_listener_counts(srv, c->session);
@@ -233,7 +229,7 @@ static void replay_recent(struct gateway *srv, struct conn *c)
         return;
     for (size_t i = 0; i < transcript_count(t); i++) {
         const struct transcript_cue *cue = transcript_cue_at(t, i);
-        cJSON *json = delivery_caption_json(c->lang, cue->utterance, true, cue->text,
+        cJSON *json = protocol_caption(c->lang, cue->utterance, true, cue->text,
                                             cue->source_text, cue->start_ms, cue->end_ms);
         cJSON_AddBoolToObject(json, "replay", 1);
         send_json(srv, c, json);
@@ -269,17 +265,10 @@ static int open_listener(struct gateway *srv, struct conn *c, const struct sessi
     link_conn(srv, c, GW_LISTENER_SNDBUF_BYTES);
     delivery_subscribe(srv->bus, c->session, 1);
     delivery_demand_add(srv->bus, c->session, c->lang, c->codec, 1);
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "hello");
-    cJSON_AddStringToObject(json, "session", c->session);
-    cJSON_AddStringToObject(json, "lang", c->lang);
-    int rate = srv->catalog ? catalog_sample_rate(srv->catalog) : 0;
-    cJSON_AddNumberToObject(json, "sample_rate",
-                            c->codec == DELIVERY_CODEC_OPUS ? AUDIO_OPUS_RATE_HZ : rate);
-    cJSON_AddStringToObject(json, "codec", delivery_codec_name(c->codec));
-    if (c->codec == DELIVERY_CODEC_OPUS)
-        cJSON_AddNumberToObject(json, "frame_ms", AUDIO_OPUS_FRAME_MS);
-    cJSON_AddBoolToObject(json, "voice", l && l->voice);
+    int opus = c->codec == DELIVERY_CODEC_OPUS;
+    int rate = opus ? AUDIO_OPUS_RATE_HZ : srv->catalog ? catalog_sample_rate(srv->catalog) : 0;
+    cJSON *json = protocol_hello(c->session, c->lang, rate, delivery_codec_name(c->codec),
+                                 opus ? AUDIO_OPUS_FRAME_MS : 0, l && l->voice);
     send_json(srv, c, json);
     cJSON_Delete(json);
     replay_recent(srv, c);
@@ -310,9 +299,7 @@ static void send_ack(struct gateway *srv, struct conn *c)
 {
     struct gw_session *s = gw_session_find(srv, c->session, 1);
     c->frames_since_ack = 0;
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "ack");
-    cJSON_AddNumberToObject(json, "received_samples", (double)s->received_samples);
+    cJSON *json = protocol_ack(s->received_samples);
     send_json(srv, c, json);
     cJSON_Delete(json);
 }

@@ -34,7 +34,7 @@ struct opus_job {
     int utterance;
     int sample_rate_hz;
     bool has_timing;
-    struct speech_timing timing;
+    struct protocol_origin timing;
     size_t n_samples;
     int16_t samples[];
 };
@@ -86,33 +86,6 @@ static void publish_json(struct delivery *bus, const char *session, const char *
     cJSON_Delete(json);
 }
 
-static cJSON *audio_start_json(int utterance, enum delivery_codec codec, int sample_rate_hz,
-                               const struct speech_timing *timing)
-{
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "audio_start");
-    cJSON_AddNumberToObject(json, "utterance", utterance);
-    cJSON_AddNumberToObject(json, "sample_rate", sample_rate_hz);
-    cJSON_AddStringToObject(json, "codec", delivery_codec_name(codec));
-    if (codec == DELIVERY_CODEC_OPUS)
-        cJSON_AddNumberToObject(json, "frame_ms", AUDIO_OPUS_FRAME_MS);
-    if (timing) {
-        cJSON_AddNumberToObject(json, "source_end_ms", (double)timing->source_end_ms);
-        cJSON_AddNumberToObject(json, "seq", (double)timing->seq);
-        cJSON_AddNumberToObject(json, "append_ms", (double)timing->append_ms);
-    }
-    return json;
-}
-
-static cJSON *audio_end_json(int utterance, size_t n_samples)
-{
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "audio_end");
-    cJSON_AddNumberToObject(json, "utterance", utterance);
-    cJSON_AddNumberToObject(json, "samples", (double)n_samples);
-    return json;
-}
-
 /* ---- the encoder's thread ---- */
 
 static void publish_opus_packet(const uint8_t *data, size_t len, void *user_data)
@@ -142,8 +115,10 @@ static void run_opus_job(void *arg)
     case OPUS_JOB_START:
         if (track_start(t, job->sample_rate_hz))
             publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
-                         audio_start_json(job->utterance, DELIVERY_CODEC_OPUS, AUDIO_OPUS_RATE_HZ,
-                                          job->has_timing ? &job->timing : NULL));
+                         protocol_audio_start(job->utterance, AUDIO_OPUS_RATE_HZ,
+                                              delivery_codec_name(DELIVERY_CODEC_OPUS),
+                                              AUDIO_OPUS_FRAME_MS,
+                                              job->has_timing ? &job->timing : NULL));
         break;
     case OPUS_JOB_SAMPLES:
         if (t->encoder && audio_opus_encoder_push(t->encoder, job->samples, job->n_samples,
@@ -155,7 +130,7 @@ static void run_opus_job(void *arg)
             size_t opus_samples = 0;
             audio_opus_encoder_finish(t->encoder, publish_opus_packet, t, &opus_samples);
             publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
-                         audio_end_json(job->utterance, opus_samples));
+                         protocol_audio_end(job->utterance, opus_samples));
         }
         break;
     case OPUS_JOB_FREE:
@@ -211,7 +186,7 @@ static void archive_open(struct speech_out *o, int sample_rate_hz)
 }
 
 void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
-                      const struct speech_timing *timing)
+                      const struct protocol_origin *timing)
 {
     if (o->speaking) /* the previous utterance never ended */
         speech_out_end(o, 0);
@@ -221,7 +196,8 @@ void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
     o->utterance = utterance;
     archive_open(o, sample_rate_hz);
     publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
-                 audio_start_json(utterance, DELIVERY_CODEC_PCM16, sample_rate_hz, timing));
+                 protocol_audio_start(utterance, sample_rate_hz,
+                                      delivery_codec_name(DELIVERY_CODEC_PCM16), 0, timing));
     /* Decided per utterance: a listener who joins mid-utterance missed its
      * start anyway. */
     o->opus_utterance =
@@ -253,7 +229,7 @@ void speech_out_end(struct speech_out *o, size_t n_samples)
     wav_writer_close(o->archive);
     o->archive = NULL;
     publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
-                 audio_end_json(o->utterance, n_samples));
+                 protocol_audio_end(o->utterance, n_samples));
     if (o->opus_utterance)
         opus_submit(o, opus_job_new(o, OPUS_JOB_END, 0));
     o->opus_utterance = false;

@@ -11,15 +11,10 @@
 #include <stdint.h>
 
 #include "delivery/delivery.h"
+#include "protocol/protocol.h"
 #include "util/serial.h"
 
 /* Where the utterance came from, for listeners to time it. */
-struct speech_timing {
-    int64_t source_end_ms; /* end of the utterance in the speaker's timeline */
-    uint64_t seq;          /* stream record holding that end */
-    int64_t append_ms;     /* wall-clock ms when the gateway accepted that record */
-};
-
 struct speech_out;
 
 /* archive_dir may be NULL (no archive); files go to
@@ -30,7 +25,7 @@ struct speech_out *speech_out_new(const char *session, const char *lang, const c
                                   struct delivery *bus, struct serial *encoder);
 /* timing may be NULL when unknown. */
 void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
-                      const struct speech_timing *timing);
+                      const struct protocol_origin *timing);
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n);
 /* n_samples: the utterance's total at the synthesized rate. */
 void speech_out_end(struct speech_out *o, size_t n_samples);

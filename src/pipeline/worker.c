@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pipeline/speech_out.h"
+#include "protocol/protocol.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -47,7 +48,7 @@ struct record_mark {
 /* What a listener needs to time an utterance's audio. */
 struct audio_meta {
     int utterance;
-    struct speech_timing timing;
+    struct protocol_origin timing;
 };
 
 struct lang_output {
@@ -287,7 +288,7 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
         }
         pthread_mutex_unlock(&ws->out_lock);
     }
-    cJSON *json = delivery_caption_json(ev->lang, ev->utterance, ev->final, ev->text,
+    cJSON *json = protocol_caption(ev->lang, ev->utterance, ev->final, ev->text,
                                         ev->source_text, ev->start_ms, ev->end_ms);
     cJSON_AddNumberToObject(json, "seq", (double)origin.seq);
     cJSON_AddNumberToObject(json, "append_ms", (double)origin.append_ms);
@@ -382,8 +383,7 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
 static void finish_session(struct worker_session *ws)
 {
     pipeline_wait_idle(ws->pipeline);
-    cJSON *json = cJSON_CreateObject();
-    cJSON_AddStringToObject(json, "type", "ended");
+    cJSON *json = protocol_ended();
     publish_json(ws, DELIVERY_ALL_LANGS, json, true, true);
     cJSON_Delete(json);
     stream_session_ended(ws->pool->stream, ws->id);

@@ -3,6 +3,7 @@
  * URL, publishing from several threads, and the Redis wire format's decoder
  * against truncated and corrupted input. */
 #include "delivery/delivery.h"
+#include "protocol/protocol.h"
 
 #include <pthread.h>
 
@@ -46,7 +47,7 @@ static void test_codec_names(void)
 
 static void test_messages_and_refs(void)
 {
-    cJSON *json = delivery_caption_json("es", 3, true, "hola", "hello", 100, 900);
+    cJSON *json = protocol_caption("es", 3, true, "hola", "hello", 100, 900);
     struct delivery_msg *m = delivery_msg_json("s1", "es", json);
     cJSON_Delete(json);
     ASSERT_STR_EQ(m->session, "s1");

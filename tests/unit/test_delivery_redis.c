@@ -4,6 +4,7 @@
  * field survives the trip in order, demand sums over gateways, malformed
  * messages are skipped, and a kill -9 of Redis is survived. */
 #include "delivery/delivery.h"
+#include "protocol/protocol.h"
 
 #include <signal.h>
 
@@ -95,7 +96,7 @@ static struct delivery_msg *make_msg(const char *session, int i)
 {
     struct delivery_msg *m;
     if (i % 2 == 0) {
-        cJSON *json = delivery_caption_json("es", i, i % 4 == 0, "¿qué tal?", "how are you?",
+        cJSON *json = protocol_caption("es", i, i % 4 == 0, "¿qué tal?", "how are you?",
                                             i * 10, i * 10 + 5);
         m = delivery_msg_json(session, i % 6 == 0 ? DELIVERY_ALL_LANGS : "es", json);
         cJSON_Delete(json);
