@@ -88,6 +88,7 @@ class Listener:
     def __init__(self, url):
         self.url = url
         self.finals = []       # (utterance, text, replay, arrival time)
+        self.caption_times = []  # arrival time of every caption, partial or final
         self.audio = {}        # utterance -> bytes of speech
         self.close_code = None
         self.ended = False
@@ -104,6 +105,8 @@ class Listener:
                             self.audio[utterance] = self.audio.get(utterance, 0) + len(msg)
                         continue
                     m = json.loads(msg)
+                    if m["type"] == "caption":
+                        self.caption_times.append(time.time())
                     if m["type"] == "caption" and m["final"]:
                         self.finals.append((m["utterance"], m["text"], m["replay"], time.time()))
                     elif m["type"] == "audio_start":
