@@ -15,6 +15,7 @@
 #define SERVE_MAX_COUNT 1000000
 #define SERVE_MAX_QUEUE_BYTES (1024L * 1024 * 1024)
 #define SERVE_MAX_LAG_MS (3600L * 1000)
+#define SERVE_MAX_ALLOW_ORIGINS 32
 
 static void usage(FILE *out)
 {
@@ -50,6 +51,9 @@ static void usage(FILE *out)
             "  --listener-lag-ms N       drop a listener whose oldest unsent message\n"
             "                            is N ms old (default 10000; close 4408)\n"
             "  --listener-queue-bytes N  or that has N bytes unsent (default 4 MiB)\n"
+            "  --allow-origin ORIGIN     also accept sockets and POST/DELETE from pages of\n"
+            "                            ORIGIN (https://host[:port]; repeatable); others\n"
+            "                            than the server's own get 403 bad_origin\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -90,7 +94,7 @@ int cli_serve(int argc, char **argv)
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
-        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL,
+        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -111,6 +115,7 @@ int cli_serve(int argc, char **argv)
         {"role", required_argument, NULL, OPT_ROLE},
         {"redis", required_argument, NULL, OPT_REDIS},
         {"lease-ttl-ms", required_argument, NULL, OPT_LEASE_TTL},
+        {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -119,6 +124,8 @@ int cli_serve(int argc, char **argv)
     server_default_config(&cfg);
     cfg.gateway.web_root = default_web_root();
     char host[256];
+    const char *allow_origins[SERVE_MAX_ALLOW_ORIGINS];
+    cfg.gateway.allow_origins = allow_origins;
     const char *port_file = NULL;
     long value;
     int opt;
@@ -143,6 +150,12 @@ int cli_serve(int argc, char **argv)
         case OPT_PUBLIC: cfg.gateway.public_url = optarg; break;
         case OPT_NO_SPEECH: cfg.with_speech = 0; break;
         case OPT_PORT_FILE: port_file = optarg; break;
+        case OPT_ALLOW_ORIGIN:
+            if (cfg.gateway.n_allow_origins == SERVE_MAX_ALLOW_ORIGINS)
+                return cli_fail(CLI_EXIT_USAGE, "at most %d --allow-origin options",
+                                SERVE_MAX_ALLOW_ORIGINS);
+            allow_origins[cfg.gateway.n_allow_origins++] = optarg;
+            break;
         case 'v': bc_log_set_level(BC_LOG_DEBUG); break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case OPT_WORKERS:

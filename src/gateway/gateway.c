@@ -152,7 +152,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn check;
         memset(&check, 0, sizeof check);
         check.wsi = wsi;
-        return gw_http_check_upgrade(&check) ? http_refuse(wsi, &check) : 0;
+        if (gw_http_check_upgrade(&check) || gw_http_check_origin(srv, &check))
+            return http_refuse(wsi, &check);
+        return 0;
     }
     /* Connections dropped before their headers arrive have no state yet. */
     if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
@@ -286,6 +288,11 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     else
         snprintf(gw->public_url, sizeof gw->public_url, "http://%s:%d", config->listen_host,
                  gateway_port(gw));
+    if (gw_origin_init(gw) < 0) {
+        lws_context_destroy(gw->context);
+        free(gw);
+        return BC_EINVAL;
+    }
     gw_ws_start_lag_checks(gw); /* also the timer gateway_service promises */
     if (!config->health_only)
         on_catalog_timer(&gw->catalog_timer);

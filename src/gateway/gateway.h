@@ -27,6 +27,10 @@ struct gateway_config {
                                          dropped; default 10000 */
     size_t listener_queue_max_bytes;  /* and one with this much unsent; default 4 MiB */
     int recent_captions;              /* finals replayed to a late joiner; default 20 */
+    /* Origins besides the server's own whose pages may open sockets and
+     * send POST/PUT/PATCH/DELETE ("https://app.example.org"); borrowed. */
+    const char *const *allow_origins;
+    size_t n_allow_origins;
 };
 
 /* What the gateway works with; borrowed, outliving the gateway. With
@@ -50,8 +54,9 @@ struct gateway;
 
 void gateway_default_config(struct gateway_config *config);
 
-/* Listens. Returns 0 and *out (free with gateway_free), or BC_EIO when the
- * address cannot be bound (logged). */
+/* Listens. Returns 0 and *out (free with gateway_free), BC_EINVAL when the
+ * public URL or an allowed origin is malformed, or BC_EIO when the address
+ * cannot be bound (logged). */
 int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
                 struct gateway **out);
 /* The port listened on (useful after asking for port 0). */

@@ -14,6 +14,7 @@
 
 #define GW_HTTP_BODY_MAX 16384
 #define GW_URI_MAX 512
+#define GW_ORIGIN_MAX 256
 
 enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
 
@@ -66,6 +67,7 @@ struct gateway {
     struct gateway_config config;
     struct gateway_deps deps;
     char public_url[256];
+    char own_origin[GW_ORIGIN_MAX]; /* the public URL's, normalized */
     struct lws_context *context;
     struct session_registry *registry;
     struct stream *stream;
@@ -97,12 +99,26 @@ int gw_http_check_request(struct conn *c);
 /* The same for a WebSocket upgrade request (sizes, Sec-WebSocket-Version,
  * Sec-WebSocket-Key): 0 to upgrade, or 1 with conn->response* filled. */
 int gw_http_check_upgrade(struct conn *c);
+/* Origin of a WebSocket upgrade or a state-changing request: 0 when
+ * allowed (gw_origin_allowed), or 1 with a 403 bad_origin filled in. */
+int gw_http_check_origin(struct gateway *gw, struct conn *c);
 /* The standard reason phrase of an HTTP status ("Created"), "" if unknown. */
 const char *gw_http_reason(int status);
 
 /* gateway_request.c: the value of query argument name ("lang") into out:
  * 0; 1 when absent (out is then ""); -1 when longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
+
+/* gateway_origin.c: "scheme://host[:port]..." as "scheme://host:port"
+ * (lower case, default port explicit) into out; 0 or -1 when it is not an
+ * http(s) origin. */
+int gw_origin_normalize(const char *in, char *out, size_t len);
+/* Sets gw->own_origin from the public URL and checks the allowed origins;
+ * 0 or BC_EINVAL (logged). */
+int gw_origin_init(struct gateway *gw);
+/* 1 when the request carries no Origin, or one of the server's own (its
+ * public URL's, or the Host header's), or an allowed one; else 0. */
+int gw_origin_allowed(struct gateway *gw, struct lws *wsi);
 
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);

@@ -11,6 +11,7 @@
 #define HTTP_NO_CONTENT 204
 #define HTTP_BAD_REQUEST 400
 #define HTTP_UNAUTHORIZED 401
+#define HTTP_FORBIDDEN 403
 #define HTTP_NOT_FOUND 404
 #define HTTP_METHOD_NOT_ALLOWED 405
 #define HTTP_CONFLICT 409
@@ -47,6 +48,7 @@ const char *gw_http_reason(int status)
     case HTTP_NO_CONTENT: return "No Content";
     case HTTP_BAD_REQUEST: return "Bad Request";
     case HTTP_UNAUTHORIZED: return "Unauthorized";
+    case HTTP_FORBIDDEN: return "Forbidden";
     case HTTP_NOT_FOUND: return "Not Found";
     case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
     case HTTP_CONFLICT: return "Conflict";
@@ -144,6 +146,15 @@ int gw_http_check_upgrade(struct conn *c)
         return refuse(c, HTTP_BAD_REQUEST, "bad_websocket_key",
                              "Sec-WebSocket-Key must be 16 bytes in base64");
     return 0;
+}
+
+int gw_http_check_origin(struct gateway *gw, struct conn *c)
+{
+    if (gw_origin_allowed(gw, c->wsi))
+        return 0;
+    return refuse(c, HTTP_FORBIDDEN, "bad_origin",
+                  "requests from pages of another origin are not accepted "
+                  "(see --allow-origin)");
 }
 
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)
