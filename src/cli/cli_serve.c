@@ -16,6 +16,7 @@
 #define SERVE_MAX_QUEUE_BYTES (1024L * 1024 * 1024)
 #define SERVE_MAX_LAG_MS (3600L * 1000)
 #define SERVE_MAX_ALLOW_ORIGINS 32
+#define SERVE_MAX_IDLE_S (366L * 24 * 3600)
 
 static void usage(FILE *out)
 {
@@ -54,6 +55,10 @@ static void usage(FILE *out)
             "  --allow-origin ORIGIN     also accept sockets and POST/DELETE from pages of\n"
             "                            ORIGIN (https://host[:port]; repeatable); others\n"
             "                            than the server's own get 403 bad_origin\n"
+            "  --session-rate N          sessions one client address may create per\n"
+            "                            minute (default 10; 0: no limit; 429 beyond)\n"
+            "  --idle-session-s N        a live session with no speaker connected for N s\n"
+            "                            ends by itself (default 1800; 0: never)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -95,6 +100,7 @@ int cli_serve(int argc, char **argv)
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
+        OPT_SESSION_RATE, OPT_IDLE_SESSION,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -116,6 +122,8 @@ int cli_serve(int argc, char **argv)
         {"redis", required_argument, NULL, OPT_REDIS},
         {"lease-ttl-ms", required_argument, NULL, OPT_LEASE_TTL},
         {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+        {"session-rate", required_argument, NULL, OPT_SESSION_RATE},
+        {"idle-session-s", required_argument, NULL, OPT_IDLE_SESSION},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -156,6 +164,16 @@ int cli_serve(int argc, char **argv)
                                 SERVE_MAX_ALLOW_ORIGINS);
             allow_origins[cfg.gateway.n_allow_origins++] = optarg;
             break;
+        case OPT_SESSION_RATE:
+        case OPT_IDLE_SESSION: {
+            long max = opt == OPT_IDLE_SESSION ? SERVE_MAX_IDLE_S : SERVE_MAX_COUNT;
+            if (cli_parse_int(optarg, 0, max, &value) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 0 to %ld, got '%s'",
+                                option_name(options, opt), max, optarg);
+            if (opt == OPT_SESSION_RATE) cfg.gateway.session_rate_per_min = (int)value;
+            if (opt == OPT_IDLE_SESSION) cfg.gateway.idle_session_s = (int)value;
+            break;
+        }
         case 'v': bc_log_set_level(BC_LOG_DEBUG); break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case OPT_WORKERS:

@@ -15,6 +15,9 @@
 #define GW_DEFAULT_LISTENER_QUEUE_BYTES (4u * 1024 * 1024)
 #define GW_DEFAULT_LISTENER_MAX_LAG_MS 10000
 #define GW_DEFAULT_RECENT_CAPTIONS 20
+#define GW_DEFAULT_SESSION_RATE_PER_MIN 10
+#define GW_DEFAULT_IDLE_SESSION_S 1800
+#define GW_RETRY_AFTER_DIGITS 16
 #define GW_RX_BUFFER_BYTES 16384
 #define GW_CLOSE_GOING_AWAY 1001
 #define GW_SERVICE_SLICE_MS 100
@@ -35,6 +38,8 @@ void gateway_default_config(struct gateway_config *c)
     c->listener_queue_max_bytes = GW_DEFAULT_LISTENER_QUEUE_BYTES;
     c->listener_max_lag_ms = GW_DEFAULT_LISTENER_MAX_LAG_MS;
     c->recent_captions = GW_DEFAULT_RECENT_CAPTIONS;
+    c->session_rate_per_min = GW_DEFAULT_SESSION_RATE_PER_MIN;
+    c->idle_session_s = GW_DEFAULT_IDLE_SESSION_S;
 }
 
 static void http_reset(struct conn *c)
@@ -45,6 +50,7 @@ static void http_reset(struct conn *c)
     c->response = NULL;
     c->body_len = c->response_len = 0;
     c->body_too_large = 0;
+    c->retry_after_s = 0;
 }
 
 static int method_of(struct lws *wsi)
@@ -90,6 +96,12 @@ static int http_head(struct lws *wsi, const struct conn *c, int closes, uint8_t 
     if (c->response_status == HTTP_UPGRADE_REQUIRED &&
         lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char *)WS_VERSION,
                                      (int)strlen(WS_VERSION), p, end))
+        return 1;
+    char retry[GW_RETRY_AFTER_DIGITS];
+    int retry_len = snprintf(retry, sizeof retry, "%d", c->retry_after_s);
+    if (c->retry_after_s > 0 &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
+                                     (const unsigned char *)retry, retry_len, p, end))
         return 1;
     return lws_finalize_http_header(wsi, p, end);
 }
@@ -294,8 +306,11 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
         return BC_EINVAL;
     }
     gw_ws_start_lag_checks(gw); /* also the timer gateway_service promises */
-    if (!config->health_only)
+    if (!config->health_only) {
         on_catalog_timer(&gw->catalog_timer);
+        /* Sessions left live by an earlier run end now if they are idle. */
+        gw_idle_start(gw);
+    }
     *out = gw;
     return 0;
 }
@@ -347,7 +362,9 @@ void gateway_free(struct gateway *gw)
     gw->closing = 1;
     lws_sul_cancel(&gw->lag_check);
     lws_sul_cancel(&gw->catalog_timer);
+    lws_sul_cancel(&gw->idle_timer);
     lws_context_destroy(gw->context);
+    gw_rate_free(gw);
     catalog_free(gw->catalog);
     while (gw->sessions) {
         struct gw_session *next = gw->sessions->next;

@@ -31,6 +31,10 @@ struct gateway_config {
      * send POST/PUT/PATCH/DELETE ("https://app.example.org"); borrowed. */
     const char *const *allow_origins;
     size_t n_allow_origins;
+    int session_rate_per_min;         /* sessions one client address may create per
+                                         minute (429 beyond); default 10; 0: no limit */
+    int idle_session_s;               /* a live session without a speaker this long
+                                         ends by itself; default 1800; 0: never */
 };
 
 /* What the gateway works with; borrowed, outliving the gateway. With

@@ -126,6 +126,20 @@ static cJSON *parse_body(struct conn *c)
     return req;
 }
 
+/* Takes one creation from the client's allowance; 0, or 1 after a 429. */
+static int rate_limited(struct gateway *srv, struct conn *c)
+{
+    char addr[GW_ADDR_MAX] = "";
+    lws_get_peer_simple(c->wsi, addr, sizeof addr);
+    int retry_after_s;
+    if (gw_rate_take(srv, addr, &retry_after_s))
+        return 0;
+    gw_respond_error(c, HTTP_TOO_MANY, "rate_limited",
+                     "too many sessions created from this address; retry later");
+    c->retry_after_s = retry_after_s;
+    return 1;
+}
+
 static int post_session(struct gateway *srv, struct conn *c)
 {
     if (c->body_too_large)
@@ -174,9 +188,16 @@ static int post_session(struct gateway *srv, struct conn *c)
         cJSON_Delete(req);
         return gw_respond_error(c, status, code, message);
     }
+    if (rate_limited(srv, c)) {
+        cJSON_Delete(req);
+        return 0;
+    }
     struct session_info info;
     char token[SESSION_TOKEN_LEN + 1];
     int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
+    /* Idle sessions must not hold the last places until the next sweep. */
+    if (rc == BC_ELIMIT && gw_idle_sweep(srv) > 0)
+        rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
     cJSON_Delete(req);
     if (rc == BC_ELIMIT)
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");

@@ -15,6 +15,7 @@
 #define GW_HTTP_BODY_MAX 16384
 #define GW_URI_MAX 512
 #define GW_ORIGIN_MAX 256
+#define GW_ADDR_MAX 64 /* a client's address as text */
 
 enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
 
@@ -52,6 +53,7 @@ struct conn {
     size_t response_len;
     int response_status;
     const char *response_type;
+    int retry_after_s; /* > 0: a Retry-After header */
     int answered; /* this request got its response: later body callbacks are ignored */
 };
 
@@ -81,6 +83,9 @@ struct gateway {
     int closing;  /* connection closes only free memory */
     lws_sorted_usec_list_t lag_check;
     lws_sorted_usec_list_t catalog_timer;
+    lws_sorted_usec_list_t idle_timer;
+    struct gw_rate_client *rate_clients; /* gateway_limits.c */
+    size_t n_rate_clients;
 };
 
 enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
@@ -119,6 +124,16 @@ int gw_origin_init(struct gateway *gw);
 /* 1 when the request carries no Origin, or one of the server's own (its
  * public URL's, or the Host header's), or an allowed one; else 0. */
 int gw_origin_allowed(struct gateway *gw, struct lws *wsi);
+
+/* gateway_limits.c: takes one session creation from addr's allowance:
+ * 1, or 0 with the seconds until the next one in *retry_after_s. */
+int gw_rate_take(struct gateway *gw, const char *addr, int *retry_after_s);
+void gw_rate_free(struct gateway *gw);
+/* Ends every live session idle (no speaker) for config.idle_session_s, as
+ * DELETE does; records this gateway's speakers as active. Returns how many
+ * it ended. gw_idle_start sweeps now and then every few seconds. */
+int gw_idle_sweep(struct gateway *gw);
+void gw_idle_start(struct gateway *gw);
 
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);

@@ -204,6 +204,7 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     if (s->speaker)
         close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
     s->speaker = c;
+    session_touch(srv->registry, c->session);
     delivery_subscribe(srv->bus, c->session, 1);
     /* What the log holds, not what this process saw: after a restart, or
      * when the speaker comes from another gateway, it resumes exactly there. */
@@ -419,6 +420,8 @@ void gw_ws_closed(struct gateway *srv, struct conn *c)
         struct gw_session *s = gw_session_find(srv, c->session, 0);
         if (s && s->speaker == c)
             s->speaker = NULL;
+        /* The idle period starts when the speaker leaves. */
+        session_touch(srv->registry, c->session);
         delivery_subscribe(srv->bus, c->session, -1);
     } else if (c->kind == CONN_LISTENER) {
         delivery_demand_add(srv->bus, c->session, c->lang, c->codec, -1);

@@ -258,6 +258,7 @@ int session_create(struct session_registry *reg, const char *source, const char 
     session_parse_targets(joined, info);
     info->state = SESSION_LIVE;
     info->created_ms = s.created_ms;
+    info->active_ms = s.created_ms;
     return 0;
 }
 
@@ -303,6 +304,13 @@ int session_end(struct session_registry *reg, const char *id, const char *token)
     if (rc < 0)
         return rc;
     return reg->ops->end(reg->impl, id, bc_wall_ms());
+}
+
+int session_touch(struct session_registry *reg, const char *id)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    return reg->ops->touch(reg->impl, id, bc_wall_ms());
 }
 
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max)

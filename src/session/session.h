@@ -38,6 +38,7 @@ struct session_info {
     enum session_state state;
     int64_t created_ms; /* Unix epoch ms */
     int64_t ended_ms;   /* 0 while live */
+    int64_t active_ms;  /* last speaker activity (session_touch), else created_ms */
 };
 
 struct session_registry;
@@ -76,6 +77,10 @@ int session_check_token(struct session_registry *reg, const char *id, const char
 /* Marks the session ended (token checked as above; NULL token skips the
  * check, for shutdown and tests). Ending an ended session returns BC_ESTATE. */
 int session_end(struct session_registry *reg, const char *id, const char *token);
+/* Records now as the session's last speaker activity (active_ms), which
+ * idle sessions are judged by, across every gateway. Returns 0,
+ * BC_ENOTFOUND, BC_ESTATE (ended) or BC_EIO. */
+int session_touch(struct session_registry *reg, const char *id);
 /* Ids of live sessions, oldest first (for recovery after a restart); at
  * most max. 0 when the store cannot be read. */
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max);

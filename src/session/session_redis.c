@@ -203,9 +203,10 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HMGET", key, "source", "targets", "state", "created_ms", "ended_ms"};
+    const char *argv[] = {"HMGET",      key,        "source",   "targets",
+                          "state",      "created_ms", "ended_ms", "active_ms"};
     redisReply *reply;
-    int rc = rs_command(r, 7, argv, &reply);
+    int rc = rs_command(r, 8, argv, &reply);
     if (rc < 0)
         return rc;
     const char *source, *targets, *state, *created, *ended;
@@ -222,6 +223,10 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     info->state = strcmp(state, "0") ? SESSION_ENDED : SESSION_LIVE;
     info->created_ms = strtoll(created, NULL, 10);
     info->ended_ms = strtoll(ended, NULL, 10);
+    const char *active;
+    info->active_ms = info->created_ms;
+    if (reply_text(reply, 5, &active) && strtoll(active, NULL, 10) > info->created_ms)
+        info->active_ms = strtoll(active, NULL, 10);
     freeReplyObject(reply);
     return 0;
 }
@@ -263,6 +268,20 @@ static int rs_end(void *impl, const char *id, int64_t ended_ms)
     const char *args[] = {key, ended};
     long long answer;
     rc = rs_eval_int(r, RS_END, 1, args, 2, &answer);
+    if (rc < 0)
+        return rc;
+    return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
+}
+
+static int rs_touch(void *impl, const char *id, int64_t now_ms)
+{
+    struct session_redis *r = impl;
+    char key[RS_KEY_MAX], now[RS_NUMBER_MAX];
+    rs_key(key, id, RS_INFO_SUFFIX);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    const char *args[] = {key, now};
+    long long answer;
+    int rc = rs_eval_int(r, RS_TOUCH, 1, args, 2, &answer);
     if (rc < 0)
         return rc;
     return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
@@ -386,6 +405,7 @@ static const struct session_ops rs_ops = {
     .get = rs_get,
     .token_hash = rs_token_hash,
     .end = rs_end,
+    .touch = rs_touch,
     .list_live = rs_list_live,
     .listener_join = rs_listener_join,
     .listener_leave = rs_listener_leave,

@@ -5,7 +5,8 @@
  * Key layout (every key of a session carries the hash tag {ID}, so each
  * script touches one Cluster slot):
  *   bc:{ID}:info            hash: token (SHA-256 hex), source, targets,
- *                           state (0 live, 1 ended), created_ms, ended_ms
+ *                           state (0 live, 1 ended), created_ms, ended_ms,
+ *                           active_ms (absent until the first session_touch)
  *   bc:{ID}:listeners       hash: language -> listeners over all gateways
  *   bc:{ID}:captions:LANG   sorted set scored by utterance, one JSON member
  *                           per caption {"u","s","e","t","x"}
@@ -43,6 +44,7 @@ enum rs_script_id {
     RS_CREATE,
     RS_RESERVE,
     RS_END,
+    RS_TOUCH,
     RS_JOIN,
     RS_LEAVE,
     RS_ADD_CAPTION,

@@ -28,6 +28,14 @@ static const char end_lua[] =
     "redis.call('HSET', KEYS[1], 'state', '1', 'ended_ms', ARGV[1])\n"
     "return " RS_STR(RS_DONE) "\n";
 
+/* KEYS: info. ARGV: now_ms. */
+static const char touch_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
+    "redis.call('HSET', KEYS[1], 'active_ms', ARGV[1])\n"
+    "return " RS_STR(RS_DONE) "\n";
+
 /* KEYS: info, listeners. ARGV: lang, max listeners per session. The limit
  * bounds the sum over every language and every gateway. */
 static const char join_lua[] =
@@ -79,6 +87,7 @@ static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_CREATE] = create_lua,
     [RS_RESERVE] = reserve_lua,
     [RS_END] = end_lua,
+    [RS_TOUCH] = touch_lua,
     [RS_JOIN] = join_lua,
     [RS_LEAVE] = leave_lua,
     [RS_ADD_CAPTION] = add_caption_lua,

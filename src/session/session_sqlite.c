@@ -22,7 +22,8 @@
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
     " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
-    " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL);"
+    " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
+    " active_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
@@ -32,10 +33,12 @@ static const char schema_sql[] =
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms)"
                   " VALUES(?, ?, ?, ?, 0, ?, 0)",
-    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms FROM sessions WHERE id = ?",
+    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms)"
+               " FROM sessions WHERE id = ?",
     [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
+    [ST_TOUCH] = "UPDATE sessions SET active_ms = ? WHERE id = ? AND state = 0",
     [ST_LIST_LIVE] = "SELECT id FROM sessions WHERE state = 0 ORDER BY created_ms, id LIMIT ?",
     [ST_ADD_CAPTION] = "INSERT OR IGNORE INTO captions(session, lang, utterance, start_ms, end_ms,"
                        " text, source_text) VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -51,6 +54,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 static const char legacy_tokens_sql[] =
     "SELECT id, token FROM sessions WHERE length(token) <> 64";
 static const char rehash_token_sql[] = "UPDATE sessions SET token = ? WHERE id = ?";
+/* Databases from before sessions recorded speaker activity. */
+static const char has_active_sql[] = "SELECT active_ms FROM sessions LIMIT 0";
+static const char add_active_sql[] =
+    "ALTER TABLE sessions ADD COLUMN active_ms INTEGER NOT NULL DEFAULT 0";
 
 int sq_db_fail(struct session_sqlite *s, const char *what)
 {
@@ -140,6 +147,18 @@ static void create_private_file(const char *path)
         close(fd);
 }
 
+static int migrate_columns(struct session_sqlite *s)
+{
+    sqlite3_stmt *probe = NULL;
+    int has = sqlite3_prepare_v2(s->db, has_active_sql, -1, &probe, NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    if (has)
+        return 0;
+    if (sqlite3_exec(s->db, add_active_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sq_db_fail(s, "add the activity column");
+    return 0;
+}
+
 static const struct session_ops sq_ops;
 
 int session_sqlite_open(const char *db_path, const struct session_limits *limits,
@@ -173,7 +192,7 @@ int session_sqlite_open(const char *db_path, const struct session_limits *limits
         sqlite3_free(errmsg);
         goto fail;
     }
-    if (migrate_tokens(s) < 0)
+    if (migrate_columns(s) < 0 || migrate_tokens(s) < 0)
         goto fail;
     for (size_t i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
@@ -218,6 +237,7 @@ static int get_locked(struct session_sqlite *s, const char *id, struct session_i
         info->state = sqlite3_column_int(st, 2) ? SESSION_ENDED : SESSION_LIVE;
         info->created_ms = sqlite3_column_int64(st, 3);
         info->ended_ms = sqlite3_column_int64(st, 4);
+        info->active_ms = sqlite3_column_int64(st, 5);
         rc = 0;
     }
     sq_stmt_done(st);
@@ -304,17 +324,19 @@ static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HAS
     return rc;
 }
 
-static int sq_end(void *impl, const char *id, int64_t ended_ms)
+/* Runs the update of a live session's row (ST_END or ST_TOUCH): 0 when it
+ * changed, else BC_ESTATE (ended), BC_ENOTFOUND or BC_EIO. */
+static int update_live(struct session_sqlite *s, enum sq_stmt_id which, const char *id,
+                       int64_t ms)
 {
-    struct session_sqlite *s = impl;
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = s->stmt[ST_END];
-    sqlite3_bind_int64(st, 1, ended_ms);
+    sqlite3_stmt *st = s->stmt[which];
+    sqlite3_bind_int64(st, 1, ms);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sq_stmt_done(st);
     if (rc != SQLITE_DONE) {
-        rc = sq_db_fail(s, "end session");
+        rc = sq_db_fail(s, which == ST_END ? "end session" : "record activity");
     } else if (sqlite3_changes(s->db) == 1) {
         rc = 0;
     } else {
@@ -326,6 +348,16 @@ static int sq_end(void *impl, const char *id, int64_t ended_ms)
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+static int sq_end(void *impl, const char *id, int64_t ended_ms)
+{
+    return update_live(impl, ST_END, id, ended_ms);
+}
+
+static int sq_touch(void *impl, const char *id, int64_t now_ms)
+{
+    return update_live(impl, ST_TOUCH, id, now_ms);
 }
 
 static size_t sq_list_live(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max)
@@ -459,6 +491,7 @@ static const struct session_ops sq_ops = {
     .get = sq_get,
     .token_hash = sq_token_hash,
     .end = sq_end,
+    .touch = sq_touch,
     .list_live = sq_list_live,
     .listener_join = sq_listener_join,
     .listener_leave = sq_listener_leave,

@@ -16,6 +16,7 @@ enum sq_stmt_id {
     ST_TOKEN,
     ST_COUNT_LIVE,
     ST_END,
+    ST_TOUCH,
     ST_LIST_LIVE,
     ST_ADD_CAPTION,
     ST_RECENT,

@@ -8,8 +8,9 @@ import ssl
 TIMEOUT_S = 30
 
 
-def connect(port, tls=False):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+def connect(port, tls=False, source="127.0.0.1"):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S,
+                                    source_address=(source, 0))
     if tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -18,9 +19,10 @@ def connect(port, tls=False):
     return sock
 
 
-def exchange(port, method, path, headers=(), body=b"", tls=False):
+def exchange(port, method, path, headers=(), body=b"", tls=False, source="127.0.0.1"):
     """Sends one request with exactly the headers given (plus Content-Length
-    when there is a body) and reads one response. Returns (status, headers
+    when there is a body) from the loopback address source and reads one
+    response. Returns (status, headers
     as a lower-cased dict, body: parsed JSON when it is JSON, else bytes)."""
     lines = ["%s %s HTTP/1.1" % (method, path)]
     names = [name.lower() for name, _ in headers]
@@ -30,7 +32,7 @@ def exchange(port, method, path, headers=(), body=b"", tls=False):
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append("Content-Length: %d" % len(body))
     data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-    sock = connect(port, tls)
+    sock = connect(port, tls, source)
     try:
         sock.sendall(data)
         return read_response(sock)

@@ -431,8 +431,37 @@ static void case_threads(void)
     session_registry_close(reg);
 }
 
+/* Speaker activity: starts at creation, moves with session_touch, stops
+ * with the end. */
+static void case_activity(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_EQ(info.active_ms, info.created_ms);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.active_ms, info.created_ms);
+    bc_sleep_us(5000);
+    int64_t before_ms = bc_wall_ms();
+    ASSERT_OK(session_touch(reg, info.id));
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_GE(got.active_ms, before_ms);
+    ASSERT_LE(got.active_ms, bc_wall_ms());
+    ASSERT_EQ(got.created_ms, info.created_ms);
+    ASSERT_EQ(session_touch(reg, "nosuchsess"), BC_ENOTFOUND);
+    ASSERT_EQ(session_touch(reg, "../x"), BC_ENOTFOUND);
+    ASSERT_OK(session_end(reg, info.id, token));
+    int64_t last_ms = got.active_ms;
+    ASSERT_EQ(session_touch(reg, info.id), BC_ESTATE);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.active_ms, last_ms);
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
+    case_activity();
     case_lifecycle();
     case_tokens();
     case_ids();

@@ -286,7 +286,11 @@ static void test_legacy_tokens(void)
     struct session_info got;
     ASSERT_OK(session_get(reg, "abcdefghjk", &got));
     ASSERT_EQ(got.created_ms, 1700000000000);
+    ASSERT_EQ(got.active_ms, 1700000000000);
     ASSERT_STR_EQ(got.targets[1], "ca");
+    ASSERT_OK(session_touch(reg, "abcdefghjk"));
+    ASSERT_OK(session_get(reg, "abcdefghjk", &got));
+    ASSERT_GT(got.active_ms, 1700000000000);
     struct transcript *t;
     ASSERT_OK(session_transcript(reg, "abcdefghjk", "es", &t));
     ASSERT_EQ(transcript_count(t), 1);
