@@ -24,6 +24,7 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
 #define HTTP_UNAVAILABLE 503
+#define HTTP_INSUFFICIENT_STORAGE 507
 #define QR_MARGIN_MODULES 4
 #define QR_MODULE_PX 8
 #define GW_HEALTH_SESSIONS_MAX 4096
@@ -53,6 +54,15 @@ int gw_respond_error(struct conn *c, int status, const char *code, const char *m
     cJSON_AddStringToObject(json, "code", code);
     respond_json(c, status, json);
     return 0;
+}
+
+/* A store that failed: a full disk is named as such, so an operator sees
+ * the cause rather than a generic error. */
+static int respond_store_failure(struct conn *c, int rc, const char *message)
+{
+    if (rc == BC_ENOSPC)
+        return gw_respond_error(c, HTTP_INSUFFICIENT_STORAGE, "disk_full", bc_strerror(rc));
+    return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", message ? message : bc_strerror(rc));
 }
 
 
@@ -202,7 +212,7 @@ static int post_session(struct gateway *srv, struct conn *c)
     if (rc == BC_ELIMIT)
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return respond_store_failure(c, rc, NULL);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
@@ -258,9 +268,9 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     if (rc == BC_ESTATE)
         return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
-    if (gw_end_session(srv, info->id) < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
+        return respond_store_failure(c, rc, NULL);
+    if ((rc = gw_end_session(srv, info->id)) < 0)
+        return respond_store_failure(c, rc, "could not queue the session end");
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }

@@ -23,6 +23,8 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_HEADERS_TOO_LARGE 431
 #define HTTP_SERVER_ERROR 500
+#define HTTP_UNAVAILABLE 503
+#define HTTP_INSUFFICIENT_STORAGE 507
 /* Known request headers, values summed; unknown ones only count against
  * the parser's buffer. */
 #define GW_HTTP_HEADERS_MAX 8192
@@ -60,6 +62,8 @@ const char *gw_http_reason(int status)
     case HTTP_TOO_MANY: return "Too Many Requests";
     case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
     case HTTP_SERVER_ERROR: return "Internal Server Error";
+    case HTTP_UNAVAILABLE: return "Service Unavailable";
+    case HTTP_INSUFFICIENT_STORAGE: return "Insufficient Storage";
     default: return "";
     }
 }

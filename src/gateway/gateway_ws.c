@@ -317,7 +317,10 @@ static int speaker_control(struct gateway *srv, struct conn *c, const char *text
         rc = close_now(c, CLOSE_BAD_FRAME, "control frames are JSON objects with a type");
     else if (strcmp(type->valuestring, "end") == 0) {
         uint64_t seq;
-        if (stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq) < 0)
+        int appended = stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq);
+        if (appended == BC_ENOSPC)
+            rc = close_now(c, CLOSE_BUSY, bc_strerror(appended));
+        else if (appended < 0)
             rc = close_now(c, CLOSE_BUSY, "server busy: could not queue the end");
         else
             send_ack(srv, c);
@@ -335,6 +338,8 @@ static int speaker_audio(struct gateway *srv, struct conn *c)
         return 0;
     uint64_t seq;
     int rc = stream_append(srv->stream, c->session, STREAM_KIND_AUDIO, c->rx, c->rx_len, &seq);
+    if (rc == BC_ENOSPC)
+        return close_now(c, CLOSE_BUSY, "no space left on the server's disk: audio not accepted");
     if (rc < 0)
         return close_now(c, CLOSE_BUSY, "server busy: audio not accepted, resend it");
     struct gw_session *s = gw_session_find(srv, c->session, 1);

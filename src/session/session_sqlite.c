@@ -62,7 +62,7 @@ static const char add_active_sql[] =
 int sq_db_fail(struct session_sqlite *s, const char *what)
 {
     bc_error("session: %s: %s", what, sqlite3_errmsg(s->db));
-    return BC_EIO;
+    return sqlite3_errcode(s->db) == SQLITE_FULL ? BC_ENOSPC : BC_EIO;
 }
 
 void sq_stmt_done(sqlite3_stmt *st)

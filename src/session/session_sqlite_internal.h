@@ -40,7 +40,8 @@ struct session_sqlite {
     size_t n_listeners, cap_listeners;
 };
 
-/* Logs the connection's last error; returns BC_EIO. */
+/* Logs the connection's last error; returns BC_ENOSPC when it was
+ * SQLITE_FULL (the disk is full), else BC_EIO. */
 int sq_db_fail(struct session_sqlite *s, const char *what);
 /* Statements are reused: clear them for the next caller. */
 void sq_stmt_done(sqlite3_stmt *st);
