@@ -66,7 +66,8 @@ void session_registry_close(struct session_registry *reg);
 /* Creates a live session. targets may be empty; codes are stored as given
  * (the caller validates them). Returns 0, fills *info and token (NUL-ended),
  * or BC_ELIMIT (max_sessions live), BC_EINVAL (too many targets or a code
- * too long), BC_ENOSPC (SQLite: the disk is full), BC_EIO. token is overwritten even when the call fails. */
+ * too long), BC_ENOSPC (SQLite: the disk is full), BC_EIO. token is
+ * overwritten even when the call fails. */
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1]);
 /* Returns 0 and *info, BC_ENOTFOUND or BC_EIO. */
@@ -105,7 +106,8 @@ size_t session_languages(struct session_registry *reg, const struct session_info
 /* Stores a final caption (lang "en" for the source text). Returns 0 when
  * stored, 1 when (id, lang, utterance) was stored already (left unchanged:
  * a replay after a crash, not to be delivered again), BC_ENOTFOUND, BC_EINVAL,
- * BC_ENOSPC (SQLite: the disk is full) or BC_EIO. The same as session_add_caption_fenced with fence 0. */
+ * BC_ENOSPC (SQLite: the disk is full) or BC_EIO. The same as
+ * session_add_caption_fenced with fence 0. */
 int session_add_caption(struct session_registry *reg, const char *id, const char *lang,
                         int utterance, int64_t start_ms, int64_t end_ms, const char *text,
                         const char *source_text);
