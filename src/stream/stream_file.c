@@ -24,7 +24,7 @@
 #define COMPACT_MIN_LOG_BYTES ((uint64_t)8 * 1024 * 1024)
 #define COMPACT_MIN_PROCESSED_PERCENT 75
 #define DEAD_ERROR_MAX_CHARS 1024
-#define DIR_MODE 0755
+#define DIR_MODE 0700
 
 static int mkdir_p(const char *path)
 {
