@@ -17,6 +17,7 @@
 #define SERVE_MAX_LAG_MS (3600L * 1000)
 #define SERVE_MAX_ALLOW_ORIGINS 32
 #define SERVE_MAX_IDLE_S (366L * 24 * 3600)
+#define SERVE_MAX_RETENTION_DAYS 36600
 
 static void usage(FILE *out)
 {
@@ -59,6 +60,9 @@ static void usage(FILE *out)
             "                            minute (default 10; 0: no limit; 429 beyond)\n"
             "  --idle-session-s N        a live session with no speaker connected for N s\n"
             "                            ends by itself (default 1800; 0: never)\n"
+            "  --retention-days N        delete the transcripts and archived speech of\n"
+            "                            sessions N days after they end (default 30;\n"
+            "                            0: keep them)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -100,7 +104,7 @@ int cli_serve(int argc, char **argv)
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
-        OPT_SESSION_RATE, OPT_IDLE_SESSION,
+        OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -124,6 +128,7 @@ int cli_serve(int argc, char **argv)
         {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
         {"session-rate", required_argument, NULL, OPT_SESSION_RATE},
         {"idle-session-s", required_argument, NULL, OPT_IDLE_SESSION},
+        {"retention-days", required_argument, NULL, OPT_RETENTION},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -165,13 +170,17 @@ int cli_serve(int argc, char **argv)
             allow_origins[cfg.gateway.n_allow_origins++] = optarg;
             break;
         case OPT_SESSION_RATE:
-        case OPT_IDLE_SESSION: {
-            long max = opt == OPT_IDLE_SESSION ? SERVE_MAX_IDLE_S : SERVE_MAX_COUNT;
+        case OPT_IDLE_SESSION:
+        case OPT_RETENTION: {
+            long max = opt == OPT_IDLE_SESSION ? SERVE_MAX_IDLE_S
+                       : opt == OPT_RETENTION  ? SERVE_MAX_RETENTION_DAYS
+                                               : SERVE_MAX_COUNT;
             if (cli_parse_int(optarg, 0, max, &value) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 0 to %ld, got '%s'",
                                 option_name(options, opt), max, optarg);
             if (opt == OPT_SESSION_RATE) cfg.gateway.session_rate_per_min = (int)value;
             if (opt == OPT_IDLE_SESSION) cfg.gateway.idle_session_s = (int)value;
+            if (opt == OPT_RETENTION) cfg.gateway.retention_days = (int)value;
             break;
         }
         case 'v': bc_log_set_level(BC_LOG_DEBUG); break;

@@ -17,6 +17,7 @@
 #define GW_DEFAULT_RECENT_CAPTIONS 20
 #define GW_DEFAULT_SESSION_RATE_PER_MIN 10
 #define GW_DEFAULT_IDLE_SESSION_S 1800
+#define GW_DEFAULT_RETENTION_DAYS 30
 #define GW_RETRY_AFTER_DIGITS 16
 #define GW_RX_BUFFER_BYTES 16384
 #define GW_CLOSE_GOING_AWAY 1001
@@ -40,6 +41,7 @@ void gateway_default_config(struct gateway_config *c)
     c->recent_captions = GW_DEFAULT_RECENT_CAPTIONS;
     c->session_rate_per_min = GW_DEFAULT_SESSION_RATE_PER_MIN;
     c->idle_session_s = GW_DEFAULT_IDLE_SESSION_S;
+    c->retention_days = GW_DEFAULT_RETENTION_DAYS;
 }
 
 static void http_reset(struct conn *c)

@@ -35,6 +35,9 @@ struct gateway_config {
                                          minute (429 beyond); default 10; 0: no limit */
     int idle_session_s;               /* a live session without a speaker this long
                                          ends by itself; default 1800; 0: never */
+    int retention_days;               /* transcripts and archived speech of a session
+                                         are deleted this long after its end (by the
+                                         role that holds them); default 30; 0: kept */
 };
 
 /* What the gateway works with; borrowed, outliving the gateway. With

@@ -255,13 +255,21 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
     return 0;
 }
 
-static int delete_session(struct gateway *srv, struct conn *c, const struct session_info *info)
+/* The speaker token of an Authorization: Bearer header, or "". */
+static void bearer_token(struct conn *c, char *out, size_t len)
 {
     char auth[128] = "";
-    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-        auth[0] = '\0';
     static const char bearer[] = "Bearer ";
-    const char *token = strncmp(auth, bearer, strlen(bearer)) == 0 ? auth + strlen(bearer) : "";
+    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
+        strncmp(auth, bearer, strlen(bearer)) != 0)
+        auth[0] = '\0';
+    snprintf(out, len, "%s", auth[0] ? auth + strlen(bearer) : "");
+}
+
+static int delete_session(struct gateway *srv, struct conn *c, const struct session_info *info)
+{
+    char token[128];
+    bearer_token(c, token, sizeof token);
     int rc = session_end(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
         return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
@@ -275,8 +283,23 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     return 0;
 }
 
+static int delete_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
+{
+    char token[128];
+    bearer_token(c, token, sizeof token);
+    int rc = session_delete_transcript(srv->registry, info->id, token);
+    if (rc == BC_EAUTH)
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
+    if (rc < 0)
+        return respond_store_failure(c, rc, NULL);
+    respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
+    return 0;
+}
+
 static int get_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
+    if (info->transcript_deleted)
+        return gw_respond_error(c, HTTP_NOT_FOUND, "transcript_deleted", "transcript deleted");
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
         return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
@@ -349,6 +372,8 @@ static int session_route(struct gateway *srv, struct conn *c)
         return delete_session(srv, c, &info);
     if (strcmp(sub, "/transcript") == 0 && c->method == GW_GET)
         return get_transcript(srv, c, &info);
+    if (strcmp(sub, "/transcript") == 0 && c->method == GW_DELETE)
+        return delete_transcript(srv, c, &info);
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
         return get_qr(srv, c, &info);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)

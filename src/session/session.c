@@ -43,6 +43,7 @@ void session_default_limits(struct session_limits *limits)
 {
     limits->max_sessions = SESSION_DEFAULT_MAX_SESSIONS;
     limits->max_listeners_per_session = SESSION_DEFAULT_MAX_LISTENERS;
+    limits->retention_ms = 0;
 }
 
 /* ---- Shared helpers ---- */
@@ -391,6 +392,23 @@ int session_recent_captions(struct session_registry *reg, const char *id, const 
 {
     int64_t limit = n > INT64_MAX ? INT64_MAX : (int64_t)n;
     return read_captions(reg, id, lang, limit, out);
+}
+
+int session_delete_transcript(struct session_registry *reg, const char *id, const char *token)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    int rc = token ? session_check_token(reg, id, token) : 0;
+    if (rc < 0)
+        return rc;
+    return reg->ops->delete_transcript(reg->impl, id);
+}
+
+int session_purge_ended(struct session_registry *reg, int64_t ended_before_ms)
+{
+    size_t n = 0;
+    int rc = reg->ops->purge_ended(reg->impl, ended_before_ms, &n);
+    return rc < 0 ? rc : (int)n;
 }
 
 /* ---- Catalog ---- */

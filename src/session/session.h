@@ -28,6 +28,8 @@ enum session_state { SESSION_LIVE, SESSION_ENDED };
 struct session_limits {
     int max_sessions;              /* live sessions at once; default 64 */
     int max_listeners_per_session; /* default 500 */
+    int64_t retention_ms;          /* Redis: an ended session's keys expire this long after
+                                      its end (0: kept); SQLite: see session_purge_ended */
 };
 
 struct session_info {
@@ -39,6 +41,7 @@ struct session_info {
     int64_t created_ms; /* Unix epoch ms */
     int64_t ended_ms;   /* 0 while live */
     int64_t active_ms;  /* last speaker activity (session_touch), else created_ms */
+    int transcript_deleted; /* its captions were deleted (on request or by retention) */
 };
 
 struct session_registry;
@@ -121,6 +124,16 @@ int session_add_caption(struct session_registry *reg, const char *id, const char
 int session_add_caption_fenced(struct session_registry *reg, const char *id, const char *lang,
                                int utterance, int64_t start_ms, int64_t end_ms,
                                const char *text, const char *source_text, uint64_t fence);
+/* Deletes the captions of every language of the session and marks its
+ * transcript deleted (transcript_deleted in session_info). The token is
+ * checked as by session_end (NULL skips the check). Returns 0, BC_EAUTH,
+ * BC_ENOTFOUND or BC_EIO. */
+int session_delete_transcript(struct session_registry *reg, const char *id, const char *token);
+/* Retention: deletes the transcripts (as above) of the sessions that ended
+ * before ended_before_ms. Returns how many, or a negative BC_E* code. With
+ * Redis, where keys expire by themselves (retention_ms), it returns 0. */
+int session_purge_ended(struct session_registry *reg, int64_t ended_before_ms);
+
 /* The captions of (id, lang) in utterance order, as a new transcript (caller
  * frees with transcript_free). Returns 0, BC_ENOTFOUND (no such session),
  * BC_EINVAL or BC_EIO; *out is NULL after a failure. */

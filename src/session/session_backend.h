@@ -57,6 +57,11 @@ struct session_ops {
      * new transcript in *out. */
     int (*read_captions)(void *impl, const char *id, const char *lang, int64_t limit,
                          struct transcript **out);
+    /* Every caption of the session deleted and the transcript marked so. */
+    int (*delete_transcript)(void *impl, const char *id);
+    /* delete_transcript for every session ended before ended_before_ms
+     * whose transcript is not deleted yet; the count in *n. */
+    int (*purge_ended)(void *impl, int64_t ended_before_ms, size_t *n);
     int (*catalog_set)(void *impl, const char *json);
     /* *json is a new heap string; BC_ENOTFOUND when none was published. */
     int (*catalog_get)(void *impl, char **json);

@@ -203,10 +203,10 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HMGET",      key,        "source",   "targets",
-                          "state",      "created_ms", "ended_ms", "active_ms"};
+    const char *argv[] = {"HMGET",    key,         "source",    "targets",           "state",
+                          "created_ms", "ended_ms", "active_ms", "transcript_deleted"};
     redisReply *reply;
-    int rc = rs_command(r, 8, argv, &reply);
+    int rc = rs_command(r, 9, argv, &reply);
     if (rc < 0)
         return rc;
     const char *source, *targets, *state, *created, *ended;
@@ -227,6 +227,8 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     info->active_ms = info->created_ms;
     if (reply_text(reply, 5, &active) && strtoll(active, NULL, 10) > info->created_ms)
         info->active_ms = strtoll(active, NULL, 10);
+    const char *deleted;
+    info->transcript_deleted = reply_text(reply, 6, &deleted) && strcmp(deleted, "1") == 0;
     freeReplyObject(reply);
     return 0;
 }
@@ -262,12 +264,19 @@ static int rs_end(void *impl, const char *id, int64_t ended_ms)
     if (rc < 0)
         return rc;
     freeReplyObject(reply);
-    char key[RS_KEY_MAX], ended[RS_NUMBER_MAX];
+    char key[RS_KEY_MAX], listeners[RS_KEY_MAX], langs[RS_KEY_MAX], fence[RS_KEY_MAX];
+    char prefix[RS_KEY_MAX], ended[RS_NUMBER_MAX], retention[RS_NUMBER_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
+    rs_key(listeners, id, RS_LISTENERS_SUFFIX);
+    rs_key(langs, id, RS_LANGS_SUFFIX);
+    rs_key(fence, id, REDIS_FENCE_SUFFIX);
+    rs_key(prefix, id, RS_CAPTIONS_PREFIX);
     snprintf(ended, sizeof ended, "%" PRId64, ended_ms);
-    const char *args[] = {key, ended};
+    snprintf(retention, sizeof retention, "%" PRId64,
+             r->limits.retention_ms > 0 ? r->limits.retention_ms : 0);
+    const char *args[] = {key, listeners, langs, fence, ended, retention, prefix};
     long long answer;
-    rc = rs_eval_int(r, RS_END, 1, args, 2, &answer);
+    rc = rs_eval_int(r, RS_END, 4, args, 7, &answer);
     if (rc < 0)
         return rc;
     return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
@@ -399,6 +408,15 @@ static int rs_catalog_get(void *impl, char **json)
     return rc;
 }
 
+/* Keys expire by themselves (end_lua): nothing to sweep. */
+static int rs_purge_ended(void *impl, int64_t ended_before_ms, size_t *n)
+{
+    (void)impl;
+    (void)ended_before_ms;
+    *n = 0;
+    return 0;
+}
+
 static const struct session_ops rs_ops = {
     .name = "redis",
     .create = rs_create,
@@ -412,6 +430,8 @@ static const struct session_ops rs_ops = {
     .listener_counts = rs_listener_counts,
     .add_caption = rs_add_caption,
     .read_captions = rs_read_captions,
+    .delete_transcript = rs_delete_transcript,
+    .purge_ended = rs_purge_ended,
     .catalog_set = rs_catalog_set,
     .catalog_get = rs_catalog_get,
     .close = rs_close,

@@ -23,7 +23,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
     " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
-    " active_ms INTEGER NOT NULL DEFAULT 0);"
+    " active_ms INTEGER NOT NULL DEFAULT 0, transcript_deleted INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
@@ -33,8 +33,8 @@ static const char schema_sql[] =
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms)"
                   " VALUES(?, ?, ?, ?, 0, ?, 0)",
-    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms)"
-               " FROM sessions WHERE id = ?",
+    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms),"
+               " transcript_deleted FROM sessions WHERE id = ?",
     [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
@@ -54,10 +54,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 static const char legacy_tokens_sql[] =
     "SELECT id, token FROM sessions WHERE length(token) <> 64";
 static const char rehash_token_sql[] = "UPDATE sessions SET token = ? WHERE id = ?";
-/* Databases from before sessions recorded speaker activity. */
-static const char has_active_sql[] = "SELECT active_ms FROM sessions LIMIT 0";
-static const char add_active_sql[] =
-    "ALTER TABLE sessions ADD COLUMN active_ms INTEGER NOT NULL DEFAULT 0";
+/* Columns databases of earlier versions lack: speaker activity, deleted
+ * transcripts. */
+static const struct {
+    const char *probe, *add;
+} added_columns[] = {
+    {"SELECT active_ms FROM sessions LIMIT 0",
+     "ALTER TABLE sessions ADD COLUMN active_ms INTEGER NOT NULL DEFAULT 0"},
+    {"SELECT transcript_deleted FROM sessions LIMIT 0",
+     "ALTER TABLE sessions ADD COLUMN transcript_deleted INTEGER NOT NULL DEFAULT 0"},
+};
 
 int sq_db_fail(struct session_sqlite *s, const char *what)
 {
@@ -149,13 +155,13 @@ static void create_private_file(const char *path)
 
 static int migrate_columns(struct session_sqlite *s)
 {
-    sqlite3_stmt *probe = NULL;
-    int has = sqlite3_prepare_v2(s->db, has_active_sql, -1, &probe, NULL) == SQLITE_OK;
-    sqlite3_finalize(probe);
-    if (has)
-        return 0;
-    if (sqlite3_exec(s->db, add_active_sql, NULL, NULL, NULL) != SQLITE_OK)
-        return sq_db_fail(s, "add the activity column");
+    for (size_t i = 0; i < sizeof added_columns / sizeof added_columns[0]; i++) {
+        sqlite3_stmt *probe = NULL;
+        int has = sqlite3_prepare_v2(s->db, added_columns[i].probe, -1, &probe, NULL) == SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (!has && sqlite3_exec(s->db, added_columns[i].add, NULL, NULL, NULL) != SQLITE_OK)
+            return sq_db_fail(s, "add a column");
+    }
     return 0;
 }
 
@@ -238,6 +244,7 @@ static int get_locked(struct session_sqlite *s, const char *id, struct session_i
         info->created_ms = sqlite3_column_int64(st, 3);
         info->ended_ms = sqlite3_column_int64(st, 4);
         info->active_ms = sqlite3_column_int64(st, 5);
+        info->transcript_deleted = sqlite3_column_int(st, 6) != 0;
         rc = 0;
     }
     sq_stmt_done(st);
@@ -498,6 +505,8 @@ static const struct session_ops sq_ops = {
     .listener_counts = sq_listener_counts,
     .add_caption = sq_add_caption,
     .read_captions = sq_read_captions,
+    .delete_transcript = sq_delete_transcript,
+    .purge_ended = sq_purge_ended,
     .catalog_set = sq_catalog_set,
     .catalog_get = sq_catalog_get,
     .close = sq_close,

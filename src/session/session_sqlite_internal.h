@@ -52,6 +52,8 @@ int sq_lock_session(struct session_sqlite *s, const char *id, struct session_inf
 
 int sq_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
+int sq_delete_transcript(void *impl, const char *id);
+int sq_purge_ended(void *impl, int64_t ended_before_ms, size_t *n);
 int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
                      struct transcript **out);
 

@@ -459,8 +459,40 @@ static void case_activity(void)
     session_registry_close(reg);
 }
 
+/* Deleting a transcript: every language's captions go, the session says
+ * so, and only the speaker token may do it. */
+static void case_delete_transcript(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_OK(session_add_caption(reg, info.id, "en", 0, 0, 900, "hello", "hello"));
+    ASSERT_OK(session_add_caption(reg, info.id, "es", 0, 0, 900, "hola", "hello"));
+    ASSERT_OK(session_add_caption(reg, info.id, "ca", 1, 900, 1800, "adeu", "bye"));
+    ASSERT_EQ(session_delete_transcript(reg, info.id, "0123456789abcdef0123456789abcdef"),
+              BC_EAUTH);
+    ASSERT_EQ(session_delete_transcript(reg, info.id, ""), BC_EAUTH);
+    ASSERT_EQ(session_delete_transcript(reg, "nosuchsess", token), BC_ENOTFOUND);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 0);
+    ASSERT_OK(session_delete_transcript(reg, info.id, token));
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 1);
+    ASSERT_EQ(got.state, SESSION_LIVE);
+    const char *langs[] = {"en", "es", "ca"};
+    for (size_t i = 0; i < 3; i++) {
+        struct transcript *t;
+        ASSERT_OK(session_transcript(reg, info.id, langs[i], &t));
+        ASSERT_EQ(transcript_count(t), 0);
+        transcript_free(t);
+    }
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
+    case_delete_transcript();
     case_activity();
     case_lifecycle();
     case_tokens();
