@@ -136,6 +136,23 @@ static cJSON *parse_body(struct conn *c)
     return req;
 }
 
+static int create(struct gateway *srv, const char **codes, size_t n, int is_private,
+                  struct session_info *info, char *token, char *key)
+{
+    if (is_private)
+        return session_create_private(srv->registry, CATALOG_SOURCE_LANG, codes, n, info, token,
+                                      key);
+    return session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, info, token);
+}
+
+/* The listener page of session id, with the key of a private one. */
+static char *listen_url(struct gateway *srv, const char *id, const char *key)
+{
+    if (key && key[0])
+        return bc_asprintf("%s/listen/%s?key=%s", srv->public_url, id, key);
+    return bc_asprintf("%s/listen/%s", srv->public_url, id);
+}
+
 /* Takes one creation from the client's allowance; 0, or 1 after a 429. */
 static int rate_limited(struct gateway *srv, struct conn *c)
 {
@@ -159,6 +176,7 @@ static int post_session(struct gateway *srv, struct conn *c)
         return 0;
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
+    const cJSON *private_ = cJSON_GetObjectItemCaseSensitive(req, "private");
     const char *codes[SESSION_TARGETS_MAX];
     size_t n = 0;
     int status = 0;
@@ -170,6 +188,9 @@ static int post_session(struct gateway *srv, struct conn *c)
                            cJSON_GetArraySize(targets) > SESSION_TARGETS_MAX)) {
         status = HTTP_BAD_REQUEST, code = "bad_request";
         message = "targets must be an array of at most 16 language codes";
+    } else if (private_ && !cJSON_IsBool(private_)) {
+        status = HTTP_BAD_REQUEST, code = "bad_request";
+        message = "private must be true or false";
     }
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
@@ -203,12 +224,13 @@ static int post_session(struct gateway *srv, struct conn *c)
         return 0;
     }
     struct session_info info;
-    char token[SESSION_TOKEN_LEN + 1];
-    int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
+    char token[SESSION_TOKEN_LEN + 1], key[SESSION_KEY_LEN + 1] = "";
+    int is_private = cJSON_IsTrue(private_);
+    cJSON_Delete(req);
+    int rc = create(srv, codes, n, is_private, &info, token, key);
     /* Idle sessions must not hold the last places until the next sweep. */
     if (rc == BC_ELIMIT && gw_idle_sweep(srv) > 0)
-        rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
-    cJSON_Delete(req);
+        rc = create(srv, codes, n, is_private, &info, token, key);
     if (rc == BC_ELIMIT)
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
@@ -216,8 +238,11 @@ static int post_session(struct gateway *srv, struct conn *c)
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
-    char *listen = bc_asprintf("%s/listen/%s", srv->public_url, info.id);
+    char *listen = listen_url(srv, info.id, key);
     char *speak = bc_asprintf("%s/speak/%s", srv->public_url, info.id);
+    if (is_private)
+        cJSON_AddStringToObject(json, "listener_key", key);
+    cJSON_AddBoolToObject(json, "private", is_private);
     cJSON_AddStringToObject(json, "listen_url", listen);
     cJSON_AddStringToObject(json, "speak_url", speak);
     free(listen);
@@ -283,6 +308,36 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     return 0;
 }
 
+int gw_may_listen(struct gateway *srv, struct lws *wsi, const struct session_info *info,
+                  char *key, size_t key_len)
+{
+    key[0] = '\0';
+    if (!info->is_private)
+        return 1;
+    char given[SESSION_TOKEN_LEN + 8], bearer[128];
+    if (gw_query_arg(wsi, "key", given, sizeof given) == 0 &&
+        session_check_listener_key(srv->registry, info->id, given) == 0) {
+        snprintf(key, key_len, "%s", given);
+        return 1;
+    }
+    /* The speaker may read everything of its own session. */
+    if (gw_query_arg(wsi, "token", given, sizeof given) == 0 &&
+        session_check_token(srv->registry, info->id, given) == 0)
+        return 1;
+    static const char prefix[] = "Bearer ";
+    if (lws_hdr_copy(wsi, bearer, sizeof bearer, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncmp(bearer, prefix, strlen(prefix)) == 0) {
+        const char *value = bearer + strlen(prefix);
+        if (session_check_token(srv->registry, info->id, value) == 0)
+            return 1;
+        if (session_check_listener_key(srv->registry, info->id, value) == 0) {
+            snprintf(key, key_len, "%s", value);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int delete_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char token[128];
@@ -325,9 +380,12 @@ static int get_transcript(struct gateway *srv, struct conn *c, const struct sess
     return 0;
 }
 
-static int get_qr(struct gateway *srv, struct conn *c, const struct session_info *info)
+/* key: a private session's listener key when the request carried it, so
+ * the code opens the session; else "" (the speaker's own request). */
+static int get_qr(struct gateway *srv, struct conn *c, const struct session_info *info,
+                  const char *key)
 {
-    char *url = bc_asprintf("%s/listen/%s", srv->public_url, info->id);
+    char *url = listen_url(srv, info->id, key);
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     free(url);
     if (!qr)
@@ -366,6 +424,11 @@ static int session_route(struct gateway *srv, struct conn *c)
     struct session_info info;
     if (session_get(srv->registry, id, &info) < 0)
         return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+    char key[SESSION_KEY_LEN + 1];
+    int readable = gw_may_listen(srv, c->wsi, &info, key, sizeof key);
+    if (!readable && c->method == GW_GET)
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_key",
+                                "a private session: the listener key is missing or wrong");
     if (sub[0] == '\0' && c->method == GW_GET)
         return get_session(srv, c, &info);
     if (sub[0] == '\0' && c->method == GW_DELETE)
@@ -375,7 +438,7 @@ static int session_route(struct gateway *srv, struct conn *c)
     if (strcmp(sub, "/transcript") == 0 && c->method == GW_DELETE)
         return delete_transcript(srv, c, &info);
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
-        return get_qr(srv, c, &info);
+        return get_qr(srv, c, &info, key);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
         return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
     return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");

@@ -93,6 +93,12 @@ enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
 int gw_http_handle(struct gateway *srv, struct conn *c);
+/* Whether this request may read session info (listen, transcript, details):
+ * 1 for a public session; for a private one 1 when it carries the listener
+ * key (query key=, or Authorization: Bearer) or the speaker token (query
+ * token=, or Bearer), copying a valid listener key into key (else ""). */
+int gw_may_listen(struct gateway *srv, struct lws *wsi, const struct session_info *info,
+                  char *key, size_t key_len);
 /* Fills conn->response* with {"error": message, "code": code}; returns 0. */
 int gw_respond_error(struct conn *c, int status, const char *code, const char *message);
 

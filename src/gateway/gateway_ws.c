@@ -240,6 +240,9 @@ static void replay_recent(struct gateway *srv, struct conn *c)
 
 static int open_listener(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
+    char key[SESSION_KEY_LEN + 1];
+    if (!gw_may_listen(srv, c->wsi, info, key, sizeof key))
+        return close_now(c, CLOSE_BAD_TOKEN, "a private session: missing or wrong listener key");
     char lang[SESSION_LANG_LEN + 8] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
         return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");

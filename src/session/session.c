@@ -220,8 +220,9 @@ void session_registry_close(struct session_registry *reg)
 
 /* ---- Sessions and tokens ---- */
 
-int session_create(struct session_registry *reg, const char *source, const char *const *targets,
-                   size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1])
+static int create(struct session_registry *reg, const char *source, const char *const *targets,
+                  size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                  char *key)
 {
     if (!session_valid_lang(source) || n_targets > SESSION_TARGETS_MAX || (n_targets && !targets))
         return BC_EINVAL;
@@ -233,13 +234,15 @@ int session_create(struct session_registry *reg, const char *source, const char 
         used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "",
                                  targets[i]);
     }
-    char hash[SESSION_TOKEN_HASH_LEN + 1];
+    char hash[SESSION_TOKEN_HASH_LEN + 1], key_hash[SESSION_TOKEN_HASH_LEN + 1] = "";
     if (make_token(token) < 0 || session_token_hash(token, hash) < 0)
+        return BC_EIO;
+    if (key && (make_token(key) < 0 || session_token_hash(key, key_hash) < 0))
         return BC_EIO;
     char id[SESSION_ID_LEN + 1];
     struct session_new s = {
-        .id = id, .token_hash = hash, .source = source, .targets = joined,
-        .created_ms = bc_wall_ms(),
+        .id = id, .token_hash = hash, .key_hash = key_hash, .source = source,
+        .targets = joined, .created_ms = bc_wall_ms(),
     };
     int rc = BC_EIO;
     for (int attempt = 0; attempt < SESSION_ID_ATTEMPTS; attempt++) {
@@ -260,7 +263,22 @@ int session_create(struct session_registry *reg, const char *source, const char 
     info->state = SESSION_LIVE;
     info->created_ms = s.created_ms;
     info->active_ms = s.created_ms;
+    info->is_private = key != NULL;
     return 0;
+}
+
+int session_create(struct session_registry *reg, const char *source, const char *const *targets,
+                   size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1])
+{
+    return create(reg, source, targets, n_targets, info, token, NULL);
+}
+
+int session_create_private(struct session_registry *reg, const char *source,
+                           const char *const *targets, size_t n_targets,
+                           struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                           char key[SESSION_KEY_LEN + 1])
+{
+    return create(reg, source, targets, n_targets, info, token, key);
 }
 
 int session_get(struct session_registry *reg, const char *id, struct session_info *info)
@@ -292,6 +310,24 @@ int session_check_token(struct session_registry *reg, const char *id, const char
     if (session_token_hash(token, given) < 0)
         return BC_EIO;
     int length_ok = token && strnlen(token, SESSION_TOKEN_LEN + 1) == SESSION_TOKEN_LEN;
+    int equal = session_is_token_hash(stored) && hash_equal(stored, given);
+    return length_ok && equal ? 0 : BC_EAUTH;
+}
+
+int session_check_listener_key(struct session_registry *reg, const char *id, const char *key)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    char stored[SESSION_TOKEN_HASH_LEN + 1] = "";
+    int rc = reg->ops->key_hash(reg->impl, id, stored);
+    if (rc < 0)
+        return rc;
+    if (!stored[0])
+        return 0;
+    char given[SESSION_TOKEN_HASH_LEN + 1];
+    if (session_token_hash(key, given) < 0)
+        return BC_EIO;
+    int length_ok = key && strnlen(key, SESSION_KEY_LEN + 1) == SESSION_KEY_LEN;
     int equal = session_is_token_hash(stored) && hash_equal(stored, given);
     return length_ok && equal ? 0 : BC_EAUTH;
 }

@@ -20,6 +20,7 @@
 
 #define SESSION_ID_LEN 10        /* lower-case letters and digits, easy to read out */
 #define SESSION_TOKEN_LEN 32     /* hex of 128 random bits */
+#define SESSION_KEY_LEN 32       /* a private session's listener key, the same kind */
 #define SESSION_LANG_LEN 16
 #define SESSION_TARGETS_MAX 16
 
@@ -42,6 +43,7 @@ struct session_info {
     int64_t ended_ms;   /* 0 while live */
     int64_t active_ms;  /* last speaker activity (session_touch), else created_ms */
     int transcript_deleted; /* its captions were deleted (on request or by retention) */
+    int is_private;     /* listeners need the listener key (session_check_listener_key) */
 };
 
 struct session_registry;
@@ -73,11 +75,21 @@ void session_registry_close(struct session_registry *reg);
  * overwritten even when the call fails. */
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1]);
+/* As session_create for a private session: also draws a listener key into
+ * key (NUL-ended; stored only as its SHA-256, like the token). */
+int session_create_private(struct session_registry *reg, const char *source,
+                           const char *const *targets, size_t n_targets,
+                           struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                           char key[SESSION_KEY_LEN + 1]);
 /* Returns 0 and *info, BC_ENOTFOUND or BC_EIO. */
 int session_get(struct session_registry *reg, const char *id, struct session_info *info);
 /* Constant-time check of the token against the stored hash. Returns 0,
  * BC_ENOTFOUND, BC_EAUTH (wrong or missing token) or BC_EIO. */
 int session_check_token(struct session_registry *reg, const char *id, const char *token);
+/* Whoever may listen: 0 for a public session, or for a private one when
+ * key is its listener key (constant-time check); else BC_EAUTH. Also
+ * BC_ENOTFOUND or BC_EIO. */
+int session_check_listener_key(struct session_registry *reg, const char *id, const char *key);
 /* Marks the session ended (token checked as above; NULL token skips the
  * check, for shutdown and tests). Ending an ended session returns BC_ESTATE. */
 int session_end(struct session_registry *reg, const char *id, const char *token);

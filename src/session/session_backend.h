@@ -22,6 +22,7 @@
 struct session_new {
     const char *id;
     const char *token_hash; /* SESSION_TOKEN_HASH_LEN hex characters */
+    const char *key_hash;   /* the listener key's, or "" for a public session */
     const char *source;
     const char *targets;    /* comma-separated, may be "" */
     int64_t created_ms;
@@ -39,6 +40,8 @@ struct session_ops {
     int (*get)(void *impl, const char *id, struct session_info *info);
     /* The stored token hash (NUL-ended) in hash. */
     int (*token_hash)(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1]);
+    /* The stored listener key hash, "" for a public session. */
+    int (*key_hash)(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1]);
     /* 0, BC_ESTATE (ended already), BC_ENOTFOUND, BC_EIO. */
     int (*end)(void *impl, const char *id, int64_t ended_ms);
     /* Sets active_ms of a live session: 0, BC_ESTATE (ended), BC_ENOTFOUND. */

@@ -171,9 +171,10 @@ static int rs_create(void *impl, const struct session_new *s)
     /* The row first, then the place among the live sessions: a crash in
      * between leaves a row nobody knows the id of, never a place taken by
      * nothing. */
-    const char *create_args[] = {info_key, s->token_hash, s->source, s->targets, created};
+    const char *create_args[] = {info_key, s->token_hash, s->source, s->targets, created,
+                                 s->key_hash};
     long long answer;
-    int rc = rs_eval_int(r, RS_CREATE, 1, create_args, 5, &answer);
+    int rc = rs_eval_int(r, RS_CREATE, 1, create_args, 6, &answer);
     if (rc < 0)
         return rc;
     if (answer == RS_TAKEN)
@@ -203,10 +204,11 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HMGET",    key,         "source",    "targets",           "state",
-                          "created_ms", "ended_ms", "active_ms", "transcript_deleted"};
+    const char *argv[] = {"HMGET",      key,        "source",    "targets",
+                          "state",      "created_ms", "ended_ms", "active_ms",
+                          "transcript_deleted", "listener_key"};
     redisReply *reply;
-    int rc = rs_command(r, 9, argv, &reply);
+    int rc = rs_command(r, 10, argv, &reply);
     if (rc < 0)
         return rc;
     const char *source, *targets, *state, *created, *ended;
@@ -229,27 +231,43 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
         info->active_ms = strtoll(active, NULL, 10);
     const char *deleted;
     info->transcript_deleted = reply_text(reply, 6, &deleted) && strcmp(deleted, "1") == 0;
+    const char *key_hash;
+    info->is_private = reply_text(reply, 7, &key_hash) && key_hash[0];
     freeReplyObject(reply);
     return 0;
 }
 
-static int rs_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+/* A hash field of the session: field "token" or "listener_key". A
+ * session without a listener_key field (created before there were
+ * private sessions) is public: "". */
+static int read_hash(struct session_redis *r, const char *id, const char *field,
+                     char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
-    struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HGET", key, "token"};
+    const char *argv[] = {"HMGET", key, "token", field};
     redisReply *reply;
-    int rc = rs_command(r, 3, argv, &reply);
+    int rc = rs_command(r, 4, argv, &reply);
     if (rc < 0)
         return rc;
+    const char *token, *value;
     rc = BC_ENOTFOUND;
-    if (reply->type == REDIS_REPLY_STRING) {
-        snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", reply->str);
+    if (reply_text(reply, 0, &token)) {
+        snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", reply_text(reply, 1, &value) ? value : "");
         rc = 0;
     }
     freeReplyObject(reply);
     return rc;
+}
+
+static int rs_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, id, "token", hash);
+}
+
+static int rs_key_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, id, "listener_key", hash);
 }
 
 static int rs_end(void *impl, const char *id, int64_t ended_ms)
@@ -422,6 +440,7 @@ static const struct session_ops rs_ops = {
     .create = rs_create,
     .get = rs_get,
     .token_hash = rs_token_hash,
+    .key_hash = rs_key_hash,
     .end = rs_end,
     .touch = rs_touch,
     .list_live = rs_list_live,

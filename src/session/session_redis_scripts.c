@@ -7,11 +7,12 @@
 #define RS_STR_(x) #x
 #define RS_STR(x) RS_STR_(x)
 
-/* KEYS: info. ARGV: token hash, source, targets, created_ms. */
+/* KEYS: info. ARGV: token hash, source, targets, created_ms, listener key
+ * hash ("" for a public session). */
 static const char create_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return " RS_STR(RS_TAKEN) " end\n"
     "redis.call('HSET', KEYS[1], 'token', ARGV[1], 'source', ARGV[2], 'targets', ARGV[3],"
-    " 'state', '0', 'created_ms', ARGV[4], 'ended_ms', '0')\n"
+    " 'state', '0', 'created_ms', ARGV[4], 'ended_ms', '0', 'listener_key', ARGV[5])\n"
     "return " RS_STR(RS_DONE) "\n";
 
 /* KEYS: live set. ARGV: id, created_ms, max_sessions. */

@@ -23,7 +23,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
     " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
-    " active_ms INTEGER NOT NULL DEFAULT 0, transcript_deleted INTEGER NOT NULL DEFAULT 0);"
+    " active_ms INTEGER NOT NULL DEFAULT 0, transcript_deleted INTEGER NOT NULL DEFAULT 0,"
+    " listener_key TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
@@ -31,11 +32,12 @@ static const char schema_sql[] =
     " json TEXT NOT NULL);";
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms)"
-                  " VALUES(?, ?, ?, ?, 0, ?, 0)",
+    [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms,"
+                  " listener_key) VALUES(?, ?, ?, ?, 0, ?, 0, ?)",
     [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms),"
-               " transcript_deleted FROM sessions WHERE id = ?",
+               " transcript_deleted, listener_key <> '' FROM sessions WHERE id = ?",
     [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
+    [ST_KEY] = "SELECT listener_key FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
     [ST_TOUCH] = "UPDATE sessions SET active_ms = ? WHERE id = ? AND state = 0",
@@ -63,6 +65,8 @@ static const struct {
      "ALTER TABLE sessions ADD COLUMN active_ms INTEGER NOT NULL DEFAULT 0"},
     {"SELECT transcript_deleted FROM sessions LIMIT 0",
      "ALTER TABLE sessions ADD COLUMN transcript_deleted INTEGER NOT NULL DEFAULT 0"},
+    {"SELECT listener_key FROM sessions LIMIT 0",
+     "ALTER TABLE sessions ADD COLUMN listener_key TEXT NOT NULL DEFAULT ''"},
 };
 
 int sq_db_fail(struct session_sqlite *s, const char *what)
@@ -245,6 +249,7 @@ static int get_locked(struct session_sqlite *s, const char *id, struct session_i
         info->ended_ms = sqlite3_column_int64(st, 4);
         info->active_ms = sqlite3_column_int64(st, 5);
         info->transcript_deleted = sqlite3_column_int(st, 6) != 0;
+        info->is_private = sqlite3_column_int(st, 7) != 0;
         rc = 0;
     }
     sq_stmt_done(st);
@@ -292,6 +297,7 @@ static int sq_create(void *impl, const struct session_new *n)
     sqlite3_bind_text(st, 3, n->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, n->targets, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, n->created_ms);
+    sqlite3_bind_text(st, 6, n->key_hash, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(s->db);
     sq_stmt_done(st);
@@ -315,12 +321,12 @@ static int sq_get(void *impl, const char *id, struct session_info *info)
     return rc;
 }
 
-static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+static int read_hash(struct session_sqlite *s, enum sq_stmt_id which, const char *id,
+                     char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
-    struct session_sqlite *s = impl;
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
-    int rc = lookup_locked(s, ST_TOKEN, id, "read token", &st);
+    int rc = lookup_locked(s, which, id, "read token", &st);
     if (rc == 1) {
         const char *col = (const char *)sqlite3_column_text(st, 0);
         snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", col ? col : "");
@@ -333,6 +339,16 @@ static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HAS
 
 /* Runs the update of a live session's row (ST_END or ST_TOUCH): 0 when it
  * changed, else BC_ESTATE (ended), BC_ENOTFOUND or BC_EIO. */
+static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, ST_TOKEN, id, hash);
+}
+
+static int sq_key_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, ST_KEY, id, hash);
+}
+
 static int update_live(struct session_sqlite *s, enum sq_stmt_id which, const char *id,
                        int64_t ms)
 {
@@ -497,6 +513,7 @@ static const struct session_ops sq_ops = {
     .create = sq_create,
     .get = sq_get,
     .token_hash = sq_token_hash,
+    .key_hash = sq_key_hash,
     .end = sq_end,
     .touch = sq_touch,
     .list_live = sq_list_live,

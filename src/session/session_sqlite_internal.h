@@ -14,6 +14,7 @@ enum sq_stmt_id {
     ST_INSERT,
     ST_GET,
     ST_TOKEN,
+    ST_KEY,
     ST_COUNT_LIVE,
     ST_END,
     ST_TOUCH,

@@ -490,8 +490,40 @@ static void case_delete_transcript(void)
     session_registry_close(reg);
 }
 
+/* Private sessions: a listener key, checked like the token; public
+ * sessions let anyone listen. */
+static void case_private(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info priv, pub, got;
+    char token[SESSION_TOKEN_LEN + 1], key[SESSION_KEY_LEN + 1], pub_token[SESSION_TOKEN_LEN + 1];
+    const char *targets[] = {"es"};
+    ASSERT_OK(session_create_private(reg, "en", targets, 1, &priv, token, key));
+    create(reg, &pub, pub_token);
+    ASSERT_EQ(strlen(key), SESSION_KEY_LEN);
+    ASSERT(strcmp(key, token) != 0);
+    ASSERT_EQ(priv.is_private, 1);
+    ASSERT_EQ(pub.is_private, 0);
+    ASSERT_OK(session_get(reg, priv.id, &got));
+    ASSERT_EQ(got.is_private, 1);
+    ASSERT_OK(session_get(reg, pub.id, &got));
+    ASSERT_EQ(got.is_private, 0);
+    ASSERT_OK(session_check_listener_key(reg, priv.id, key));
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, token), BC_EAUTH);
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, ""), BC_EAUTH);
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, NULL), BC_EAUTH);
+    key[0] = key[0] == 'a' ? 'b' : 'a';
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, key), BC_EAUTH);
+    ASSERT_OK(session_check_listener_key(reg, pub.id, ""));
+    ASSERT_OK(session_check_listener_key(reg, pub.id, NULL));
+    ASSERT_EQ(session_check_listener_key(reg, "nosuchsess", key), BC_ENOTFOUND);
+    ASSERT_OK(session_check_token(reg, priv.id, token));
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
+    case_private();
     case_delete_transcript();
     case_activity();
     case_lifecycle();
