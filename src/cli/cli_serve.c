@@ -18,6 +18,7 @@
 #define SERVE_MAX_ALLOW_ORIGINS 32
 #define SERVE_MAX_IDLE_S (366L * 24 * 3600)
 #define SERVE_MAX_RETENTION_DAYS 36600
+#define SERVE_PATH_MAX 4096
 
 static void usage(FILE *out)
 {
@@ -63,6 +64,11 @@ static void usage(FILE *out)
             "  --retention-days N        delete the transcripts and archived speech of\n"
             "                            sessions N days after they end (default 30;\n"
             "                            0: keep them)\n"
+            "  --tls-cert FILE           serve https and wss with this PEM certificate\n"
+            "  --tls-key FILE            and this PEM private key\n"
+            "  --tls-self-signed         serve https and wss with a self-signed certificate\n"
+            "                            for the listen host, localhost and 127.0.0.1,\n"
+            "                            made once in DATA_DIR/tls and reused\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -104,7 +110,8 @@ int cli_serve(int argc, char **argv)
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
-        OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION,
+        OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
+        OPT_TLS_SELF_SIGNED,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -129,6 +136,9 @@ int cli_serve(int argc, char **argv)
         {"session-rate", required_argument, NULL, OPT_SESSION_RATE},
         {"idle-session-s", required_argument, NULL, OPT_IDLE_SESSION},
         {"retention-days", required_argument, NULL, OPT_RETENTION},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -138,6 +148,8 @@ int cli_serve(int argc, char **argv)
     cfg.gateway.web_root = default_web_root();
     char host[256];
     const char *allow_origins[SERVE_MAX_ALLOW_ORIGINS];
+    char tls_dir[SERVE_PATH_MAX];
+    int self_signed = 0;
     cfg.gateway.allow_origins = allow_origins;
     const char *port_file = NULL;
     long value;
@@ -163,6 +175,9 @@ int cli_serve(int argc, char **argv)
         case OPT_PUBLIC: cfg.gateway.public_url = optarg; break;
         case OPT_NO_SPEECH: cfg.with_speech = 0; break;
         case OPT_PORT_FILE: port_file = optarg; break;
+        case OPT_TLS_CERT: cfg.gateway.tls_cert = optarg; break;
+        case OPT_TLS_KEY: cfg.gateway.tls_key = optarg; break;
+        case OPT_TLS_SELF_SIGNED: self_signed = 1; break;
         case OPT_ALLOW_ORIGIN:
             if (cfg.gateway.n_allow_origins == SERVE_MAX_ALLOW_ORIGINS)
                 return cli_fail(CLI_EXIT_USAGE, "at most %d --allow-origin options",
@@ -222,6 +237,14 @@ int cli_serve(int argc, char **argv)
                         "in Redis", server_role_name(cfg.role));
     if (cfg.role == SERVER_ROLE_ALL)
         cfg.serve_http = 1;
+    if (!cfg.gateway.tls_cert != !cfg.gateway.tls_key)
+        return cli_fail(CLI_EXIT_USAGE, "--tls-cert and --tls-key go together");
+    if (self_signed && cfg.gateway.tls_cert)
+        return cli_fail(CLI_EXIT_USAGE, "--tls-self-signed or --tls-cert/--tls-key, not both");
+    if (self_signed) {
+        snprintf(tls_dir, sizeof tls_dir, "%s/tls", cfg.data_dir);
+        cfg.gateway.tls_self_signed_dir = tls_dir;
+    }
     FILE *port_out = NULL;
     if (port_file && !(port_out = fopen(port_file, "w")))
         return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);

@@ -29,6 +29,7 @@
 #define GW_HTTP_HEADER_BUFFER_BYTES 16384
 #define HTTP_UPGRADE_REQUIRED 426
 #define WS_VERSION "13"
+#define GW_TLS_ALPN "http/1.1"
 
 void gateway_default_config(struct gateway_config *c)
 {
@@ -290,18 +291,44 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     info.user = gw;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = GW_HTTP_HEADER_BUFFER_BYTES;
+    char *self_cert = NULL, *self_key = NULL;
+    const char *cert = config->tls_cert, *key = config->tls_key;
+    if (!cert && config->tls_self_signed_dir) {
+        if (gw_tls_self_signed(config->tls_self_signed_dir, config->listen_host, &self_cert,
+                               &self_key) < 0) {
+            free(self_cert);
+            free(self_key);
+            free(gw);
+            return BC_EIO;
+        }
+        cert = self_cert;
+        key = self_key;
+    }
+    if (cert) {
+        /* https and wss on the one port: libwebsockets loads both files now. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cert;
+        info.ssl_private_key_filepath = key;
+        /* HTTP/1.1 only: the responses here write their own status line,
+         * which HTTP/2's header encoding has no place for. */
+        info.alpn = GW_TLS_ALPN;
+    }
+    int tls = cert != NULL;
     lws_set_log_level(LLL_ERR, NULL);
     gw->context = lws_create_context(&info);
+    free(self_cert);
+    free(self_key);
     if (!gw->context) {
-        bc_error("cannot listen on %s:%d", config->listen_host, config->port);
+        bc_error("cannot listen on %s:%d%s", config->listen_host, config->port,
+                 tls ? " (or the TLS certificate and key are unusable)" : "");
         free(gw);
         return BC_EIO;
     }
     if (config->public_url)
         snprintf(gw->public_url, sizeof gw->public_url, "%s", config->public_url);
     else
-        snprintf(gw->public_url, sizeof gw->public_url, "http://%s:%d", config->listen_host,
-                 gateway_port(gw));
+        snprintf(gw->public_url, sizeof gw->public_url, "%s://%s:%d", tls ? "https" : "http",
+                 config->listen_host, gateway_port(gw));
     if (gw_origin_init(gw) < 0) {
         lws_context_destroy(gw->context);
         free(gw);

@@ -20,7 +20,8 @@ struct gateway_config {
     const char *listen_host;          /* default 127.0.0.1 */
     int port;                         /* default 8080; 0 picks a free port */
     const char *web_root;             /* static files */
-    const char *public_url;           /* base of listen links; default http://host:port */
+    const char *public_url;           /* base of listen links; default http://host:port
+                                         (https:// with TLS) */
     int health_only;                  /* serve /healthz alone (a worker's port) */
     size_t max_frame_bytes;           /* largest speaker frame; default 65536 */
     int listener_max_lag_ms;          /* a listener whose oldest unsent message is older is
@@ -35,6 +36,10 @@ struct gateway_config {
                                          minute (429 beyond); default 10; 0: no limit */
     int idle_session_s;               /* a live session without a speaker this long
                                          ends by itself; default 1800; 0: never */
+    const char *tls_cert;             /* PEM files: serve https and wss on the port */
+    const char *tls_key;
+    const char *tls_self_signed_dir;  /* without tls_cert: make (once) and use a
+                                         self-signed certificate kept in this directory */
     int retention_days;               /* transcripts and archived speech of a session
                                          are deleted this long after its end (by the
                                          role that holds them); default 30; 0: kept */
