@@ -294,8 +294,8 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     char *self_cert = NULL, *self_key = NULL;
     const char *cert = config->tls_cert, *key = config->tls_key;
     if (!cert && config->tls_self_signed_dir) {
-        if (gw_tls_self_signed(config->tls_self_signed_dir, config->listen_host, &self_cert,
-                               &self_key) < 0) {
+        if (gw_tls_self_signed(config->tls_self_signed_dir, config->listen_host,
+                               config->public_url, &self_cert, &self_key) < 0) {
             free(self_cert);
             free(self_key);
             free(gw);
@@ -324,9 +324,13 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
         free(gw);
         return BC_EIO;
     }
-    if (config->public_url)
+    if (config->public_url) {
         snprintf(gw->public_url, sizeof gw->public_url, "%s", config->public_url);
-    else
+        /* Links are public_url + "/listen/ID": no doubled slash. */
+        size_t n = strlen(gw->public_url);
+        while (n > 0 && gw->public_url[n - 1] == '/')
+            gw->public_url[--n] = '\0';
+    } else
         snprintf(gw->public_url, sizeof gw->public_url, "%s://%s:%d", tls ? "https" : "http",
                  config->listen_host, gateway_port(gw));
     if (gw_origin_init(gw) < 0) {

@@ -143,9 +143,11 @@ void gw_idle_start(struct gateway *gw);
 
 /* gateway_tls.c: the paths of DIR/cert.pem and DIR/key.pem (heap, caller
  * frees both, also after a failure), made (0600, in a 0700 DIR) as a
- * self-signed certificate for host, localhost and 127.0.0.1 unless both
- * exist already. Returns 0 or BC_EIO (logged). */
-int gw_tls_self_signed(const char *dir, const char *host, char **cert_path, char **key_path);
+ * self-signed certificate for host, public_url's host (may be NULL), this
+ * machine's name, localhost and 127.0.0.1 unless both exist already.
+ * Returns 0 or BC_EIO (logged). */
+int gw_tls_self_signed(const char *dir, const char *host, const char *public_url,
+                       char **cert_path, char **key_path);
 
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);

@@ -37,18 +37,47 @@ static int is_ip(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* "DNS:localhost,IP:127.0.0.1,..." naming host, this machine and loopback. */
-static void subject_alt_names(const char *host, char *out, size_t len)
+/* Appends ",DNS:name" or ",IP:name" unless name is empty or localhost. */
+static size_t add_name(char *out, size_t n, size_t len, const char *name)
 {
+    if (!name || !name[0] || n >= len || strcmp(name, "localhost") == 0 ||
+        strcmp(name, "127.0.0.1") == 0 || strcmp(name, "0.0.0.0") == 0 || strcmp(name, "::") == 0)
+        return n;
+    return n + (size_t)snprintf(out + n, len - n, ",%s:%s", is_ip(name) ? "IP" : "DNS", name);
+}
+
+/* The host of an http(s) URL into out ("" when there is none). */
+static void url_host(const char *url, char *out, size_t len)
+{
+    char origin[GW_ORIGIN_MAX];
+    out[0] = '\0';
+    if (!url || gw_origin_normalize(url, origin, sizeof origin) < 0)
+        return;
+    const char *host = strstr(origin, "://") + strlen("://");
+    const char *colon = strrchr(host, ':');
+    size_t n = (size_t)(colon - host);
+    if (host[0] == '[' && n >= 2) { /* an IPv6 literal goes in without brackets */
+        host++;
+        n -= 2;
+    }
+    snprintf(out, len, "%.*s", (int)n, host);
+}
+
+/* "DNS:localhost,IP:127.0.0.1,..." naming the listen host, the public
+ * URL's host (what a LAN audience types or scans), this machine and
+ * loopback. */
+static void subject_alt_names(const char *host, const char *public_url, char *out, size_t len)
+{
+    char public_host[GW_ORIGIN_MAX];
+    url_host(public_url, public_host, sizeof public_host);
     char machine[TLS_HOSTNAME_MAX] = "";
     gethostname(machine, sizeof machine - 1);
     size_t n = (size_t)snprintf(out, len, "DNS:localhost,IP:127.0.0.1");
-    /* A wildcard address names no host: the machine's name stands in. */
-    int wildcard = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
-    if (!wildcard && strcmp(host, "localhost") && strcmp(host, "127.0.0.1"))
-        n += (size_t)snprintf(out + n, len - n, ",%s:%s", is_ip(host) ? "IP" : "DNS", host);
-    if (machine[0] && strcmp(machine, "localhost") && n < len)
-        snprintf(out + n, len - n, ",DNS:%s", machine);
+    n = add_name(out, n, len, host);
+    if (strcmp(public_host, host) != 0)
+        n = add_name(out, n, len, public_host);
+    if (strcmp(machine, host) != 0 && strcmp(machine, public_host) != 0)
+        add_name(out, n, len, machine);
 }
 
 static int add_ext(X509 *x, int nid, const char *value)
@@ -64,7 +93,7 @@ static int add_ext(X509 *x, int nid, const char *value)
     return ok ? 0 : -1;
 }
 
-static X509 *make_cert(EVP_PKEY *pkey, const char *host)
+static X509 *make_cert(EVP_PKEY *pkey, const char *host, const char *public_url)
 {
     X509 *x = X509_new();
     unsigned char serial[TLS_SERIAL_BYTES];
@@ -76,7 +105,7 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *host)
     serial[0] &= 0x7f; /* positive */
     bn = BN_bin2bn(serial, sizeof serial, NULL);
     X509_NAME *name = X509_get_subject_name(x);
-    subject_alt_names(host, san, sizeof san);
+    subject_alt_names(host, public_url, san, sizeof san);
     if (!bn || !X509_set_version(x, 2) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
         !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
         !X509_gmtime_adj(X509_getm_notAfter(x), TLS_CERT_DAYS * SECONDS_PER_DAY) ||
@@ -125,7 +154,8 @@ out:
     return rc;
 }
 
-int gw_tls_self_signed(const char *dir, const char *host, char **cert_path, char **key_path)
+int gw_tls_self_signed(const char *dir, const char *host, const char *public_url,
+                       char **cert_path, char **key_path)
 {
     *cert_path = bc_asprintf("%s/cert.pem", dir);
     *key_path = bc_asprintf("%s/key.pem", dir);
@@ -138,7 +168,7 @@ int gw_tls_self_signed(const char *dir, const char *host, char **cert_path, char
     }
     int rc = BC_EIO;
     EVP_PKEY *pkey = EVP_EC_gen(TLS_CURVE);
-    X509 *cert = pkey ? make_cert(pkey, host) : NULL;
+    X509 *cert = pkey ? make_cert(pkey, host, public_url) : NULL;
     if (!cert) {
         bc_error("tls: cannot make a self-signed certificate");
         goto out;

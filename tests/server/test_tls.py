@@ -42,11 +42,10 @@ def https(server, method, path, body=None, headers=None):
     return resp.status, payload.decode(errors="replace")
 
 
-async def session_over_wss(server):
+async def session_over_wss(server, prefix):
     status, session = https(server, "POST", "/api/sessions", {"targets": ["es"]})
     check(status == 201, "POST over https -> 201 (%d)" % status)
-    prefix = "https://127.0.0.1:%d/listen/" % server.port
-    check(session["listen_url"].startswith(prefix), "the public URL is https (%s)" % session["listen_url"])
+    check(session["listen_url"].startswith(prefix), "links use the public URL (%s)" % session["listen_url"])
     base = "wss://127.0.0.1:%d" % server.port
     finals = []
     async with websockets.connect("%s/ws/listen/%s?lang=en" % (base, session["id"]),
@@ -75,7 +74,8 @@ async def session_over_wss(server):
 
 
 def self_signed(binary):
-    server = Server(binary, extra=["--tls-self-signed"]).start()
+    server = Server(binary, extra=["--tls-self-signed", "--public-url",
+                                   "https://babelcast.lan:8443/"]).start()
     tls_dir = os.path.join(server.data_dir, "tls")
     try:
         cert, key = os.path.join(tls_dir, "cert.pem"), os.path.join(tls_dir, "key.pem")
@@ -84,8 +84,9 @@ def self_signed(binary):
             check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "%s is 0600" % os.path.basename(path))
         decoded = ssl._ssl._test_decode_cert(cert)
         names = decoded.get("subjectAltName", ())
-        check(("DNS", "localhost") in names and ("IP Address", "127.0.0.1") in names,
-              "the certificate names localhost and 127.0.0.1 (%r)" % (names,))
+        check(("DNS", "localhost") in names and ("IP Address", "127.0.0.1") in names and
+              ("DNS", "babelcast.lan") in names,
+              "the certificate names localhost, 127.0.0.1 and the public host (%r)" % (names,))
         with open(cert, "rb") as f:
             first = f.read()
         status, body = https(server, "GET", "/healthz")
@@ -110,7 +111,7 @@ def self_signed(binary):
             status, _, body = read_response(sock)
         check(chosen in (None, "http/1.1") and status == 201,
               "a client offering h2 gets HTTP/1.1 and its POST answered (%r %d)" % (chosen, status))
-        asyncio.run(session_over_wss(server))
+        asyncio.run(session_over_wss(server, "https://babelcast.lan:8443/listen/"))
         server.stop()
         server.start()
         with open(cert, "rb") as f:
@@ -123,7 +124,8 @@ def self_signed(binary):
             status, body = https(given, "GET", "/healthz")
             check(status == 200, "--tls-cert/--tls-key serve https")
             status, session = https(given, "POST", "/api/sessions", {})
-            check(session["listen_url"].startswith("https://"), "with an https public URL")
+            check(session["listen_url"].startswith("https://127.0.0.1:%d/listen/" % given.port),
+                  "the public URL defaults to https (%s)" % session["listen_url"])
             given.stop()
         finally:
             given.cleanup()
