@@ -280,21 +280,10 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
     return 0;
 }
 
-/* The speaker token of an Authorization: Bearer header, or "". */
-static void bearer_token(struct conn *c, char *out, size_t len)
-{
-    char auth[128] = "";
-    static const char bearer[] = "Bearer ";
-    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
-        strncmp(auth, bearer, strlen(bearer)) != 0)
-        auth[0] = '\0';
-    snprintf(out, len, "%s", auth[0] ? auth + strlen(bearer) : "");
-}
-
 static int delete_session(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char token[128];
-    bearer_token(c, token, sizeof token);
+    gw_bearer_token(c->wsi, token, sizeof token);
     int rc = session_end(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
         return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
@@ -308,40 +297,10 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     return 0;
 }
 
-int gw_may_listen(struct gateway *srv, struct lws *wsi, const struct session_info *info,
-                  char *key, size_t key_len)
-{
-    key[0] = '\0';
-    if (!info->is_private)
-        return 1;
-    char given[SESSION_TOKEN_LEN + 8], bearer[128];
-    if (gw_query_arg(wsi, "key", given, sizeof given) == 0 &&
-        session_check_listener_key(srv->registry, info->id, given) == 0) {
-        snprintf(key, key_len, "%s", given);
-        return 1;
-    }
-    /* The speaker may read everything of its own session. */
-    if (gw_query_arg(wsi, "token", given, sizeof given) == 0 &&
-        session_check_token(srv->registry, info->id, given) == 0)
-        return 1;
-    static const char prefix[] = "Bearer ";
-    if (lws_hdr_copy(wsi, bearer, sizeof bearer, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-        strncmp(bearer, prefix, strlen(prefix)) == 0) {
-        const char *value = bearer + strlen(prefix);
-        if (session_check_token(srv->registry, info->id, value) == 0)
-            return 1;
-        if (session_check_listener_key(srv->registry, info->id, value) == 0) {
-            snprintf(key, key_len, "%s", value);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int delete_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
     char token[128];
-    bearer_token(c, token, sizeof token);
+    gw_bearer_token(c->wsi, token, sizeof token);
     int rc = session_delete_transcript(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
         return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");

@@ -93,6 +93,9 @@ enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
 int gw_http_handle(struct gateway *srv, struct conn *c);
+/* gateway_auth.c: the value of an "Authorization: Bearer VALUE" header
+ * into out, or "". */
+void gw_bearer_token(struct lws *wsi, char *out, size_t len);
 /* Whether this request may read session info (listen, transcript, details):
  * 1 for a public session; for a private one 1 when it carries the listener
  * key (query key=, or Authorization: Bearer) or the speaker token (query

@@ -51,6 +51,12 @@ void sq_stmt_done(sqlite3_stmt *st);
  * BC_EIO without it. */
 int sq_lock_session(struct session_sqlite *s, const char *id, struct session_info *info);
 
+/* session_sqlite_migrate.c, at open: adds the columns an older database
+ * lacks; replaces clear-text tokens by their hash (one transaction).
+ * 0 or BC_EIO. */
+int sq_migrate_columns(struct session_sqlite *s);
+int sq_migrate_tokens(struct session_sqlite *s);
+
 int sq_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
 int sq_delete_transcript(void *impl, const char *id);
