@@ -17,6 +17,8 @@
 #define WAV_MAX_DATA_BYTES (0xFFFFFFFFull - (WAV_OUT_HEADER_BYTES - 8))
 /* Samples converted to little-endian bytes per write() call. */
 #define WAV_WRITE_CHUNK_SAMPLES 8192
+/* Recordings of speech stay private to the user who made them. */
+#define WAV_FILE_MODE 0600
 
 static void wr16(uint8_t *p, uint16_t v)
 {
@@ -88,7 +90,7 @@ int audio_write_wav(const char *path, const int16_t *samples, size_t n_samples, 
         return BC_EINVAL;
     if (n_samples > WAV_MAX_DATA_BYTES / WAV_OUT_BYTES_PER_SAMPLE)
         return BC_ELIMIT;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, WAV_FILE_MODE);
     if (fd < 0)
         return BC_EIO;
     uint8_t h[WAV_OUT_HEADER_BYTES];
@@ -114,7 +116,7 @@ int wav_writer_open(const char *path, int sample_rate_hz, struct wav_writer **ou
         return BC_EINVAL;
     struct wav_writer *w = bc_calloc(1, sizeof(*w));
     w->rate_hz = sample_rate_hz;
-    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, WAV_FILE_MODE);
     if (w->fd < 0)
         goto fail;
     uint8_t h[WAV_OUT_HEADER_BYTES];

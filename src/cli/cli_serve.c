@@ -15,6 +15,10 @@
 #define SERVE_MAX_COUNT 1000000
 #define SERVE_MAX_QUEUE_BYTES (1024L * 1024 * 1024)
 #define SERVE_MAX_LAG_MS (3600L * 1000)
+#define SERVE_MAX_ALLOW_ORIGINS 32
+#define SERVE_MAX_IDLE_S (366L * 24 * 3600)
+#define SERVE_MAX_RETENTION_DAYS 36600
+#define SERVE_PATH_MAX 4096
 
 static void usage(FILE *out)
 {
@@ -50,6 +54,21 @@ static void usage(FILE *out)
             "  --listener-lag-ms N       drop a listener whose oldest unsent message\n"
             "                            is N ms old (default 10000; close 4408)\n"
             "  --listener-queue-bytes N  or that has N bytes unsent (default 4 MiB)\n"
+            "  --allow-origin ORIGIN     also accept sockets and POST/DELETE from pages of\n"
+            "                            ORIGIN (https://host[:port]; repeatable); others\n"
+            "                            than the server's own get 403 bad_origin\n"
+            "  --session-rate N          sessions one client address may create per\n"
+            "                            minute (default 10; 0: no limit; 429 beyond)\n"
+            "  --idle-session-s N        a live session with no speaker connected for N s\n"
+            "                            ends by itself (default 1800; 0: never)\n"
+            "  --retention-days N        delete the transcripts and archived speech of\n"
+            "                            sessions N days after they end (default 30;\n"
+            "                            0: keep them)\n"
+            "  --tls-cert FILE           serve https and wss with this PEM certificate\n"
+            "  --tls-key FILE            and this PEM private key\n"
+            "  --tls-self-signed         serve https and wss with a self-signed certificate\n"
+            "                            for the listen host, localhost and 127.0.0.1,\n"
+            "                            made once in DATA_DIR/tls and reused\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  -v, --verbose             debug logging\n");
@@ -90,7 +109,9 @@ int cli_serve(int argc, char **argv)
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
-        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL,
+        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
+        OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
+        OPT_TLS_SELF_SIGNED,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -111,6 +132,13 @@ int cli_serve(int argc, char **argv)
         {"role", required_argument, NULL, OPT_ROLE},
         {"redis", required_argument, NULL, OPT_REDIS},
         {"lease-ttl-ms", required_argument, NULL, OPT_LEASE_TTL},
+        {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+        {"session-rate", required_argument, NULL, OPT_SESSION_RATE},
+        {"idle-session-s", required_argument, NULL, OPT_IDLE_SESSION},
+        {"retention-days", required_argument, NULL, OPT_RETENTION},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -119,6 +147,10 @@ int cli_serve(int argc, char **argv)
     server_default_config(&cfg);
     cfg.gateway.web_root = default_web_root();
     char host[256];
+    const char *allow_origins[SERVE_MAX_ALLOW_ORIGINS];
+    char tls_dir[SERVE_PATH_MAX];
+    int self_signed = 0;
+    cfg.gateway.allow_origins = allow_origins;
     const char *port_file = NULL;
     long value;
     int opt;
@@ -143,6 +175,29 @@ int cli_serve(int argc, char **argv)
         case OPT_PUBLIC: cfg.gateway.public_url = optarg; break;
         case OPT_NO_SPEECH: cfg.with_speech = 0; break;
         case OPT_PORT_FILE: port_file = optarg; break;
+        case OPT_TLS_CERT: cfg.gateway.tls_cert = optarg; break;
+        case OPT_TLS_KEY: cfg.gateway.tls_key = optarg; break;
+        case OPT_TLS_SELF_SIGNED: self_signed = 1; break;
+        case OPT_ALLOW_ORIGIN:
+            if (cfg.gateway.n_allow_origins == SERVE_MAX_ALLOW_ORIGINS)
+                return cli_fail(CLI_EXIT_USAGE, "at most %d --allow-origin options",
+                                SERVE_MAX_ALLOW_ORIGINS);
+            allow_origins[cfg.gateway.n_allow_origins++] = optarg;
+            break;
+        case OPT_SESSION_RATE:
+        case OPT_IDLE_SESSION:
+        case OPT_RETENTION: {
+            long max = opt == OPT_IDLE_SESSION ? SERVE_MAX_IDLE_S
+                       : opt == OPT_RETENTION  ? SERVE_MAX_RETENTION_DAYS
+                                               : SERVE_MAX_COUNT;
+            if (cli_parse_int(optarg, 0, max, &value) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 0 to %ld, got '%s'",
+                                option_name(options, opt), max, optarg);
+            if (opt == OPT_SESSION_RATE) cfg.gateway.session_rate_per_min = (int)value;
+            if (opt == OPT_IDLE_SESSION) cfg.gateway.idle_session_s = (int)value;
+            if (opt == OPT_RETENTION) cfg.gateway.retention_days = (int)value;
+            break;
+        }
         case 'v': bc_log_set_level(BC_LOG_DEBUG); break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case OPT_WORKERS:
@@ -182,6 +237,14 @@ int cli_serve(int argc, char **argv)
                         "in Redis", server_role_name(cfg.role));
     if (cfg.role == SERVER_ROLE_ALL)
         cfg.serve_http = 1;
+    if (!cfg.gateway.tls_cert != !cfg.gateway.tls_key)
+        return cli_fail(CLI_EXIT_USAGE, "--tls-cert and --tls-key go together");
+    if (self_signed && cfg.gateway.tls_cert)
+        return cli_fail(CLI_EXIT_USAGE, "--tls-self-signed or --tls-cert/--tls-key, not both");
+    if (self_signed) {
+        snprintf(tls_dir, sizeof tls_dir, "%s/tls", cfg.data_dir);
+        cfg.gateway.tls_self_signed_dir = tls_dir;
+    }
     FILE *port_out = NULL;
     if (port_file && !(port_out = fopen(port_file, "w")))
         return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);

@@ -15,6 +15,10 @@
 #define GW_DEFAULT_LISTENER_QUEUE_BYTES (4u * 1024 * 1024)
 #define GW_DEFAULT_LISTENER_MAX_LAG_MS 10000
 #define GW_DEFAULT_RECENT_CAPTIONS 20
+#define GW_DEFAULT_SESSION_RATE_PER_MIN 10
+#define GW_DEFAULT_IDLE_SESSION_S 1800
+#define GW_DEFAULT_RETENTION_DAYS 30
+#define GW_RETRY_AFTER_DIGITS 16
 #define GW_RX_BUFFER_BYTES 16384
 #define GW_CLOSE_GOING_AWAY 1001
 #define GW_SERVICE_SLICE_MS 100
@@ -25,6 +29,7 @@
 #define GW_HTTP_HEADER_BUFFER_BYTES 16384
 #define HTTP_UPGRADE_REQUIRED 426
 #define WS_VERSION "13"
+#define GW_TLS_ALPN "http/1.1"
 
 void gateway_default_config(struct gateway_config *c)
 {
@@ -35,6 +40,9 @@ void gateway_default_config(struct gateway_config *c)
     c->listener_queue_max_bytes = GW_DEFAULT_LISTENER_QUEUE_BYTES;
     c->listener_max_lag_ms = GW_DEFAULT_LISTENER_MAX_LAG_MS;
     c->recent_captions = GW_DEFAULT_RECENT_CAPTIONS;
+    c->session_rate_per_min = GW_DEFAULT_SESSION_RATE_PER_MIN;
+    c->idle_session_s = GW_DEFAULT_IDLE_SESSION_S;
+    c->retention_days = GW_DEFAULT_RETENTION_DAYS;
 }
 
 static void http_reset(struct conn *c)
@@ -45,6 +53,7 @@ static void http_reset(struct conn *c)
     c->response = NULL;
     c->body_len = c->response_len = 0;
     c->body_too_large = 0;
+    c->retry_after_s = 0;
 }
 
 static int method_of(struct lws *wsi)
@@ -90,6 +99,12 @@ static int http_head(struct lws *wsi, const struct conn *c, int closes, uint8_t 
     if (c->response_status == HTTP_UPGRADE_REQUIRED &&
         lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char *)WS_VERSION,
                                      (int)strlen(WS_VERSION), p, end))
+        return 1;
+    char retry[GW_RETRY_AFTER_DIGITS];
+    int retry_len = snprintf(retry, sizeof retry, "%d", c->retry_after_s);
+    if (c->retry_after_s > 0 &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
+                                     (const unsigned char *)retry, retry_len, p, end))
         return 1;
     return lws_finalize_http_header(wsi, p, end);
 }
@@ -152,7 +167,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn check;
         memset(&check, 0, sizeof check);
         check.wsi = wsi;
-        return gw_http_check_upgrade(&check) ? http_refuse(wsi, &check) : 0;
+        if (gw_http_check_upgrade(&check) || gw_http_check_origin(srv, &check))
+            return http_refuse(wsi, &check);
+        return 0;
     }
     /* Connections dropped before their headers arrive have no state yet. */
     if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
@@ -274,21 +291,59 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
     info.user = gw;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = GW_HTTP_HEADER_BUFFER_BYTES;
+    char *self_cert = NULL, *self_key = NULL;
+    const char *cert = config->tls_cert, *key = config->tls_key;
+    if (!cert && config->tls_self_signed_dir) {
+        if (gw_tls_self_signed(config->tls_self_signed_dir, config->listen_host,
+                               config->public_url, &self_cert, &self_key) < 0) {
+            free(self_cert);
+            free(self_key);
+            free(gw);
+            return BC_EIO;
+        }
+        cert = self_cert;
+        key = self_key;
+    }
+    if (cert) {
+        /* https and wss on the one port: libwebsockets loads both files now. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cert;
+        info.ssl_private_key_filepath = key;
+        /* HTTP/1.1 only: the responses here write their own status line,
+         * which HTTP/2's header encoding has no place for. */
+        info.alpn = GW_TLS_ALPN;
+    }
+    int tls = cert != NULL;
     lws_set_log_level(LLL_ERR, NULL);
     gw->context = lws_create_context(&info);
+    free(self_cert);
+    free(self_key);
     if (!gw->context) {
-        bc_error("cannot listen on %s:%d", config->listen_host, config->port);
+        bc_error("cannot listen on %s:%d%s", config->listen_host, config->port,
+                 tls ? " (or the TLS certificate and key are unusable)" : "");
         free(gw);
         return BC_EIO;
     }
-    if (config->public_url)
+    if (config->public_url) {
         snprintf(gw->public_url, sizeof gw->public_url, "%s", config->public_url);
-    else
-        snprintf(gw->public_url, sizeof gw->public_url, "http://%s:%d", config->listen_host,
-                 gateway_port(gw));
+        /* Links are public_url + "/listen/ID": no doubled slash. */
+        size_t n = strlen(gw->public_url);
+        while (n > 0 && gw->public_url[n - 1] == '/')
+            gw->public_url[--n] = '\0';
+    } else
+        snprintf(gw->public_url, sizeof gw->public_url, "%s://%s:%d", tls ? "https" : "http",
+                 config->listen_host, gateway_port(gw));
+    if (gw_origin_init(gw) < 0) {
+        lws_context_destroy(gw->context);
+        free(gw);
+        return BC_EINVAL;
+    }
     gw_ws_start_lag_checks(gw); /* also the timer gateway_service promises */
-    if (!config->health_only)
+    if (!config->health_only) {
         on_catalog_timer(&gw->catalog_timer);
+        /* Sessions left live by an earlier run end now if they are idle. */
+        gw_idle_start(gw);
+    }
     *out = gw;
     return 0;
 }
@@ -340,7 +395,9 @@ void gateway_free(struct gateway *gw)
     gw->closing = 1;
     lws_sul_cancel(&gw->lag_check);
     lws_sul_cancel(&gw->catalog_timer);
+    lws_sul_cancel(&gw->idle_timer);
     lws_context_destroy(gw->context);
+    gw_rate_free(gw);
     catalog_free(gw->catalog);
     while (gw->sessions) {
         struct gw_session *next = gw->sessions->next;

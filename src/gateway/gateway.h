@@ -20,13 +20,29 @@ struct gateway_config {
     const char *listen_host;          /* default 127.0.0.1 */
     int port;                         /* default 8080; 0 picks a free port */
     const char *web_root;             /* static files */
-    const char *public_url;           /* base of listen links; default http://host:port */
+    const char *public_url;           /* base of listen links; default http://host:port
+                                         (https:// with TLS) */
     int health_only;                  /* serve /healthz alone (a worker's port) */
     size_t max_frame_bytes;           /* largest speaker frame; default 65536 */
     int listener_max_lag_ms;          /* a listener whose oldest unsent message is older is
                                          dropped; default 10000 */
     size_t listener_queue_max_bytes;  /* and one with this much unsent; default 4 MiB */
     int recent_captions;              /* finals replayed to a late joiner; default 20 */
+    /* Origins besides the server's own whose pages may open sockets and
+     * send POST/PUT/PATCH/DELETE ("https://app.example.org"); borrowed. */
+    const char *const *allow_origins;
+    size_t n_allow_origins;
+    int session_rate_per_min;         /* sessions one client address may create per
+                                         minute (429 beyond); default 10; 0: no limit */
+    int idle_session_s;               /* a live session without a speaker this long
+                                         ends by itself; default 1800; 0: never */
+    const char *tls_cert;             /* PEM files: serve https and wss on the port */
+    const char *tls_key;
+    const char *tls_self_signed_dir;  /* without tls_cert: make (once) and use a
+                                         self-signed certificate kept in this directory */
+    int retention_days;               /* transcripts and archived speech of a session
+                                         are deleted this long after its end (by the
+                                         role that holds them); default 30; 0: kept */
 };
 
 /* What the gateway works with; borrowed, outliving the gateway. With
@@ -52,8 +68,9 @@ struct gateway;
 
 void gateway_default_config(struct gateway_config *config);
 
-/* Listens. Returns 0 and *out (free with gateway_free), or BC_EIO when the
- * address cannot be bound (logged). */
+/* Listens. Returns 0 and *out (free with gateway_free), BC_EINVAL when the
+ * public URL or an allowed origin is malformed, or BC_EIO when the address
+ * cannot be bound (logged). */
 int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
                 struct gateway **out);
 /* The port listened on (useful after asking for port 0). */

@@ -24,6 +24,7 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
 #define HTTP_UNAVAILABLE 503
+#define HTTP_INSUFFICIENT_STORAGE 507
 #define QR_MARGIN_MODULES 4
 #define QR_MODULE_PX 8
 #define GW_HEALTH_SESSIONS_MAX 4096
@@ -53,6 +54,18 @@ int gw_respond_error(struct conn *c, int status, const char *code, const char *m
     cJSON_AddStringToObject(json, "code", code);
     respond_json(c, status, json);
     return 0;
+}
+
+/* A store that failed: a full disk or an unreachable Redis is named as
+ * such, so an operator sees the cause rather than a generic error. */
+static int respond_store_failure(struct conn *c, int rc, const char *message)
+{
+    if (rc == BC_ENOSPC)
+        return gw_respond_error(c, HTTP_INSUFFICIENT_STORAGE, "disk_full", bc_strerror(rc));
+    if (rc == BC_EIO)
+        return gw_respond_error(c, HTTP_UNAVAILABLE, "registry_unavailable",
+                                "the session registry is unreachable; try again");
+    return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", message ? message : bc_strerror(rc));
 }
 
 
@@ -126,6 +139,37 @@ static cJSON *parse_body(struct conn *c)
     return req;
 }
 
+static int create(struct gateway *srv, const char **codes, size_t n, int is_private,
+                  struct session_info *info, char *token, char *key)
+{
+    if (is_private)
+        return session_create_private(srv->registry, CATALOG_SOURCE_LANG, codes, n, info, token,
+                                      key);
+    return session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, info, token);
+}
+
+/* The listener page of session id, with the key of a private one. */
+static char *listen_url(struct gateway *srv, const char *id, const char *key)
+{
+    if (key && key[0])
+        return bc_asprintf("%s/listen/%s?key=%s", srv->public_url, id, key);
+    return bc_asprintf("%s/listen/%s", srv->public_url, id);
+}
+
+/* Takes one creation from the client's allowance; 0, or 1 after a 429. */
+static int rate_limited(struct gateway *srv, struct conn *c)
+{
+    char addr[GW_ADDR_MAX] = "";
+    lws_get_peer_simple(c->wsi, addr, sizeof addr);
+    int retry_after_s;
+    if (gw_rate_take(srv, addr, &retry_after_s))
+        return 0;
+    gw_respond_error(c, HTTP_TOO_MANY, "rate_limited",
+                     "too many sessions created from this address; retry later");
+    c->retry_after_s = retry_after_s;
+    return 1;
+}
+
 static int post_session(struct gateway *srv, struct conn *c)
 {
     if (c->body_too_large)
@@ -135,6 +179,7 @@ static int post_session(struct gateway *srv, struct conn *c)
         return 0;
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
+    const cJSON *private_ = cJSON_GetObjectItemCaseSensitive(req, "private");
     const char *codes[SESSION_TARGETS_MAX];
     size_t n = 0;
     int status = 0;
@@ -146,6 +191,9 @@ static int post_session(struct gateway *srv, struct conn *c)
                            cJSON_GetArraySize(targets) > SESSION_TARGETS_MAX)) {
         status = HTTP_BAD_REQUEST, code = "bad_request";
         message = "targets must be an array of at most 16 language codes";
+    } else if (private_ && !cJSON_IsBool(private_)) {
+        status = HTTP_BAD_REQUEST, code = "bad_request";
+        message = "private must be true or false";
     }
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
@@ -174,19 +222,30 @@ static int post_session(struct gateway *srv, struct conn *c)
         cJSON_Delete(req);
         return gw_respond_error(c, status, code, message);
     }
+    if (rate_limited(srv, c)) {
+        cJSON_Delete(req);
+        return 0;
+    }
     struct session_info info;
-    char token[SESSION_TOKEN_LEN + 1];
-    int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
+    char token[SESSION_TOKEN_LEN + 1], key[SESSION_KEY_LEN + 1] = "";
+    int is_private = cJSON_IsTrue(private_);
     cJSON_Delete(req);
+    int rc = create(srv, codes, n, is_private, &info, token, key);
+    /* Idle sessions must not hold the last places until the next sweep. */
+    if (rc == BC_ELIMIT && gw_idle_sweep(srv) > 0)
+        rc = create(srv, codes, n, is_private, &info, token, key);
     if (rc == BC_ELIMIT)
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     if (rc < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
+        return respond_store_failure(c, rc, NULL);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
-    char *listen = bc_asprintf("%s/listen/%s", srv->public_url, info.id);
+    char *listen = listen_url(srv, info.id, key);
     char *speak = bc_asprintf("%s/speak/%s", srv->public_url, info.id);
+    if (is_private)
+        cJSON_AddStringToObject(json, "listener_key", key);
+    cJSON_AddBoolToObject(json, "private", is_private);
     cJSON_AddStringToObject(json, "listen_url", listen);
     cJSON_AddStringToObject(json, "speak_url", speak);
     free(listen);
@@ -226,26 +285,38 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
 
 static int delete_session(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
-    char auth[128] = "";
-    if (lws_hdr_copy(c->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-        auth[0] = '\0';
-    static const char bearer[] = "Bearer ";
-    const char *token = strncmp(auth, bearer, strlen(bearer)) == 0 ? auth + strlen(bearer) : "";
+    char token[128];
+    gw_bearer_token(c->wsi, token, sizeof token);
     int rc = session_end(srv->registry, info->id, token);
     if (rc == BC_EAUTH)
         return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
     if (rc == BC_ESTATE)
         return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
-    if (gw_end_session(srv, info->id) < 0)
-        return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", "could not queue the session end");
+        return respond_store_failure(c, rc, NULL);
+    if ((rc = gw_end_session(srv, info->id)) < 0)
+        return respond_store_failure(c, rc, "could not queue the session end");
+    respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
+    return 0;
+}
+
+static int delete_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
+{
+    char token[128];
+    gw_bearer_token(c->wsi, token, sizeof token);
+    int rc = session_delete_transcript(srv->registry, info->id, token);
+    if (rc == BC_EAUTH)
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
+    if (rc < 0)
+        return respond_store_failure(c, rc, NULL);
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }
 
 static int get_transcript(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
+    if (info->transcript_deleted)
+        return gw_respond_error(c, HTTP_NOT_FOUND, "transcript_deleted", "transcript deleted");
     char lang[SESSION_LANG_LEN + 8] = "", format_name[16] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
         return gw_respond_error(c, HTTP_BAD_REQUEST, "bad_request", "lang is too long");
@@ -271,9 +342,12 @@ static int get_transcript(struct gateway *srv, struct conn *c, const struct sess
     return 0;
 }
 
-static int get_qr(struct gateway *srv, struct conn *c, const struct session_info *info)
+/* key: a private session's listener key when the request carried it, so
+ * the code opens the session; else "" (the speaker's own request). */
+static int get_qr(struct gateway *srv, struct conn *c, const struct session_info *info,
+                  const char *key)
 {
-    char *url = bc_asprintf("%s/listen/%s", srv->public_url, info->id);
+    char *url = listen_url(srv, info->id, key);
     QRcode *qr = QRcode_encodeString(url, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     free(url);
     if (!qr)
@@ -316,14 +390,21 @@ static int session_route(struct gateway *srv, struct conn *c)
                                 "the session registry is unreachable; try again");
     if (rc < 0)
         return gw_respond_error(c, HTTP_NOT_FOUND, "no_session", "no such session");
+    char key[SESSION_KEY_LEN + 1];
+    int readable = gw_may_listen(srv, c->wsi, &info, key, sizeof key);
+    if (!readable && c->method == GW_GET)
+        return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_key",
+                                "a private session: the listener key is missing or wrong");
     if (sub[0] == '\0' && c->method == GW_GET)
         return get_session(srv, c, &info);
     if (sub[0] == '\0' && c->method == GW_DELETE)
         return delete_session(srv, c, &info);
     if (strcmp(sub, "/transcript") == 0 && c->method == GW_GET)
         return get_transcript(srv, c, &info);
+    if (strcmp(sub, "/transcript") == 0 && c->method == GW_DELETE)
+        return delete_transcript(srv, c, &info);
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
-        return get_qr(srv, c, &info);
+        return get_qr(srv, c, &info, key);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
         return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
     return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");
@@ -393,6 +474,12 @@ int gw_http_handle(struct gateway *srv, struct conn *c)
 {
     if (strcmp(c->uri, "/healthz") == 0 && c->method == GW_GET)
         return get_health(srv, c);
+    /* A browser sends a cross-origin POST with a "simple" type such as
+     * text/plain without asking first, so the body is never the test. */
+    int changes = c->method == GW_POST || c->method == GW_DELETE ||
+                  c->method == GW_OTHER_WITH_BODY;
+    if (changes && gw_http_check_origin(srv, c))
+        return 0;
     if (srv->config.health_only)
         return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
     if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)

@@ -14,6 +14,8 @@
 
 #define GW_HTTP_BODY_MAX 16384
 #define GW_URI_MAX 512
+#define GW_ORIGIN_MAX 256
+#define GW_ADDR_MAX 64 /* a client's address as text */
 
 enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
 
@@ -51,6 +53,7 @@ struct conn {
     size_t response_len;
     int response_status;
     const char *response_type;
+    int retry_after_s; /* > 0: a Retry-After header */
     int answered; /* this request got its response: later body callbacks are ignored */
 };
 
@@ -66,6 +69,7 @@ struct gateway {
     struct gateway_config config;
     struct gateway_deps deps;
     char public_url[256];
+    char own_origin[GW_ORIGIN_MAX]; /* the public URL's, normalized */
     struct lws_context *context;
     struct session_registry *registry;
     struct stream *stream;
@@ -78,6 +82,9 @@ struct gateway {
     int closing;  /* connection closes only free memory */
     lws_sorted_usec_list_t lag_check;
     lws_sorted_usec_list_t catalog_timer;
+    lws_sorted_usec_list_t idle_timer;
+    struct gw_rate_client *rate_clients; /* gateway_limits.c */
+    size_t n_rate_clients;
 };
 
 enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
@@ -85,6 +92,15 @@ enum gw_method { GW_GET = 1, GW_POST, GW_DELETE, GW_OTHER, GW_OTHER_WITH_BODY };
 /* gateway_http.c: answers an HTTP request (conn->uri, method, body) by
  * filling conn->response*, or returns 1 after starting a static file. */
 int gw_http_handle(struct gateway *srv, struct conn *c);
+/* gateway_auth.c: the value of an "Authorization: Bearer VALUE" header
+ * into out, or "". */
+void gw_bearer_token(struct lws *wsi, char *out, size_t len);
+/* Whether this request may read session info (listen, transcript, details):
+ * 1 for a public session; for a private one 1 when it carries the listener
+ * key (query key=, or Authorization: Bearer) or the speaker token (query
+ * token=, or Bearer), copying a valid listener key into key (else ""). */
+int gw_may_listen(struct gateway *srv, struct lws *wsi, const struct session_info *info,
+                  char *key, size_t key_len);
 /* Fills conn->response* with {"error": message, "code": code}; returns 0. */
 int gw_respond_error(struct conn *c, int status, const char *code, const char *message);
 
@@ -96,12 +112,44 @@ int gw_http_check_request(struct conn *c);
 /* The same for a WebSocket upgrade request (sizes, Sec-WebSocket-Version,
  * Sec-WebSocket-Key): 0 to upgrade, or 1 with conn->response* filled. */
 int gw_http_check_upgrade(struct conn *c);
+/* Origin of a WebSocket upgrade or a state-changing request: 0 when
+ * allowed (gw_origin_allowed), or 1 with a 403 bad_origin filled in. */
+int gw_http_check_origin(struct gateway *gw, struct conn *c);
 /* The standard reason phrase of an HTTP status ("Created"), "" if unknown. */
 const char *gw_http_reason(int status);
 
 /* gateway_request.c: the value of query argument name ("lang") into out:
  * 0; 1 when absent (out is then ""); -1 when longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
+
+/* gateway_origin.c: "scheme://host[:port]..." as "scheme://host:port"
+ * (lower case, default port explicit) into out; 0 or -1 when it is not an
+ * http(s) origin. */
+int gw_origin_normalize(const char *in, char *out, size_t len);
+/* Sets gw->own_origin from the public URL and checks the allowed origins;
+ * 0 or BC_EINVAL (logged). */
+int gw_origin_init(struct gateway *gw);
+/* 1 when the request carries no Origin, or one of the server's own (its
+ * public URL's, or the Host header's), or an allowed one; else 0. */
+int gw_origin_allowed(struct gateway *gw, struct lws *wsi);
+
+/* gateway_limits.c: takes one session creation from addr's allowance:
+ * 1, or 0 with the seconds until the next one in *retry_after_s. */
+int gw_rate_take(struct gateway *gw, const char *addr, int *retry_after_s);
+void gw_rate_free(struct gateway *gw);
+/* Ends every live session idle (no speaker) for config.idle_session_s, as
+ * DELETE does; records this gateway's speakers as active. Returns how many
+ * it ended. gw_idle_start sweeps now and then every few seconds. */
+int gw_idle_sweep(struct gateway *gw);
+void gw_idle_start(struct gateway *gw);
+
+/* gateway_tls.c: the paths of DIR/cert.pem and DIR/key.pem (heap, caller
+ * frees both, also after a failure), made (0600, in a 0700 DIR) as a
+ * self-signed certificate for host, public_url's host (may be NULL), this
+ * machine's name, localhost and 127.0.0.1 unless both exist already.
+ * Returns 0 or BC_EIO (logged). */
+int gw_tls_self_signed(const char *dir, const char *host, const char *public_url,
+                       char **cert_path, char **key_path);
 
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);

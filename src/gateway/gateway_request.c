@@ -11,6 +11,7 @@
 #define HTTP_NO_CONTENT 204
 #define HTTP_BAD_REQUEST 400
 #define HTTP_UNAUTHORIZED 401
+#define HTTP_FORBIDDEN 403
 #define HTTP_NOT_FOUND 404
 #define HTTP_METHOD_NOT_ALLOWED 405
 #define HTTP_CONFLICT 409
@@ -22,6 +23,8 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_HEADERS_TOO_LARGE 431
 #define HTTP_SERVER_ERROR 500
+#define HTTP_UNAVAILABLE 503
+#define HTTP_INSUFFICIENT_STORAGE 507
 /* Known request headers, values summed; unknown ones only count against
  * the parser's buffer. */
 #define GW_HTTP_HEADERS_MAX 8192
@@ -47,6 +50,7 @@ const char *gw_http_reason(int status)
     case HTTP_NO_CONTENT: return "No Content";
     case HTTP_BAD_REQUEST: return "Bad Request";
     case HTTP_UNAUTHORIZED: return "Unauthorized";
+    case HTTP_FORBIDDEN: return "Forbidden";
     case HTTP_NOT_FOUND: return "Not Found";
     case HTTP_METHOD_NOT_ALLOWED: return "Method Not Allowed";
     case HTTP_CONFLICT: return "Conflict";
@@ -58,6 +62,8 @@ const char *gw_http_reason(int status)
     case HTTP_TOO_MANY: return "Too Many Requests";
     case HTTP_HEADERS_TOO_LARGE: return "Request Header Fields Too Large";
     case HTTP_SERVER_ERROR: return "Internal Server Error";
+    case HTTP_UNAVAILABLE: return "Service Unavailable";
+    case HTTP_INSUFFICIENT_STORAGE: return "Insufficient Storage";
     default: return "";
     }
 }
@@ -144,6 +150,15 @@ int gw_http_check_upgrade(struct conn *c)
         return refuse(c, HTTP_BAD_REQUEST, "bad_websocket_key",
                              "Sec-WebSocket-Key must be 16 bytes in base64");
     return 0;
+}
+
+int gw_http_check_origin(struct gateway *gw, struct conn *c)
+{
+    if (gw_origin_allowed(gw, c->wsi))
+        return 0;
+    return refuse(c, HTTP_FORBIDDEN, "bad_origin",
+                  "requests from pages of another origin are not accepted "
+                  "(see --allow-origin)");
 }
 
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len)

@@ -208,6 +208,7 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     if (s->speaker)
         close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
     s->speaker = c;
+    session_touch(srv->registry, c->session);
     delivery_subscribe(srv->bus, c->session, 1);
     /* What the log holds, not what this process saw: after a restart, or
      * when the speaker comes from another gateway, it resumes exactly there. */
@@ -240,6 +241,9 @@ static void replay_recent(struct gateway *srv, struct conn *c)
 
 static int open_listener(struct gateway *srv, struct conn *c, const struct session_info *info)
 {
+    char key[SESSION_KEY_LEN + 1];
+    if (!gw_may_listen(srv, c->wsi, info, key, sizeof key))
+        return close_now(c, CLOSE_BAD_TOKEN, "a private session: missing or wrong listener key");
     char lang[SESSION_LANG_LEN + 8] = "";
     if (gw_query_arg(c->wsi, "lang", lang, sizeof lang) < 0)
         return close_now(c, CLOSE_BAD_LANGUAGE, "language not offered");
@@ -310,7 +314,10 @@ static int refuse_append(struct conn *c, int rc, const char *what)
     char reason[GW_CLOSE_REASON_MAX];
     int code = rc == BC_EIO ? CLOSE_TRY_AGAIN : CLOSE_BUSY;
     snprintf(reason, sizeof reason, "%s; %s",
-             rc == BC_EIO ? "ingestion stream unreachable" : "server busy", what);
+             rc == BC_EIO       ? "ingestion stream unreachable"
+             : rc == BC_ENOSPC ? "no space left on the server's disk"
+                               : "server busy",
+             what);
     bc_info("session %s: speaker closed with %d: %s", c->session, code, reason);
     return close_now(c, code, reason);
 }
@@ -428,6 +435,8 @@ void gw_ws_closed(struct gateway *srv, struct conn *c)
         struct gw_session *s = gw_session_find(srv, c->session, 0);
         if (s && s->speaker == c)
             s->speaker = NULL;
+        /* The idle period starts when the speaker leaves. */
+        session_touch(srv->registry, c->session);
         delivery_subscribe(srv->bus, c->session, -1);
     } else if (c->kind == CONN_LISTENER) {
         delivery_demand_add(srv->bus, c->session, c->lang, c->codec, -1);

@@ -14,7 +14,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define ARCHIVE_DIR_MODE 0755
+#define ARCHIVE_DIR_MODE 0700 /* the audio archive is private */
 #define SPEECH_OUT_FREE_RETRY_US 1000
 
 /* The Opus side of a speech_out; touched only on the encoder's thread. */

@@ -36,6 +36,9 @@
 /* Listeners come and go: a session's languages are read again this often. */
 #define WORKER_LANG_REFRESH_US 500000
 #define WORKER_OWNER_MAX 96
+/* After a final caption could not be stored, the session's records are
+ * processed again from its checkpoint at most this often. */
+#define WORKER_STORE_RETRY_US 1000000
 
 /* Where a record ended in the recognizer's timeline, to find the record
  * holding a given sample. */
@@ -70,6 +73,8 @@ struct worker_session {
     struct record_mark marks[WORKER_RECORD_MARKS]; /* ring, oldest overwritten */
     size_t n_marks, next_mark;
     int leased, lost;       /* lost: another owner took the session: drop it */
+    int store_failed;       /* a final caption was not stored (BC_E*): redo from the checkpoint */
+    int64_t retry_at_us;    /* not before then */
     uint64_t fence;         /* the lease's fencing token */
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
@@ -278,8 +283,14 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
             ws->lost = 1; /* a newer owner exists: this final is its to give */
             return 1;
         }
-        if (rc < 0)
+        if (rc < 0) {
+            /* Delivered live but not stored, it would be missing from the
+             * transcript and from replays: it goes out once it is stored. */
             bc_warn("session %s: caption not stored: %s", ws->id, bc_strerror(rc));
+            if (!ws->store_failed)
+                ws->store_failed = rc;
+            return 1;
+        }
         pthread_mutex_lock(&ws->out_lock);
         struct lang_output *o = output_for(ws, ev->lang);
         if (o) {
@@ -403,6 +414,8 @@ static int process_record(struct worker_session *ws, const struct stream_record 
         return pipeline_flush(ws->pipeline);
     case STREAM_KIND_SESSION_END: {
         int rc = pipeline_flush(ws->pipeline);
+        if (ws->store_failed)
+            return ws->store_failed; /* not over until its last words are stored */
         finish_session(ws);
         return rc;
     }
@@ -426,11 +439,25 @@ static int claim(struct worker_pool *pool, struct worker_session *ws)
     return 0;
 }
 
+/* A final caption could not be stored: the recognizer restarts from the
+ * checkpoint, before the utterance, so the records are processed again
+ * (captions stored already are not delivered twice). */
+static void rewind_to_checkpoint(struct worker_session *ws, const char *error)
+{
+    bc_warn("session %s: %s; processing again from the checkpoint", ws->id, error);
+    pipeline_free(ws->pipeline);
+    ws->pipeline = NULL;
+    ws->store_failed = 0;
+    ws->retry_at_us = bc_now_us() + WORKER_STORE_RETRY_US;
+}
+
 /* One turn: up to records_per_turn records. */
 static enum turn_result run_turn(struct worker_pool *pool, struct worker_session *ws)
 {
     if (ws->lost || claim(pool, ws) < 0)
         return TURN_LOST;
+    if (ws->retry_at_us > bc_now_us())
+        return TURN_IDLE; /* the maintenance scan brings it back */
     if (!ws->pipeline && open_pipeline(pool, ws) < 0) {
         bc_error("session %s: no recognizer available", ws->id);
         return TURN_IDLE;
@@ -443,10 +470,21 @@ static enum turn_result run_turn(struct worker_pool *pool, struct worker_session
         if (stream_read(pool->stream, ws->id, ws->seq, &rec) < 0)
             return TURN_IDLE;
         int rc = process_record(ws, rec);
+        if (ws->store_failed)
+            rc = ws->store_failed;
         if (rc < 0) {
             char error[128];
             snprintf(error, sizeof error, "processing failed: %s", bc_strerror(rc));
-            int dead = stream_record_failed(pool->stream, ws->id, rec->seq, error);
+            /* A full disk is no fault of the record: it waits for space
+             * rather than going to the dead-letter log after a few tries. */
+            int dead = rc == BC_ENOSPC ? 0 : stream_record_failed(pool->stream, ws->id, rec->seq,
+                                                                   error);
+            if (ws->store_failed && dead != 1) {
+                free(rec);
+                rewind_to_checkpoint(ws, error);
+                return TURN_IDLE;
+            }
+            ws->store_failed = 0;
             bc_warn("session %s: record %llu %s%s", ws->id, (unsigned long long)rec->seq, error,
                     dead == 1 ? "; set aside in the dead-letter log" : "; will retry");
             if (dead != 1) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/retention.h"
 #include "catalog/catalog.h"
 #include "delivery/delivery.h"
 #include "pipeline/engines.h"
@@ -30,6 +31,8 @@
 #define SERVER_CATALOG_PUBLISH_US (10 * 1000 * 1000)
 /* How often a process without sockets looks for the stop signal. */
 #define SERVER_IDLE_SLICE_US 100000
+#define MS_PER_DAY (24LL * 3600 * 1000)
+#define SERVER_RETENTION_SWEEP_US (3600LL * 1000 * 1000)
 
 static volatile sig_atomic_t stop_requested;
 static struct gateway *signal_gateway;
@@ -106,7 +109,8 @@ static int make_dir(const char *path)
 static int open_registry(struct server *srv)
 {
     const struct server_config *cfg = &srv->config;
-    struct session_limits limits = {cfg->max_sessions, cfg->max_listeners_per_session};
+    struct session_limits limits = {cfg->max_sessions, cfg->max_listeners_per_session,
+                                    (int64_t)cfg->gateway.retention_days * MS_PER_DAY};
     char *db = bc_asprintf("%s/sessions.db", cfg->data_dir);
     int rc = session_registry_open_url(cfg->redis_url ? cfg->redis_url : db, &limits,
                                        &srv->registry);
@@ -284,8 +288,14 @@ int server_run(const struct server_config *config, int ready_fd)
     int rc = start(&srv, ready_fd);
     if (rc == 0) {
         signal_gateway = srv.gateway;
-        int64_t published_us = bc_now_us();
+        int64_t published_us = bc_now_us(), swept_us = 0;
         while (!stop_requested) {
+            /* Workers hold the archive: they sweep, at start and hourly. */
+            if (srv.workers && (!swept_us || bc_now_us() - swept_us > SERVER_RETENTION_SWEEP_US)) {
+                retention_sweep(srv.registry, srv.archive_dir, srv.config.gateway.retention_days,
+                                bc_wall_ms());
+                swept_us = bc_now_us();
+            }
             if (srv.gateway)
                 gateway_service(srv.gateway);
             else

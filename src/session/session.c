@@ -43,6 +43,7 @@ void session_default_limits(struct session_limits *limits)
 {
     limits->max_sessions = SESSION_DEFAULT_MAX_SESSIONS;
     limits->max_listeners_per_session = SESSION_DEFAULT_MAX_LISTENERS;
+    limits->retention_ms = 0;
 }
 
 /* ---- Shared helpers ---- */
@@ -219,8 +220,9 @@ void session_registry_close(struct session_registry *reg)
 
 /* ---- Sessions and tokens ---- */
 
-int session_create(struct session_registry *reg, const char *source, const char *const *targets,
-                   size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1])
+static int create(struct session_registry *reg, const char *source, const char *const *targets,
+                  size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                  char *key)
 {
     if (!session_valid_lang(source) || n_targets > SESSION_TARGETS_MAX || (n_targets && !targets))
         return BC_EINVAL;
@@ -232,13 +234,15 @@ int session_create(struct session_registry *reg, const char *source, const char 
         used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", i ? "," : "",
                                  targets[i]);
     }
-    char hash[SESSION_TOKEN_HASH_LEN + 1];
+    char hash[SESSION_TOKEN_HASH_LEN + 1], key_hash[SESSION_TOKEN_HASH_LEN + 1] = "";
     if (make_token(token) < 0 || session_token_hash(token, hash) < 0)
+        return BC_EIO;
+    if (key && (make_token(key) < 0 || session_token_hash(key, key_hash) < 0))
         return BC_EIO;
     char id[SESSION_ID_LEN + 1];
     struct session_new s = {
-        .id = id, .token_hash = hash, .source = source, .targets = joined,
-        .created_ms = bc_wall_ms(),
+        .id = id, .token_hash = hash, .key_hash = key_hash, .source = source,
+        .targets = joined, .created_ms = bc_wall_ms(),
     };
     int rc = BC_EIO;
     for (int attempt = 0; attempt < SESSION_ID_ATTEMPTS; attempt++) {
@@ -258,7 +262,23 @@ int session_create(struct session_registry *reg, const char *source, const char 
     session_parse_targets(joined, info);
     info->state = SESSION_LIVE;
     info->created_ms = s.created_ms;
+    info->active_ms = s.created_ms;
+    info->is_private = key != NULL;
     return 0;
+}
+
+int session_create(struct session_registry *reg, const char *source, const char *const *targets,
+                   size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1])
+{
+    return create(reg, source, targets, n_targets, info, token, NULL);
+}
+
+int session_create_private(struct session_registry *reg, const char *source,
+                           const char *const *targets, size_t n_targets,
+                           struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                           char key[SESSION_KEY_LEN + 1])
+{
+    return create(reg, source, targets, n_targets, info, token, key);
 }
 
 int session_get(struct session_registry *reg, const char *id, struct session_info *info)
@@ -294,6 +314,24 @@ int session_check_token(struct session_registry *reg, const char *id, const char
     return length_ok && equal ? 0 : BC_EAUTH;
 }
 
+int session_check_listener_key(struct session_registry *reg, const char *id, const char *key)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    char stored[SESSION_TOKEN_HASH_LEN + 1] = "";
+    int rc = reg->ops->key_hash(reg->impl, id, stored);
+    if (rc < 0)
+        return rc;
+    if (!stored[0])
+        return 0;
+    char given[SESSION_TOKEN_HASH_LEN + 1];
+    if (session_token_hash(key, given) < 0)
+        return BC_EIO;
+    int length_ok = key && strnlen(key, SESSION_KEY_LEN + 1) == SESSION_KEY_LEN;
+    int equal = session_is_token_hash(stored) && hash_equal(stored, given);
+    return length_ok && equal ? 0 : BC_EAUTH;
+}
+
 int session_end(struct session_registry *reg, const char *id, const char *token)
 {
     if (!session_valid_id(id))
@@ -303,6 +341,13 @@ int session_end(struct session_registry *reg, const char *id, const char *token)
     if (rc < 0)
         return rc;
     return reg->ops->end(reg->impl, id, bc_wall_ms());
+}
+
+int session_touch(struct session_registry *reg, const char *id)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    return reg->ops->touch(reg->impl, id, bc_wall_ms());
 }
 
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max)
@@ -383,6 +428,23 @@ int session_recent_captions(struct session_registry *reg, const char *id, const 
 {
     int64_t limit = n > INT64_MAX ? INT64_MAX : (int64_t)n;
     return read_captions(reg, id, lang, limit, out);
+}
+
+int session_delete_transcript(struct session_registry *reg, const char *id, const char *token)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    int rc = token ? session_check_token(reg, id, token) : 0;
+    if (rc < 0)
+        return rc;
+    return reg->ops->delete_transcript(reg->impl, id);
+}
+
+int session_purge_ended(struct session_registry *reg, int64_t ended_before_ms)
+{
+    size_t n = 0;
+    int rc = reg->ops->purge_ended(reg->impl, ended_before_ms, &n);
+    return rc < 0 ? rc : (int)n;
 }
 
 /* ---- Catalog ---- */

@@ -20,6 +20,7 @@
 
 #define SESSION_ID_LEN 10        /* lower-case letters and digits, easy to read out */
 #define SESSION_TOKEN_LEN 32     /* hex of 128 random bits */
+#define SESSION_KEY_LEN 32       /* a private session's listener key, the same kind */
 #define SESSION_LANG_LEN 16
 #define SESSION_TARGETS_MAX 16
 
@@ -28,6 +29,8 @@ enum session_state { SESSION_LIVE, SESSION_ENDED };
 struct session_limits {
     int max_sessions;              /* live sessions at once; default 64 */
     int max_listeners_per_session; /* default 500 */
+    int64_t retention_ms;          /* Redis: an ended session's keys expire this long after
+                                      its end (0: kept); SQLite: see session_purge_ended */
 };
 
 struct session_info {
@@ -38,6 +41,9 @@ struct session_info {
     enum session_state state;
     int64_t created_ms; /* Unix epoch ms */
     int64_t ended_ms;   /* 0 while live */
+    int64_t active_ms;  /* last speaker activity (session_touch), else created_ms */
+    int transcript_deleted; /* its captions were deleted (on request or by retention) */
+    int is_private;     /* listeners need the listener key (session_check_listener_key) */
 };
 
 struct session_registry;
@@ -65,17 +71,32 @@ void session_registry_close(struct session_registry *reg);
 /* Creates a live session. targets may be empty; codes are stored as given
  * (the caller validates them). Returns 0, fills *info and token (NUL-ended),
  * or BC_ELIMIT (max_sessions live), BC_EINVAL (too many targets or a code
- * too long), BC_EIO. token is overwritten even when the call fails. */
+ * too long), BC_ENOSPC (SQLite: the disk is full), BC_EIO. token is
+ * overwritten even when the call fails. */
 int session_create(struct session_registry *reg, const char *source, const char *const *targets,
                    size_t n_targets, struct session_info *info, char token[SESSION_TOKEN_LEN + 1]);
+/* As session_create for a private session: also draws a listener key into
+ * key (NUL-ended; stored only as its SHA-256, like the token). */
+int session_create_private(struct session_registry *reg, const char *source,
+                           const char *const *targets, size_t n_targets,
+                           struct session_info *info, char token[SESSION_TOKEN_LEN + 1],
+                           char key[SESSION_KEY_LEN + 1]);
 /* Returns 0 and *info, BC_ENOTFOUND or BC_EIO. */
 int session_get(struct session_registry *reg, const char *id, struct session_info *info);
 /* Constant-time check of the token against the stored hash. Returns 0,
  * BC_ENOTFOUND, BC_EAUTH (wrong or missing token) or BC_EIO. */
 int session_check_token(struct session_registry *reg, const char *id, const char *token);
+/* Whoever may listen: 0 for a public session, or for a private one when
+ * key is its listener key (constant-time check); else BC_EAUTH. Also
+ * BC_ENOTFOUND or BC_EIO. */
+int session_check_listener_key(struct session_registry *reg, const char *id, const char *key);
 /* Marks the session ended (token checked as above; NULL token skips the
  * check, for shutdown and tests). Ending an ended session returns BC_ESTATE. */
 int session_end(struct session_registry *reg, const char *id, const char *token);
+/* Records now as the session's last speaker activity (active_ms), which
+ * idle sessions are judged by, across every gateway. Returns 0,
+ * BC_ENOTFOUND, BC_ESTATE (ended) or BC_EIO. */
+int session_touch(struct session_registry *reg, const char *id);
 /* Ids of live sessions, oldest first (for recovery after a restart); at
  * most max. 0 when the store cannot be read. */
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max);
@@ -99,8 +120,9 @@ size_t session_languages(struct session_registry *reg, const struct session_info
 
 /* Stores a final caption (lang "en" for the source text). Returns 0 when
  * stored, 1 when (id, lang, utterance) was stored already (left unchanged:
- * a replay after a crash, not to be delivered again), BC_ENOTFOUND, BC_EINVAL
- * or BC_EIO. The same as session_add_caption_fenced with fence 0. */
+ * a replay after a crash, not to be delivered again), BC_ENOTFOUND, BC_EINVAL,
+ * BC_ENOSPC (SQLite: the disk is full) or BC_EIO. The same as
+ * session_add_caption_fenced with fence 0. */
 int session_add_caption(struct session_registry *reg, const char *id, const char *lang,
                         int utterance, int64_t start_ms, int64_t end_ms, const char *text,
                         const char *source_text);
@@ -114,6 +136,16 @@ int session_add_caption(struct session_registry *reg, const char *id, const char
 int session_add_caption_fenced(struct session_registry *reg, const char *id, const char *lang,
                                int utterance, int64_t start_ms, int64_t end_ms,
                                const char *text, const char *source_text, uint64_t fence);
+/* Deletes the captions of every language of the session and marks its
+ * transcript deleted (transcript_deleted in session_info). The token is
+ * checked as by session_end (NULL skips the check). Returns 0, BC_EAUTH,
+ * BC_ENOTFOUND or BC_EIO. */
+int session_delete_transcript(struct session_registry *reg, const char *id, const char *token);
+/* Retention: deletes the transcripts (as above) of the sessions that ended
+ * before ended_before_ms. Returns how many, or a negative BC_E* code. With
+ * Redis, where keys expire by themselves (retention_ms), it returns 0. */
+int session_purge_ended(struct session_registry *reg, int64_t ended_before_ms);
+
 /* The captions of (id, lang) in utterance order, as a new transcript (caller
  * frees with transcript_free). Returns 0, BC_ENOTFOUND (no such session),
  * BC_EINVAL or BC_EIO; *out is NULL after a failure. */

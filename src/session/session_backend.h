@@ -22,6 +22,7 @@
 struct session_new {
     const char *id;
     const char *token_hash; /* SESSION_TOKEN_HASH_LEN hex characters */
+    const char *key_hash;   /* the listener key's, or "" for a public session */
     const char *source;
     const char *targets;    /* comma-separated, may be "" */
     int64_t created_ms;
@@ -39,8 +40,12 @@ struct session_ops {
     int (*get)(void *impl, const char *id, struct session_info *info);
     /* The stored token hash (NUL-ended) in hash. */
     int (*token_hash)(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1]);
+    /* The stored listener key hash, "" for a public session. */
+    int (*key_hash)(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1]);
     /* 0, BC_ESTATE (ended already), BC_ENOTFOUND, BC_EIO. */
     int (*end)(void *impl, const char *id, int64_t ended_ms);
+    /* Sets active_ms of a live session: 0, BC_ESTATE (ended), BC_ENOTFOUND. */
+    int (*touch)(void *impl, const char *id, int64_t now_ms);
     size_t (*list_live)(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max);
     int (*listener_join)(void *impl, const char *id, const char *lang);
     void (*listener_leave)(void *impl, const char *id, const char *lang);
@@ -55,6 +60,11 @@ struct session_ops {
      * new transcript in *out. */
     int (*read_captions)(void *impl, const char *id, const char *lang, int64_t limit,
                          struct transcript **out);
+    /* Every caption of the session deleted and the transcript marked so. */
+    int (*delete_transcript)(void *impl, const char *id);
+    /* delete_transcript for every session ended before ended_before_ms
+     * whose transcript is not deleted yet; the count in *n. */
+    int (*purge_ended)(void *impl, int64_t ended_before_ms, size_t *n);
     int (*catalog_set)(void *impl, const char *json);
     /* *json is a new heap string; BC_ENOTFOUND when none was published. */
     int (*catalog_get)(void *impl, char **json);

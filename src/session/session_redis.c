@@ -171,9 +171,10 @@ static int rs_create(void *impl, const struct session_new *s)
     /* The row first, then the place among the live sessions: a crash in
      * between leaves a row nobody knows the id of, never a place taken by
      * nothing. */
-    const char *create_args[] = {info_key, s->token_hash, s->source, s->targets, created};
+    const char *create_args[] = {info_key, s->token_hash, s->source, s->targets, created,
+                                 s->key_hash};
     long long answer;
-    int rc = rs_eval_int(r, RS_CREATE, 1, create_args, 5, &answer);
+    int rc = rs_eval_int(r, RS_CREATE, 1, create_args, 6, &answer);
     if (rc < 0)
         return rc;
     if (answer == RS_TAKEN)
@@ -203,9 +204,11 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HMGET", key, "source", "targets", "state", "created_ms", "ended_ms"};
+    const char *argv[] = {"HMGET",      key,        "source",    "targets",
+                          "state",      "created_ms", "ended_ms", "active_ms",
+                          "transcript_deleted", "listener_key"};
     redisReply *reply;
-    int rc = rs_command(r, 7, argv, &reply);
+    int rc = rs_command(r, 10, argv, &reply);
     if (rc < 0)
         return rc;
     const char *source, *targets, *state, *created, *ended;
@@ -222,27 +225,49 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     info->state = strcmp(state, "0") ? SESSION_ENDED : SESSION_LIVE;
     info->created_ms = strtoll(created, NULL, 10);
     info->ended_ms = strtoll(ended, NULL, 10);
+    const char *active;
+    info->active_ms = info->created_ms;
+    if (reply_text(reply, 5, &active) && strtoll(active, NULL, 10) > info->created_ms)
+        info->active_ms = strtoll(active, NULL, 10);
+    const char *deleted;
+    info->transcript_deleted = reply_text(reply, 6, &deleted) && strcmp(deleted, "1") == 0;
+    const char *key_hash;
+    info->is_private = reply_text(reply, 7, &key_hash) && key_hash[0];
     freeReplyObject(reply);
     return 0;
 }
 
-static int rs_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+/* A hash field of the session: field "token" or "listener_key". A
+ * session without a listener_key field (created before there were
+ * private sessions) is public: "". */
+static int read_hash(struct session_redis *r, const char *id, const char *field,
+                     char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
-    struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *argv[] = {"HGET", key, "token"};
+    const char *argv[] = {"HMGET", key, "token", field};
     redisReply *reply;
-    int rc = rs_command(r, 3, argv, &reply);
+    int rc = rs_command(r, 4, argv, &reply);
     if (rc < 0)
         return rc;
+    const char *token, *value;
     rc = BC_ENOTFOUND;
-    if (reply->type == REDIS_REPLY_STRING) {
-        snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", reply->str);
+    if (reply_text(reply, 0, &token)) {
+        snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", reply_text(reply, 1, &value) ? value : "");
         rc = 0;
     }
     freeReplyObject(reply);
     return rc;
+}
+
+static int rs_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, id, "token", hash);
+}
+
+static int rs_key_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, id, "listener_key", hash);
 }
 
 static int rs_end(void *impl, const char *id, int64_t ended_ms)
@@ -257,12 +282,33 @@ static int rs_end(void *impl, const char *id, int64_t ended_ms)
     if (rc < 0)
         return rc;
     freeReplyObject(reply);
-    char key[RS_KEY_MAX], ended[RS_NUMBER_MAX];
+    char key[RS_KEY_MAX], listeners[RS_KEY_MAX], langs[RS_KEY_MAX], fence[RS_KEY_MAX];
+    char prefix[RS_KEY_MAX], ended[RS_NUMBER_MAX], retention[RS_NUMBER_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
+    rs_key(listeners, id, RS_LISTENERS_SUFFIX);
+    rs_key(langs, id, RS_LANGS_SUFFIX);
+    rs_key(fence, id, REDIS_FENCE_SUFFIX);
+    rs_key(prefix, id, RS_CAPTIONS_PREFIX);
     snprintf(ended, sizeof ended, "%" PRId64, ended_ms);
-    const char *args[] = {key, ended};
+    snprintf(retention, sizeof retention, "%" PRId64,
+             r->limits.retention_ms > 0 ? r->limits.retention_ms : 0);
+    const char *args[] = {key, listeners, langs, fence, ended, retention, prefix};
     long long answer;
-    rc = rs_eval_int(r, RS_END, 1, args, 2, &answer);
+    rc = rs_eval_int(r, RS_END, 4, args, 7, &answer);
+    if (rc < 0)
+        return rc;
+    return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
+}
+
+static int rs_touch(void *impl, const char *id, int64_t now_ms)
+{
+    struct session_redis *r = impl;
+    char key[RS_KEY_MAX], now[RS_NUMBER_MAX];
+    rs_key(key, id, RS_INFO_SUFFIX);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    const char *args[] = {key, now};
+    long long answer;
+    int rc = rs_eval_int(r, RS_TOUCH, 1, args, 2, &answer);
     if (rc < 0)
         return rc;
     return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
@@ -380,18 +426,31 @@ static int rs_catalog_get(void *impl, char **json)
     return rc;
 }
 
+/* Keys expire by themselves (end_lua): nothing to sweep. */
+static int rs_purge_ended(void *impl, int64_t ended_before_ms, size_t *n)
+{
+    (void)impl;
+    (void)ended_before_ms;
+    *n = 0;
+    return 0;
+}
+
 static const struct session_ops rs_ops = {
     .name = "redis",
     .create = rs_create,
     .get = rs_get,
     .token_hash = rs_token_hash,
+    .key_hash = rs_key_hash,
     .end = rs_end,
+    .touch = rs_touch,
     .list_live = rs_list_live,
     .listener_join = rs_listener_join,
     .listener_leave = rs_listener_leave,
     .listener_counts = rs_listener_counts,
     .add_caption = rs_add_caption,
     .read_captions = rs_read_captions,
+    .delete_transcript = rs_delete_transcript,
+    .purge_ended = rs_purge_ended,
     .catalog_set = rs_catalog_set,
     .catalog_get = rs_catalog_get,
     .close = rs_close,

@@ -70,17 +70,19 @@ int rs_add_caption(void *impl, const char *id, const char *lang, int utterance, 
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence)
 {
     struct session_redis *r = impl;
-    char info_key[RS_KEY_MAX], fence_key[RS_KEY_MAX], key[RS_KEY_MAX];
+    char info_key[RS_KEY_MAX], fence_key[RS_KEY_MAX], key[RS_KEY_MAX], langs_key[RS_KEY_MAX];
     rs_key(info_key, id, RS_INFO_SUFFIX);
     rs_key(fence_key, id, REDIS_FENCE_SUFFIX);
+    rs_key(langs_key, id, RS_LANGS_SUFFIX);
     captions_key(key, id, lang);
     char fence_text[RS_NUMBER_MAX], utterance_text[RS_NUMBER_MAX];
     snprintf(fence_text, sizeof fence_text, "%" PRIu64, fence);
     snprintf(utterance_text, sizeof utterance_text, "%d", utterance);
     char *member = encode(utterance, start_ms, end_ms, text, source_text);
-    const char *args[] = {info_key, fence_key, key, fence_text, utterance_text, member};
+    const char *args[] = {info_key,   fence_key,      key,    langs_key,
+                          fence_text, utterance_text, member, lang};
     long long answer;
-    int rc = rs_eval_int(r, RS_ADD_CAPTION, 3, args, 6, &answer);
+    int rc = rs_eval_int(r, RS_ADD_CAPTION, 4, args, 8, &answer);
     cJSON_free(member);
     if (rc < 0)
         return rc;
@@ -122,4 +124,19 @@ int rs_read_captions(void *impl, const char *id, const char *lang, int64_t limit
     freeReplyObject(reply);
     *out = t;
     return 0;
+}
+
+int rs_delete_transcript(void *impl, const char *id)
+{
+    struct session_redis *r = impl;
+    char info_key[RS_KEY_MAX], langs_key[RS_KEY_MAX], prefix[RS_KEY_MAX];
+    rs_key(info_key, id, RS_INFO_SUFFIX);
+    rs_key(langs_key, id, RS_LANGS_SUFFIX);
+    captions_key(prefix, id, "");
+    const char *args[] = {info_key, langs_key, prefix};
+    long long answer;
+    int rc = rs_eval_int(r, RS_DELETE_TRANSCRIPT, 2, args, 3, &answer);
+    if (rc < 0)
+        return rc;
+    return answer == RS_DONE ? 0 : BC_ENOTFOUND;
 }

@@ -5,8 +5,11 @@
  * Key layout (every key of a session carries the hash tag {ID}, so each
  * script touches one Cluster slot):
  *   bc:{ID}:info            hash: token (SHA-256 hex), source, targets,
- *                           state (0 live, 1 ended), created_ms, ended_ms
+ *                           state (0 live, 1 ended), created_ms, ended_ms,
+ *                           active_ms (absent until the first session_touch)
+ *                           transcript_deleted (1 once its captions were deleted)
  *   bc:{ID}:listeners       hash: language -> listeners over all gateways
+ *   bc:{ID}:langs           set: the languages with captions
  *   bc:{ID}:captions:LANG   sorted set scored by utterance, one JSON member
  *                           per caption {"u","s","e","t","x"}
  *   bc:{ID}:fence           integer, the fencing token of the newest lease
@@ -27,6 +30,7 @@
 #define RS_CATALOG_KEY "bc:catalog"
 #define RS_INFO_SUFFIX "info"
 #define RS_LISTENERS_SUFFIX "listeners"
+#define RS_LANGS_SUFFIX "langs"
 #define RS_CAPTIONS_PREFIX "captions:"
 /* "bc:{" id "}:" "captions:" lang, with room to spare. */
 #define RS_KEY_MAX 96
@@ -43,10 +47,12 @@ enum rs_script_id {
     RS_CREATE,
     RS_RESERVE,
     RS_END,
+    RS_TOUCH,
     RS_JOIN,
     RS_LEAVE,
     RS_ADD_CAPTION,
     RS_READ_CAPTIONS,
+    RS_DELETE_TRANSCRIPT,
     RS_SCRIPT_COUNT
 };
 
@@ -74,6 +80,7 @@ void rs_key(char *buf, const char *id, const char *suffix);
 
 int rs_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
+int rs_delete_transcript(void *impl, const char *id);
 int rs_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
                      struct transcript **out);
 

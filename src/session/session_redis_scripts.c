@@ -7,11 +7,12 @@
 #define RS_STR_(x) #x
 #define RS_STR(x) RS_STR_(x)
 
-/* KEYS: info. ARGV: token hash, source, targets, created_ms. */
+/* KEYS: info. ARGV: token hash, source, targets, created_ms, listener key
+ * hash ("" for a public session). */
 static const char create_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return " RS_STR(RS_TAKEN) " end\n"
     "redis.call('HSET', KEYS[1], 'token', ARGV[1], 'source', ARGV[2], 'targets', ARGV[3],"
-    " 'state', '0', 'created_ms', ARGV[4], 'ended_ms', '0')\n"
+    " 'state', '0', 'created_ms', ARGV[4], 'ended_ms', '0', 'listener_key', ARGV[5])\n"
     "return " RS_STR(RS_DONE) "\n";
 
 /* KEYS: live set. ARGV: id, created_ms, max_sessions. */
@@ -20,12 +21,39 @@ static const char reserve_lua[] =
     "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
     "return " RS_STR(RS_DONE) "\n";
 
-/* KEYS: info. ARGV: ended_ms. */
+/* KEYS: info, listeners, langs, fence. ARGV: ended_ms, retention_ms ('0':
+ * kept), the captions key prefix. Retention: every key of the session
+ * expires retention_ms after the end (captions stored later get the same
+ * expiry in add_caption). */
 static const char end_lua[] =
     "local state = redis.call('HGET', KEYS[1], 'state')\n"
     "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
     "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
     "redis.call('HSET', KEYS[1], 'state', '1', 'ended_ms', ARGV[1])\n"
+    "if ARGV[2] ~= '0' then\n"
+    "  for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end\n"
+    "  for _, lang in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
+    "    redis.call('PEXPIRE', ARGV[3] .. lang, ARGV[2])\n"
+    "  end\n"
+    "end\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info, langs. ARGV: the captions key prefix. */
+static const char delete_transcript_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return " RS_STR(RS_NOTFOUND) " end\n"
+    "for _, lang in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "  redis.call('DEL', ARGV[1] .. lang)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('HSET', KEYS[1], 'transcript_deleted', '1')\n"
+    "return " RS_STR(RS_DONE) "\n";
+
+/* KEYS: info. ARGV: now_ms. */
+static const char touch_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
+    "redis.call('HSET', KEYS[1], 'active_ms', ARGV[1])\n"
     "return " RS_STR(RS_DONE) "\n";
 
 /* KEYS: info, listeners. ARGV: lang, max listeners per session. The limit
@@ -48,8 +76,9 @@ static const char leave_lua[] =
     "else redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end\n"
     "return " RS_STR(RS_DONE) "\n";
 
-/* KEYS: info, fence, captions. ARGV: fence ('0': no check), utterance,
- * member. Fences are compared as decimal strings (length, then digits) so
+/* KEYS: info, fence, captions, langs. ARGV: fence ('0': no check),
+ * utterance, member, lang. A caption stored after the end expires with the
+ * session's other keys. Fences are compared as decimal strings (length, then digits) so
  * every 64-bit value compares exactly, which Lua's doubles would not. */
 static const char add_caption_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return " RS_STR(RS_NOTFOUND) " end\n"
@@ -66,6 +95,12 @@ static const char add_caption_lua[] =
     "  return " RS_STR(RS_TAKEN) "\n"
     "end\n"
     "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
+    "redis.call('SADD', KEYS[4], ARGV[4])\n"
+    "local ttl = redis.call('PTTL', KEYS[1])\n"
+    "if ttl > 0 then\n"
+    "  redis.call('PEXPIRE', KEYS[3], ttl)\n"
+    "  redis.call('PEXPIRE', KEYS[4], ttl)\n"
+    "end\n"
     "return " RS_STR(RS_DONE) "\n";
 
 /* KEYS: info, captions. ARGV: first rank (0 or -n), '1' to read nothing.
@@ -79,10 +114,12 @@ static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_CREATE] = create_lua,
     [RS_RESERVE] = reserve_lua,
     [RS_END] = end_lua,
+    [RS_TOUCH] = touch_lua,
     [RS_JOIN] = join_lua,
     [RS_LEAVE] = leave_lua,
     [RS_ADD_CAPTION] = add_caption_lua,
     [RS_READ_CAPTIONS] = read_captions_lua,
+    [RS_DELETE_TRANSCRIPT] = delete_transcript_lua,
 };
 
 const char *rs_script_text(enum rs_script_id which)

@@ -22,7 +22,9 @@
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
     " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
-    " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL);"
+    " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
+    " active_ms INTEGER NOT NULL DEFAULT 0, transcript_deleted INTEGER NOT NULL DEFAULT 0,"
+    " listener_key TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
@@ -30,12 +32,15 @@ static const char schema_sql[] =
     " json TEXT NOT NULL);";
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms)"
-                  " VALUES(?, ?, ?, ?, 0, ?, 0)",
-    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms FROM sessions WHERE id = ?",
+    [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms,"
+                  " listener_key) VALUES(?, ?, ?, ?, 0, ?, 0, ?)",
+    [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms),"
+               " transcript_deleted, listener_key <> '' FROM sessions WHERE id = ?",
     [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
+    [ST_KEY] = "SELECT listener_key FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
+    [ST_TOUCH] = "UPDATE sessions SET active_ms = ? WHERE id = ? AND state = 0",
     [ST_LIST_LIVE] = "SELECT id FROM sessions WHERE state = 0 ORDER BY created_ms, id LIMIT ?",
     [ST_ADD_CAPTION] = "INSERT OR IGNORE INTO captions(session, lang, utterance, start_ms, end_ms,"
                        " text, source_text) VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -46,16 +51,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CATALOG_GET] = "SELECT json FROM catalog WHERE k = 0",
 };
 
-/* Tokens written before they were hashed: the clear text is 32 characters,
- * a hash 64. */
-static const char legacy_tokens_sql[] =
-    "SELECT id, token FROM sessions WHERE length(token) <> 64";
-static const char rehash_token_sql[] = "UPDATE sessions SET token = ? WHERE id = ?";
-
 int sq_db_fail(struct session_sqlite *s, const char *what)
 {
     bc_error("session: %s: %s", what, sqlite3_errmsg(s->db));
-    return BC_EIO;
+    return sqlite3_errcode(s->db) == SQLITE_FULL ? BC_ENOSPC : BC_EIO;
 }
 
 void sq_stmt_done(sqlite3_stmt *st)
@@ -76,59 +75,6 @@ static void sq_close(void *impl)
     pthread_mutex_destroy(&s->lock);
     free(s->listeners);
     free(s);
-}
-
-/* Replaces clear-text tokens by their hash, in one transaction so a crash
- * leaves either all of them or none rewritten. */
-static int migrate_tokens(struct session_sqlite *s)
-{
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    int rc = BC_EIO;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        sq_db_fail(s, "begin token migration");
-        return BC_EIO;
-    }
-    if (sqlite3_prepare_v2(s->db, legacy_tokens_sql, -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, rehash_token_sql, -1, &upd, NULL) != SQLITE_OK) {
-        sq_db_fail(s, "prepare token migration");
-        goto fail;
-    }
-    int step;
-    size_t migrated = 0;
-    while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
-        char hash[SESSION_TOKEN_HASH_LEN + 1];
-        if (session_token_hash((const char *)sqlite3_column_text(sel, 1), hash) < 0)
-            goto fail;
-        sqlite3_bind_text(upd, 1, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 2, (const char *)sqlite3_column_text(sel, 0), -1,
-                          SQLITE_TRANSIENT);
-        int done = sqlite3_step(upd);
-        sq_stmt_done(upd);
-        if (done != SQLITE_DONE) {
-            sq_db_fail(s, "rewrite token");
-            goto fail;
-        }
-        migrated++;
-    }
-    if (step != SQLITE_DONE) {
-        sq_db_fail(s, "read tokens");
-        goto fail;
-    }
-    sqlite3_finalize(sel);
-    sel = NULL;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sq_db_fail(s, "commit token migration");
-        goto fail;
-    }
-    if (migrated)
-        bc_info("session: stored %zu speaker token(s) as hashes", migrated);
-    rc = 0;
-fail:
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
-    if (rc < 0)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
 }
 
 /* SQLite would create the file with the umask's mode (usually 0644). A
@@ -173,7 +119,7 @@ int session_sqlite_open(const char *db_path, const struct session_limits *limits
         sqlite3_free(errmsg);
         goto fail;
     }
-    if (migrate_tokens(s) < 0)
+    if (sq_migrate_columns(s) < 0 || sq_migrate_tokens(s) < 0)
         goto fail;
     for (size_t i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
@@ -218,6 +164,9 @@ static int get_locked(struct session_sqlite *s, const char *id, struct session_i
         info->state = sqlite3_column_int(st, 2) ? SESSION_ENDED : SESSION_LIVE;
         info->created_ms = sqlite3_column_int64(st, 3);
         info->ended_ms = sqlite3_column_int64(st, 4);
+        info->active_ms = sqlite3_column_int64(st, 5);
+        info->transcript_deleted = sqlite3_column_int(st, 6) != 0;
+        info->is_private = sqlite3_column_int(st, 7) != 0;
         rc = 0;
     }
     sq_stmt_done(st);
@@ -265,6 +214,7 @@ static int sq_create(void *impl, const struct session_new *n)
     sqlite3_bind_text(st, 3, n->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, n->targets, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, n->created_ms);
+    sqlite3_bind_text(st, 6, n->key_hash, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     int ext = sqlite3_extended_errcode(s->db);
     sq_stmt_done(st);
@@ -288,12 +238,12 @@ static int sq_get(void *impl, const char *id, struct session_info *info)
     return rc;
 }
 
-static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+static int read_hash(struct session_sqlite *s, enum sq_stmt_id which, const char *id,
+                     char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
-    struct session_sqlite *s = impl;
     pthread_mutex_lock(&s->lock);
     sqlite3_stmt *st;
-    int rc = lookup_locked(s, ST_TOKEN, id, "read token", &st);
+    int rc = lookup_locked(s, which, id, "read token", &st);
     if (rc == 1) {
         const char *col = (const char *)sqlite3_column_text(st, 0);
         snprintf(hash, SESSION_TOKEN_HASH_LEN + 1, "%s", col ? col : "");
@@ -304,17 +254,29 @@ static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HAS
     return rc;
 }
 
-static int sq_end(void *impl, const char *id, int64_t ended_ms)
+/* Runs the update of a live session's row (ST_END or ST_TOUCH): 0 when it
+ * changed, else BC_ESTATE (ended), BC_ENOTFOUND or BC_EIO. */
+static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
-    struct session_sqlite *s = impl;
+    return read_hash(impl, ST_TOKEN, id, hash);
+}
+
+static int sq_key_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
+{
+    return read_hash(impl, ST_KEY, id, hash);
+}
+
+static int update_live(struct session_sqlite *s, enum sq_stmt_id which, const char *id,
+                       int64_t ms)
+{
     pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = s->stmt[ST_END];
-    sqlite3_bind_int64(st, 1, ended_ms);
+    sqlite3_stmt *st = s->stmt[which];
+    sqlite3_bind_int64(st, 1, ms);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sq_stmt_done(st);
     if (rc != SQLITE_DONE) {
-        rc = sq_db_fail(s, "end session");
+        rc = sq_db_fail(s, which == ST_END ? "end session" : "record activity");
     } else if (sqlite3_changes(s->db) == 1) {
         rc = 0;
     } else {
@@ -326,6 +288,16 @@ static int sq_end(void *impl, const char *id, int64_t ended_ms)
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+static int sq_end(void *impl, const char *id, int64_t ended_ms)
+{
+    return update_live(impl, ST_END, id, ended_ms);
+}
+
+static int sq_touch(void *impl, const char *id, int64_t now_ms)
+{
+    return update_live(impl, ST_TOUCH, id, now_ms);
 }
 
 static size_t sq_list_live(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max)
@@ -458,13 +430,17 @@ static const struct session_ops sq_ops = {
     .create = sq_create,
     .get = sq_get,
     .token_hash = sq_token_hash,
+    .key_hash = sq_key_hash,
     .end = sq_end,
+    .touch = sq_touch,
     .list_live = sq_list_live,
     .listener_join = sq_listener_join,
     .listener_leave = sq_listener_leave,
     .listener_counts = sq_listener_counts,
     .add_caption = sq_add_caption,
     .read_captions = sq_read_captions,
+    .delete_transcript = sq_delete_transcript,
+    .purge_ended = sq_purge_ended,
     .catalog_set = sq_catalog_set,
     .catalog_get = sq_catalog_get,
     .close = sq_close,

@@ -62,3 +62,74 @@ int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit
     *out = t;
     return rc;
 }
+
+/* Rare calls (a speaker's request, an hourly sweep): statements prepared
+ * each time. */
+static const char delete_captions_sql[] = "DELETE FROM captions WHERE session = ?1";
+static const char mark_deleted_sql[] = "UPDATE sessions SET transcript_deleted = 1 WHERE id = ?1";
+static const char purge_captions_sql[] =
+    "DELETE FROM captions WHERE session IN (SELECT id FROM sessions WHERE state = 1"
+    " AND ended_ms < ?1 AND transcript_deleted = 0)";
+static const char purge_mark_sql[] =
+    "UPDATE sessions SET transcript_deleted = 1 WHERE state = 1 AND ended_ms < ?1"
+    " AND transcript_deleted = 0";
+
+/* Caller holds the lock. Runs sql with ?1 bound to text (or, when text is
+ * NULL, to number); the rows changed in *changes. */
+static int run_locked(struct session_sqlite *s, const char *sql, const char *text, int64_t number,
+                      int *changes)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sq_db_fail(s, "prepare a deletion");
+    if (text)
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, number);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sq_db_fail(s, "delete captions");
+    sqlite3_finalize(st);
+    if (changes)
+        *changes = sqlite3_changes(s->db);
+    return rc;
+}
+
+/* Caller holds the lock: both statements in one transaction, so a crash
+ * never leaves captions of a transcript marked deleted. */
+static int two_steps_locked(struct session_sqlite *s, const char *first, const char *second,
+                            const char *text, int64_t number, int *changes)
+{
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sq_db_fail(s, "begin a deletion");
+    int rc = run_locked(s, first, text, number, NULL);
+    if (rc == 0)
+        rc = run_locked(s, second, text, number, changes);
+    if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sq_db_fail(s, "commit a deletion");
+    if (rc < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int sq_delete_transcript(void *impl, const char *id)
+{
+    struct session_sqlite *s = impl;
+    struct session_info info;
+    int rc = sq_lock_session(s, id, &info);
+    if (rc < 0)
+        return rc;
+    rc = two_steps_locked(s, delete_captions_sql, mark_deleted_sql, id, 0, NULL);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int sq_purge_ended(void *impl, int64_t ended_before_ms, size_t *n)
+{
+    struct session_sqlite *s = impl;
+    int changes = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = two_steps_locked(s, purge_captions_sql, purge_mark_sql, NULL, ended_before_ms,
+                              &changes);
+    pthread_mutex_unlock(&s->lock);
+    *n = rc == 0 && changes > 0 ? (size_t)changes : 0;
+    return rc;
+}

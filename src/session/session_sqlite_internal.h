@@ -14,8 +14,10 @@ enum sq_stmt_id {
     ST_INSERT,
     ST_GET,
     ST_TOKEN,
+    ST_KEY,
     ST_COUNT_LIVE,
     ST_END,
+    ST_TOUCH,
     ST_LIST_LIVE,
     ST_ADD_CAPTION,
     ST_RECENT,
@@ -39,7 +41,8 @@ struct session_sqlite {
     size_t n_listeners, cap_listeners;
 };
 
-/* Logs the connection's last error; returns BC_EIO. */
+/* Logs the connection's last error; returns BC_ENOSPC when it was
+ * SQLITE_FULL (the disk is full), else BC_EIO. */
 int sq_db_fail(struct session_sqlite *s, const char *what);
 /* Statements are reused: clear them for the next caller. */
 void sq_stmt_done(sqlite3_stmt *st);
@@ -48,8 +51,16 @@ void sq_stmt_done(sqlite3_stmt *st);
  * BC_EIO without it. */
 int sq_lock_session(struct session_sqlite *s, const char *id, struct session_info *info);
 
+/* session_sqlite_migrate.c, at open: adds the columns an older database
+ * lacks; replaces clear-text tokens by their hash (one transaction).
+ * 0 or BC_EIO. */
+int sq_migrate_columns(struct session_sqlite *s);
+int sq_migrate_tokens(struct session_sqlite *s);
+
 int sq_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence);
+int sq_delete_transcript(void *impl, const char *id);
+int sq_purge_ended(void *impl, int64_t ended_before_ms, size_t *n);
 int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
                      struct transcript **out);
 

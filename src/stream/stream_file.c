@@ -24,7 +24,7 @@
 #define COMPACT_MIN_LOG_BYTES ((uint64_t)8 * 1024 * 1024)
 #define COMPACT_MIN_PROCESSED_PERCENT 75
 #define DEAD_ERROR_MAX_CHARS 1024
-#define DIR_MODE 0755
+#define DIR_MODE 0700
 
 static int mkdir_p(const char *path)
 {
@@ -78,21 +78,27 @@ int sf_open_log(struct file_sess *fs)
 {
     char *path = bc_asprintf("%s/log", fs->dir);
     fs->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, FILE_MODE);
+    int err = errno;
     if (fs->log_fd < 0)
-        bc_error("stream: open %s: %s", path, strerror(errno));
+        bc_error("stream: open %s: %s", path, strerror(err));
     free(path);
-    return fs->log_fd < 0 ? BC_EIO : 0;
+    if (fs->log_fd >= 0)
+        return 0;
+    return err == ENOSPC || err == EDQUOT ? BC_ENOSPC : BC_EIO;
 }
 
 static int hook_session_new(void *ctx, const char *id, void **ext)
 {
     struct file_backend *fb = ctx;
     struct file_sess *fs = sf_sess_new(fb, id);
+    int rc = BC_EIO;
     if (mkdir(fs->dir, DIR_MODE) < 0 && errno != EEXIST) {
+        if (errno == ENOSPC || errno == EDQUOT)
+            rc = BC_ENOSPC;
         bc_error("stream: mkdir %s: %s", fs->dir, strerror(errno));
         goto fail;
     }
-    if (sf_open_log(fs) < 0)
+    if ((rc = sf_open_log(fs)) < 0)
         goto fail;
     /* Make the new names durable once, so fsyncing the log suffices later. */
     sf_fsync_path(fs->dir);
@@ -102,7 +108,7 @@ static int hook_session_new(void *ctx, const char *id, void **ext)
 
 fail:
     sf_sess_free(fb, fs);
-    return BC_EIO;
+    return rc;
 }
 
 static int hook_append(void *ctx, void *ext, const struct stream_record *rec)
@@ -118,10 +124,12 @@ static int hook_append(void *ctx, void *ext, const struct stream_record *rec)
         w = writev(fs->log_fd, iov, rec->len ? 2 : 1);
     while (w < 0 && errno == EINTR);
     if (w != (ssize_t)want) {
+        /* A short write to a regular file means the disk filled up. */
+        int full = w >= 0 || errno == ENOSPC || errno == EDQUOT;
         bc_error("stream: write %s/log: %s", fs->dir, w < 0 ? strerror(errno) : "short write");
         if (w > 0 && ftruncate(fs->log_fd, (off_t)fs->log_bytes) < 0)
             bc_error("stream: cannot undo the partial record in %s/log", fs->dir);
-        return BC_EIO;
+        return full ? BC_ENOSPC : BC_EIO;
     }
     fs->log_bytes += want;
     fs->dirty = 1;

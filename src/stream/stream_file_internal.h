@@ -23,7 +23,8 @@
 /* [magic u32][seq u64][state_len u32][state][crc u32] */
 #define CKPT_HEADER_BYTES 16
 #define CKPT_MAX_BYTES (CKPT_HEADER_BYTES + STREAM_STATE_MAX + 4)
-#define FILE_MODE 0644
+/* Speakers' audio is private to the server's user. */
+#define FILE_MODE 0600
 #define MS_PER_S 1000
 #define NS_PER_MS 1000000L
 

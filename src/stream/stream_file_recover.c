@@ -230,7 +230,11 @@ static int set_aside_damage(const char *dir, const char *log, struct scan *sc)
     char *dead = bc_asprintf("%s/dead", dir);
     char *tmp = bc_asprintf("%s.tmp", log);
     int rc = BC_EIO, fd = -1;
-    FILE *f = fopen(dead, "ab");
+    /* fopen would create it with the umask's mode. */
+    int dead_fd = open(dead, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, FILE_MODE);
+    FILE *f = dead_fd >= 0 ? fdopen(dead_fd, "ab") : NULL;
+    if (dead_fd >= 0 && !f)
+        close(dead_fd);
     for (size_t i = 0; f && i < sc->n_lost; i++) {
         if (!dead_has(dead, sc->lost[i]))
             fprintf(f, "{\"seq\":%" PRIu64 ",\"error\":\"%s\",\"append_ms\":%" PRId64 "}\n",

@@ -15,6 +15,7 @@ const char *bc_strerror(int err)
     case BC_EAUTH: return "not authorized";
     case BC_ESTATE: return "not allowed in current state";
     case BC_ECLOSED: return "closed";
+    case BC_ENOSPC: return "no space left on the server's disk";
     default: return "unknown error";
     }
 }

@@ -15,6 +15,7 @@ enum bc_err {
     BC_EAUTH = -9,     /* missing or wrong credentials */
     BC_ESTATE = -10,   /* not allowed in the object's current state */
     BC_ECLOSED = -11,  /* the object is shutting down */
+    BC_ENOSPC = -12,   /* the disk (or the quota) is full: nothing was stored */
 };
 
 /* Static English text for an error code; never NULL. */

@@ -5,9 +5,14 @@
 // one forced to PCM16 schedules it too; then a denied microphone, ending a
 // session and a vanished server must each show their message.
 //
+// With BC_BROWSER_MODE=tls (a server with a self-signed certificate) a
+// shorter pass instead: over https, a private session made through the API
+// is spoken into from its speaker page and heard through its keyed listen
+// link, the way a LAN audience would.
+//
 // Environment: BC_BASE_URL (http://127.0.0.1:PORT), BC_SERVER_PID (killed
 // at the end), BC_CHROMIUM (browser executable), BC_TEST_SPEECH_DIR,
-// BC_BUILD_DIR (screenshots go to its test-artifacts/).
+// BC_BUILD_DIR (screenshots go to its test-artifacts/), BC_BROWSER_MODE.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,7 +48,8 @@ const CLIPS = [
     spanish: ['amable', 'incluso', 'podría', 'hecho']},
 ];
 
-const BASE_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+const TLS_MODE = process.env.BC_BROWSER_MODE === 'tls';
+const BASE_ARGS = [...(TLS_MODE ? ['--ignore-certificate-errors'] : []), '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 assert.ok(BASE, 'BC_BASE_URL must point at a running babelcast server');
@@ -353,9 +359,63 @@ async function main() {
   assert.deepEqual(pageErrors, [], 'uncaught errors in the pages');
 }
 
+async function tlsMain() {
+  const {file: wav} = makeMicrophoneFile();
+  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'speaker-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: DESKTOP_VIEWPORT,
+    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}%noloop`],
+  });
+  cleanups.push(() => speakerCtx.close());
+  const listenerBrowser = await chromium.launch({executablePath: CHROMIUM, headless: true,
+    args: [...BASE_ARGS, '--autoplay-policy=no-user-gesture-required']});
+  cleanups.push(() => listenerBrowser.close());
+
+  // A private session, made the way the home page makes one, from its origin.
+  const speaker = watch(speakerCtx.pages()[0] || await speakerCtx.newPage(), 'speaker');
+  await speaker.goto(`${BASE}/`, {timeout: PAGE_TIMEOUT_MS});
+  assert.equal(await speaker.evaluate(() => window.isSecureContext), true, 'https is a secure context');
+  const created = await speaker.evaluate(async () => {
+    const res = await fetch('/api/sessions', {method: 'POST', headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({targets: ['es'], private: true})});
+    const s = await res.json();
+    sessionStorage.setItem(`babelcast.speaker_token.${s.id}`, s.speaker_token);
+    sessionStorage.setItem(`babelcast.listen_url.${s.id}`, s.listen_url);
+    return s;
+  });
+  assert.ok(created.listener_key && created.listen_url.startsWith('https://') &&
+    created.listen_url.includes(`key=${created.listener_key}`), `a keyed https link: ${created.listen_url}`);
+  step(`private session ${created.id} created over https`);
+  await speaker.goto(`${BASE}/speak/${encodeURIComponent(created.id)}`, {timeout: PAGE_TIMEOUT_MS});
+  await until(speaker, 'the speaker socket to be ready over wss', () => window.babelcast.socket === 'ready');
+  const qrOk = await speaker.evaluate(async () => (await fetch(document.getElementById('qr').src)).ok);
+  assert.ok(qrOk, 'the speaker page shows the QR code of its private session');
+
+  const listener = watch(await (await listenerBrowser.newContext({viewport: PHONE_VIEWPORT})).newPage(), 'listener');
+  const bare = `${BASE}/listen/${encodeURIComponent(created.id)}`;
+  await listener.goto(bare, {timeout: PAGE_TIMEOUT_MS});
+  await until(listener, 'the keyless listener page to refuse', () => window.babelcast.state === 'error');
+  await listener.goto(`${created.listen_url}&lang=es`, {timeout: PAGE_TIMEOUT_MS});
+  await listener.locator('#listen:not([disabled])').click();
+  await until(listener, 'the keyed listener to be live', () => window.babelcast.state === 'live');
+  await speaker.click('#start');
+  await until(speaker, 'the speaker to go live', () => window.babelcast.state === 'live' && window.babelcast.framesSent > 0);
+  await until(listener, `a Spanish caption with one of ${CLIPS[0].spanish}`, (words) =>
+    words.some((w) => window.babelcast.finals.join(' ').toLowerCase().includes(w)), CLIPS[0].spanish,
+  CAPTION_TIMEOUT_MS);
+  step(`listener finals over wss: ${JSON.stringify(await listener.evaluate(() => window.babelcast.finals))}`);
+  if (SERVER_PID) {
+    quiet = true;
+    process.kill(SERVER_PID, 'SIGTERM');
+  }
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the pages');
+}
+
 let failed = false;
 try {
-  await main();
+  await (TLS_MODE ? tlsMain() : main());
   quiet = true;
   step('PASS');
 } catch (e) {

@@ -50,46 +50,61 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$tmp/data"
-"$BIN" serve --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
-  --web-root "$SOURCE_DIR/web" >"$tmp/server.log" 2>&1 &
-server_pid=$!
+# One pass: a fresh server (extra options in $@) and the browser test
+# against it in the given mode; returns non-zero on any failure.
+run_pass() {
+  local scheme=$1 mode=$2
+  shift 2
+  rm -rf "$tmp/data" "$tmp/port"
+  mkdir -p "$tmp/data"
+  "$BIN" serve --listen 127.0.0.1:0 --port-file "$tmp/port" --data-dir "$tmp/data" \
+    --web-root "$SOURCE_DIR/web" "$@" >"$tmp/server.log" 2>&1 &
+  server_pid=$!
 
-port=""
-for _ in $(seq $((START_TIMEOUT_S * 10))); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "FAIL: the server exited during start-up:" >&2
+  local port=""
+  for _ in $(seq $((START_TIMEOUT_S * 10))); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "FAIL: the server exited during start-up:" >&2
+      cat "$tmp/server.log" >&2
+      return 1
+    fi
+    if [ -s "$tmp/port" ]; then port=$(cat "$tmp/port"); [ -n "$port" ] && break; fi
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "FAIL: the server did not start within ${START_TIMEOUT_S} s" >&2
     cat "$tmp/server.log" >&2
-    exit 1
+    return 1
   fi
-  if [ -s "$tmp/port" ]; then port=$(cat "$tmp/port"); [ -n "$port" ] && break; fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "FAIL: the server did not start within ${START_TIMEOUT_S} s" >&2
-  cat "$tmp/server.log" >&2
-  exit 1
-fi
-echo "server on 127.0.0.1:$port (pid $server_pid)"
+  echo "server on $scheme://127.0.0.1:$port (pid $server_pid)"
+
+  local status=0
+  BC_BASE_URL="$scheme://127.0.0.1:$port" BC_SERVER_PID="$server_pid" BC_CHROMIUM="$chromium" \
+    BC_TEST_SPEECH_DIR="$SPEECH_DIR" BC_BUILD_DIR="$BUILD_DIR" BC_BROWSER_MODE="$mode" \
+    timeout "$TEST_TIMEOUT_S" node "$TEST_DIR/browser.test.mjs" || status=$?
+
+  # The test ends by sending the server SIGTERM: it must shut down cleanly.
+  for _ in $(seq $((STOP_TIMEOUT_S * 10))); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    local server_status=0
+    wait "$server_pid" 2>/dev/null || server_status=$?
+    server_pid=""
+    if [ "$server_status" -ne 0 ]; then
+      echo "FAIL: the server exited with status $server_status after SIGTERM" >&2
+      [ "$status" -ne 0 ] || status=1
+    fi
+  fi
+  if [ "$status" -ne 0 ]; then
+    echo "---- server log (last 60 lines)" >&2
+    tail -n 80 "$tmp/server.log" >&2
+  fi
+  return "$status"
+}
 
 status=0
-BC_BASE_URL="http://127.0.0.1:$port" BC_SERVER_PID="$server_pid" BC_CHROMIUM="$chromium" \
-  BC_TEST_SPEECH_DIR="$SPEECH_DIR" BC_BUILD_DIR="$BUILD_DIR" \
-  timeout "$TEST_TIMEOUT_S" node "$TEST_DIR/browser.test.mjs" || status=$?
-
-# The test ends by sending the server SIGTERM: it must shut down cleanly.
-for _ in $(seq $((STOP_TIMEOUT_S * 10))); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if ! kill -0 "$server_pid" 2>/dev/null; then
-  server_status=0
-  wait "$server_pid" 2>/dev/null || server_status=$?
-  server_pid=""
-  if [ "$server_status" -ne 0 ]; then
-    echo "FAIL: the server exited with status $server_status after SIGTERM" >&2
-    [ "$status" -ne 0 ] || status=1
-  fi
-fi
-if [ "$status" -ne 0 ]; then
-  echo "---- server log (last 60 lines)" >&2
-  tail -n 80 "$tmp/server.log" >&2
+run_pass http full || status=$?
+# Once more over https with a self-signed certificate, as on a LAN.
+if [ "$status" -eq 0 ]; then
+  run_pass https tls --tls-self-signed || status=$?
 fi
 exit "$status"

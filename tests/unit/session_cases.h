@@ -431,8 +431,101 @@ static void case_threads(void)
     session_registry_close(reg);
 }
 
+/* Speaker activity: starts at creation, moves with session_touch, stops
+ * with the end. */
+static void case_activity(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_EQ(info.active_ms, info.created_ms);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.active_ms, info.created_ms);
+    bc_sleep_us(5000);
+    int64_t before_ms = bc_wall_ms();
+    ASSERT_OK(session_touch(reg, info.id));
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_GE(got.active_ms, before_ms);
+    ASSERT_LE(got.active_ms, bc_wall_ms());
+    ASSERT_EQ(got.created_ms, info.created_ms);
+    ASSERT_EQ(session_touch(reg, "nosuchsess"), BC_ENOTFOUND);
+    ASSERT_EQ(session_touch(reg, "../x"), BC_ENOTFOUND);
+    ASSERT_OK(session_end(reg, info.id, token));
+    int64_t last_ms = got.active_ms;
+    ASSERT_EQ(session_touch(reg, info.id), BC_ESTATE);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.active_ms, last_ms);
+    session_registry_close(reg);
+}
+
+/* Deleting a transcript: every language's captions go, the session says
+ * so, and only the speaker token may do it. */
+static void case_delete_transcript(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_OK(session_add_caption(reg, info.id, "en", 0, 0, 900, "hello", "hello"));
+    ASSERT_OK(session_add_caption(reg, info.id, "es", 0, 0, 900, "hola", "hello"));
+    ASSERT_OK(session_add_caption(reg, info.id, "ca", 1, 900, 1800, "adeu", "bye"));
+    ASSERT_EQ(session_delete_transcript(reg, info.id, "0123456789abcdef0123456789abcdef"),
+              BC_EAUTH);
+    ASSERT_EQ(session_delete_transcript(reg, info.id, ""), BC_EAUTH);
+    ASSERT_EQ(session_delete_transcript(reg, "nosuchsess", token), BC_ENOTFOUND);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 0);
+    ASSERT_OK(session_delete_transcript(reg, info.id, token));
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 1);
+    ASSERT_EQ(got.state, SESSION_LIVE);
+    const char *langs[] = {"en", "es", "ca"};
+    for (size_t i = 0; i < 3; i++) {
+        struct transcript *t;
+        ASSERT_OK(session_transcript(reg, info.id, langs[i], &t));
+        ASSERT_EQ(transcript_count(t), 0);
+        transcript_free(t);
+    }
+    session_registry_close(reg);
+}
+
+/* Private sessions: a listener key, checked like the token; public
+ * sessions let anyone listen. */
+static void case_private(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info priv, pub, got;
+    char token[SESSION_TOKEN_LEN + 1], key[SESSION_KEY_LEN + 1], pub_token[SESSION_TOKEN_LEN + 1];
+    const char *targets[] = {"es"};
+    ASSERT_OK(session_create_private(reg, "en", targets, 1, &priv, token, key));
+    create(reg, &pub, pub_token);
+    ASSERT_EQ(strlen(key), SESSION_KEY_LEN);
+    ASSERT(strcmp(key, token) != 0);
+    ASSERT_EQ(priv.is_private, 1);
+    ASSERT_EQ(pub.is_private, 0);
+    ASSERT_OK(session_get(reg, priv.id, &got));
+    ASSERT_EQ(got.is_private, 1);
+    ASSERT_OK(session_get(reg, pub.id, &got));
+    ASSERT_EQ(got.is_private, 0);
+    ASSERT_OK(session_check_listener_key(reg, priv.id, key));
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, token), BC_EAUTH);
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, ""), BC_EAUTH);
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, NULL), BC_EAUTH);
+    key[0] = key[0] == 'a' ? 'b' : 'a';
+    ASSERT_EQ(session_check_listener_key(reg, priv.id, key), BC_EAUTH);
+    ASSERT_OK(session_check_listener_key(reg, pub.id, ""));
+    ASSERT_OK(session_check_listener_key(reg, pub.id, NULL));
+    ASSERT_EQ(session_check_listener_key(reg, "nosuchsess", key), BC_ENOTFOUND);
+    ASSERT_OK(session_check_token(reg, priv.id, token));
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
+    case_private();
+    case_delete_transcript();
+    case_activity();
     case_lifecycle();
     case_tokens();
     case_ids();

@@ -286,7 +286,11 @@ static void test_legacy_tokens(void)
     struct session_info got;
     ASSERT_OK(session_get(reg, "abcdefghjk", &got));
     ASSERT_EQ(got.created_ms, 1700000000000);
+    ASSERT_EQ(got.active_ms, 1700000000000);
     ASSERT_STR_EQ(got.targets[1], "ca");
+    ASSERT_OK(session_touch(reg, "abcdefghjk"));
+    ASSERT_OK(session_get(reg, "abcdefghjk", &got));
+    ASSERT_GT(got.active_ms, 1700000000000);
     struct transcript *t;
     ASSERT_OK(session_transcript(reg, "abcdefghjk", "es", &t));
     ASSERT_EQ(transcript_count(t), 1);
@@ -336,6 +340,39 @@ static void test_urls(void)
     remove_db(dir, path);
 }
 
+/* Retention on SQLite: transcripts of sessions ended before the cutoff
+ * are deleted and marked so, once; live and later sessions keep theirs. */
+static void test_purge_ended(void)
+{
+    struct session_registry *reg = open_mem(0, 0);
+    struct session_info old, recent, live, got;
+    char t1[SESSION_TOKEN_LEN + 1], t2[SESSION_TOKEN_LEN + 1], t3[SESSION_TOKEN_LEN + 1];
+    create(reg, &old, t1);
+    create(reg, &recent, t2);
+    create(reg, &live, t3);
+    add_three(reg, old.id);
+    add_three(reg, recent.id);
+    add_three(reg, live.id);
+    ASSERT_OK(session_end(reg, old.id, t1));
+    ASSERT_OK(session_get(reg, old.id, &got));
+    int64_t cutoff_ms = got.ended_ms + 1;
+    bc_sleep_us(5000);
+    ASSERT_OK(session_end(reg, recent.id, t2));
+    ASSERT_EQ(session_purge_ended(reg, cutoff_ms), 1);
+    ASSERT_EQ(session_purge_ended(reg, cutoff_ms), 0);
+    ASSERT_OK(session_get(reg, old.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 1);
+    struct transcript *t;
+    ASSERT_OK(session_transcript(reg, old.id, "es", &t));
+    ASSERT_EQ(transcript_count(t), 0);
+    transcript_free(t);
+    ASSERT_OK(session_get(reg, recent.id, &got));
+    ASSERT_EQ(got.transcript_deleted, 0);
+    check_three(reg, recent.id);
+    check_three(reg, live.id);
+    session_registry_close(reg);
+}
+
 int main(void)
 {
     session_cases_open = open_mem;
@@ -344,6 +381,7 @@ int main(void)
     test_persistence();
     test_private_files_and_hashed_tokens();
     test_legacy_tokens();
+    test_purge_ended();
     test_urls();
     test_bad_files();
     printf("session: all passed\n");

@@ -61,6 +61,49 @@ static struct session_registry *open_fresh(int max_sessions, int max_listeners)
     return open_limits(max_sessions, max_listeners);
 }
 
+/* Retention: at the end every key of the session gets the retention as
+ * its expiry, captions stored after the end too, and once it passes the
+ * session is gone. */
+#define RETENTION_TEST_MS 1500
+#define EXPIRY_WAIT_US (30 * 1000 * 1000)
+static void test_retention_expiry(void)
+{
+    freeReplyObject(raw("FLUSHALL"));
+    struct session_limits limits;
+    session_default_limits(&limits);
+    limits.retention_ms = RETENTION_TEST_MS;
+    struct session_registry *reg;
+    ASSERT_OK(session_registry_open_url(fx.url, &limits, &reg));
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_OK(session_add_caption(reg, info.id, "es", 0, 0, 900, "hola", "hello"));
+    redisReply *ttl = raw("PTTL " INFO_KEY_FMT, info.id);
+    ASSERT_EQ(ttl->integer, -1); /* live: no expiry */
+    freeReplyObject(ttl);
+    ASSERT_OK(session_end(reg, info.id, token));
+    /* The last words are stored after the end. */
+    ASSERT_OK(session_add_caption(reg, info.id, "ca", 0, 0, 900, "hola", "hello"));
+    const char *keys[] = {"bc:{%s}:info", "bc:{%s}:captions:es", "bc:{%s}:captions:ca",
+                          "bc:{%s}:langs"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char key[128];
+        snprintf(key, sizeof key, keys[i], info.id);
+        ttl = raw("PTTL %s", key);
+        ASSERT_GT(ttl->integer, 0);
+        ASSERT_LE(ttl->integer, RETENTION_TEST_MS);
+        freeReplyObject(ttl);
+    }
+    int64_t deadline = bc_now_us() + EXPIRY_WAIT_US;
+    while (session_get(reg, info.id, &got) == 0 && bc_now_us() < deadline)
+        bc_sleep_us(RECONNECT_STEP_US);
+    ASSERT_EQ(session_get(reg, info.id, &got), BC_ENOTFOUND);
+    redisReply *left = raw("KEYS bc:{%s}:*", info.id);
+    ASSERT_EQ(left->elements, 0);
+    freeReplyObject(left);
+    session_registry_close(reg);
+}
+
 /* Two gateways: one Redis, one registry each. */
 static void test_two_handles(void)
 {
@@ -205,7 +248,7 @@ static void test_layout(void)
     snprintf(tag, sizeof tag, "{%s}", info.id);
     r = raw("KEYS *");
     ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
-    ASSERT_EQ(r->elements, 5); /* info, listeners, captions, live set, catalog */
+    ASSERT_EQ(r->elements, 6); /* info, listeners, captions, langs, live set, catalog */
     size_t tagged = 0;
     for (size_t i = 0; i < r->elements; i++) {
         const char *k = r->element[i]->str;
@@ -216,7 +259,7 @@ static void test_layout(void)
         else if (strcmp(k, "bc:registry:live") && strcmp(k, "bc:catalog"))
             TEST_FAIL_("key %s names no session", k);
     }
-    ASSERT_EQ(tagged, 3);
+    ASSERT_EQ(tagged, 4);
     freeReplyObject(r);
     session_registry_close(reg);
 }
@@ -358,6 +401,7 @@ int main(void)
     test_two_handles();
     test_fencing();
     test_layout();
+    test_retention_expiry();
     test_database_number();
     test_unreachable_at_open();
     test_kill_and_restart();

@@ -18,6 +18,9 @@ const listenBtn = $('listen');
 const muteBtn = $('mute');
 
 const id = sessionIdFromPath('listen');
+// A private session's listener key travels in the page's own link.
+const listenerKey = new URL(location.href).searchParams.get('key');
+const keyParam = listenerKey ? `key=${encodeURIComponent(listenerKey)}` : '';
 const captions = new CaptionView($('finals'), $('partial'));
 const backoff = new Backoff();
 
@@ -83,7 +86,7 @@ function latencyOf(appendMs) {
 function showDownloads(lang) {
   for (const fmt of TRANSCRIPT_FORMATS) {
     const a = $(`dl-${fmt}`);
-    a.href = `/api/sessions/${encodeURIComponent(id)}/transcript?lang=${encodeURIComponent(lang)}&format=${fmt}`;
+    a.href = `/api/sessions/${encodeURIComponent(id)}/transcript?lang=${encodeURIComponent(lang)}&format=${fmt}${keyParam ? `&${keyParam}` : ''}`;
     a.download = `babelcast-${id}-${lang}.${fmt}`;
   }
 }
@@ -175,7 +178,7 @@ function connect() {
   page.codec = wantedCodec();
   // Asking for PCM16 by leaving the codec out keeps older servers working.
   const codecParam = page.codec === CODEC_PCM16 ? '' : `&codec=${encodeURIComponent(page.codec)}`;
-  const sock = new WebSocket(wsUrl(`/ws/listen/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}${codecParam}`));
+  const sock = new WebSocket(wsUrl(`/ws/listen/${encodeURIComponent(id)}?lang=${encodeURIComponent(lang)}${codecParam}${keyParam ? `&${keyParam}` : ''}`));
   sock.binaryType = 'arraybuffer';
   ws = sock;
   sock.onmessage = (ev) => {
@@ -384,7 +387,7 @@ async function init() {
   let info;
   try {
     [info, languages, opusSupported] = await Promise.all([
-      api(`/api/sessions/${encodeURIComponent(id)}`),
+      api(`/api/sessions/${encodeURIComponent(id)}${keyParam ? `?${keyParam}` : ''}`),
       loadLanguages().catch(() => null),
       opusDecodingSupported(),
     ]);

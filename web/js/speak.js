@@ -417,7 +417,9 @@ function showShare() {
   link.href = url;
   link.textContent = url;
   const qr = $('qr');
-  qr.src = `/api/sessions/${encodeURIComponent(id)}/qr.svg`;
+  // A private session's QR code carries the listener key of the stored link.
+  const key = new URL(url).searchParams.get('key');
+  qr.src = `/api/sessions/${encodeURIComponent(id)}/qr.svg${key ? `?key=${encodeURIComponent(key)}` : ''}`;
   qr.hidden = false;
   $('copy').addEventListener('click', async () => {
     try {
@@ -448,7 +450,8 @@ async function init() {
   }).catch(() => {});
   let info;
   try {
-    info = await api(`/api/sessions/${encodeURIComponent(id)}`);
+    info = await api(`/api/sessions/${encodeURIComponent(id)}`,
+      token ? {headers: {Authorization: `Bearer ${token}`}} : {});
   } catch (e) {
     fail(e.status === 404 ? `There is no session with code ${id}. Start a new one from the home page.`
       : `Could not load the session: ${e.message}`);

@@ -1,0 +1,62 @@
+"""Everything the server writes under its data directory is private to its
+user: directories 0700, files 0600 (the stream log and its checkpoints,
+the audio archive, the registry), whatever the umask."""
+import asyncio
+import json
+import os
+import stat
+import sys
+
+import websockets
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import SPEECH_DIR, check, run_with_server  # noqa: E402
+
+GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
+FRAME_BYTES = 3200
+WAIT_S = 120
+
+
+async def talk(server):
+    session = server.create_session(["es"])
+    listen = "%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"])
+    async with websockets.connect(listen) as listener:
+        with open(GOFORWARD, "rb") as f:
+            audio = f.read()
+        async with websockets.connect(server.speaker_url(session)) as speaker:
+            await speaker.recv()  # ready
+            for off in range(0, len(audio), FRAME_BYTES):
+                await speaker.send(audio[off:off + FRAME_BYTES])
+            await speaker.send(json.dumps({"type": "end"}))
+            spoken = False
+            while not spoken:
+                msg = await asyncio.wait_for(listener.recv(), WAIT_S)
+                spoken = isinstance(msg, str) and json.loads(msg)["type"] == "audio_end"
+        status, _ = await asyncio.to_thread(
+            server.request, "DELETE", "/api/sessions/" + session["id"], None,
+            {"Authorization": "Bearer " + session["speaker_token"]})
+        check(status == 204, "session ended")
+
+
+def test(server):
+    asyncio.run(talk(server))
+    found = {"dirs": 0, "files": 0, "wav": 0, "log": 0, "db": 0}
+    for root, dirs, files in os.walk(server.data_dir):
+        mode = stat.S_IMODE(os.stat(root).st_mode)
+        check(mode == 0o700, "directory %s is 0700 (%o)" % (os.path.relpath(root, server.tmp), mode))
+        found["dirs"] += 1
+        for name in files:
+            path = os.path.join(root, name)
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            check(mode == 0o600, "file %s is 0600 (%o)" % (os.path.relpath(path, server.tmp), mode))
+            found["files"] += 1
+            found["wav"] += name.endswith(".wav")
+            found["log"] += name == "log"
+            found["db"] += name == "sessions.db"
+    check(found["wav"] > 0 and found["log"] > 0 and found["db"] == 1,
+          "the walk saw the archive, the stream log and the registry (%r)" % found)
+
+
+if __name__ == "__main__":
+    os.umask(0)  # the modes must come from the server, not from a umask
+    run_with_server("file_modes", test)
