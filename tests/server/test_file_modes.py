@@ -10,10 +10,8 @@ import sys
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SPEECH_DIR, check, run_with_server  # noqa: E402
+from harness import check, run_with_server, speak_raw  # noqa: E402
 
-GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
-FRAME_BYTES = 3200
 WAIT_S = 120
 
 
@@ -21,17 +19,11 @@ async def talk(server):
     session = server.create_session(["es"])
     listen = "%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"])
     async with websockets.connect(listen) as listener:
-        with open(GOFORWARD, "rb") as f:
-            audio = f.read()
-        async with websockets.connect(server.speaker_url(session)) as speaker:
-            await speaker.recv()  # ready
-            for off in range(0, len(audio), FRAME_BYTES):
-                await speaker.send(audio[off:off + FRAME_BYTES])
-            await speaker.send(json.dumps({"type": "end"}))
-            spoken = False
-            while not spoken:
-                msg = await asyncio.wait_for(listener.recv(), WAIT_S)
-                spoken = isinstance(msg, str) and json.loads(msg)["type"] == "audio_end"
+        await speak_raw(server, session)
+        spoken = False
+        while not spoken:
+            msg = await asyncio.wait_for(listener.recv(), WAIT_S)
+            spoken = isinstance(msg, str) and json.loads(msg)["type"] == "audio_end"
         status, _ = await asyncio.to_thread(
             server.request, "DELETE", "/api/sessions/" + session["id"], None,
             {"Authorization": "Bearer " + session["speaker_token"]})
