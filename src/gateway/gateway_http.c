@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "gateway/gateway_internal.h"
+#include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/timeutil.h"
@@ -171,6 +172,8 @@ static int post_session(struct gateway *srv, struct conn *c)
         }
     }
     if (status) {
+        if (status == HTTP_UNAVAILABLE)
+            probe_session_refused(code);
         cJSON_Delete(req);
         return gw_respond_error(c, status, code, message);
     }
@@ -178,8 +181,10 @@ static int post_session(struct gateway *srv, struct conn *c)
     char token[SESSION_TOKEN_LEN + 1];
     int rc = session_create(srv->registry, CATALOG_SOURCE_LANG, codes, n, &info, token);
     cJSON_Delete(req);
-    if (rc == BC_ELIMIT)
+    if (rc == BC_ELIMIT) {
+        probe_session_refused("too_many_sessions");
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
+    }
     if (rc < 0)
         return gw_respond_error(c, HTTP_SERVER_ERROR, "internal", bc_strerror(rc));
     cJSON *json = cJSON_CreateObject();
@@ -393,8 +398,11 @@ int gw_http_handle(struct gateway *srv, struct conn *c)
 {
     if (strcmp(c->uri, "/healthz") == 0 && c->method == GW_GET)
         return get_health(srv, c);
+    if (strcmp(c->uri, "/metrics") == 0 && c->method == GW_GET)
+        return gw_metrics_respond(srv, c);
     if (srv->config.health_only)
-        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found",
+                                "this port serves /healthz and /metrics only");
     if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)
         return get_languages(srv, c);
     if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {

@@ -103,6 +103,9 @@ const char *gw_http_reason(int status);
  * 0; 1 when absent (out is then ""); -1 when longer than len - 1. */
 int gw_query_arg(struct lws *wsi, const char *name, char *out, size_t len);
 
+/* gateway_metrics.c: fills conn->response* with the Prometheus metrics. */
+int gw_metrics_respond(struct gateway *srv, struct conn *c);
+
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);
 int gw_ws_receive(struct gateway *srv, struct conn *c, const void *in, size_t len);
