@@ -28,7 +28,7 @@ static void usage(FILE *out)
             "  --role all|gateway|worker all: one process does everything (default);\n"
             "                            gateway: sockets and API, no engines; worker:\n"
             "                            recognition, translation, speech, no sockets\n"
-            "                            (with --listen it serves /healthz only)\n"
+            "                            (with --listen it serves /healthz and /metrics)\n"
             "  --redis URL               redis://[:password@]host:port[/db]: registry,\n"
             "                            stream, delivery and work assignment in Redis\n"
             "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080)\n"
@@ -52,6 +52,8 @@ static void usage(FILE *out)
             "  --listener-queue-bytes N  or that has N bytes unsent (default 4 MiB)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
+            "  --log-format text|json    json: one object per line with ts, level, msg,\n"
+            "                            pid and role (default text)\n"
             "  -v, --verbose             debug logging\n");
 }
 
@@ -90,7 +92,7 @@ int cli_serve(int argc, char **argv)
     enum {
         OPT_DATA = 256, OPT_WEB, OPT_STREAM, OPT_PUBLIC, OPT_WORKERS, OPT_SESSIONS,
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
-        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL,
+        OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_LOG_FORMAT,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -111,6 +113,7 @@ int cli_serve(int argc, char **argv)
         {"role", required_argument, NULL, OPT_ROLE},
         {"redis", required_argument, NULL, OPT_REDIS},
         {"lease-ttl-ms", required_argument, NULL, OPT_LEASE_TTL},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -137,6 +140,13 @@ int cli_serve(int argc, char **argv)
                                 optarg);
             break;
         case OPT_REDIS: cfg.redis_url = optarg; break;
+        case OPT_LOG_FORMAT: {
+            enum bc_log_format format;
+            if (bc_log_format_parse(optarg, &format) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--log-format wants text or json, got '%s'", optarg);
+            bc_log_set_format(format);
+            break;
+        }
         case OPT_DATA: cfg.data_dir = optarg; break;
         case OPT_WEB: cfg.gateway.web_root = optarg; break;
         case OPT_STREAM: cfg.stream_url = optarg; break;
@@ -182,6 +192,7 @@ int cli_serve(int argc, char **argv)
                         "in Redis", server_role_name(cfg.role));
     if (cfg.role == SERVER_ROLE_ALL)
         cfg.serve_http = 1;
+    bc_log_set_role(server_role_name(cfg.role));
     FILE *port_out = NULL;
     if (port_file && !(port_out = fopen(port_file, "w")))
         return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);
