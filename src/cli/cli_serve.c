@@ -1,14 +1,14 @@
 /* babelcast serve: the broadcast server. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "config_build.h"
 #include "server/server.h"
 #include "util/log.h"
+#include "util/web_root.h"
 
 #define SERVE_MAX_PORT 65535
 #define SERVE_MAX_FRAME_BYTES (16L * 1024 * 1024)
@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080)\n"
             "  --data-dir DIR            sessions, transcripts, stream log, audio archive\n"
             "                            (default ./babelcast-data)\n"
-            "  --web-root DIR            static pages (default: the installed ones)\n"
+            "  --web-root DIR            static pages (default: PREFIX/share/babelcast/web\n"
+            "                            beside PREFIX/bin/babelcast, else the source tree's)\n"
             "  --stream URL              ingestion stream: mem:// or file://DIR\n"
             "                            (default file://DATA_DIR/stream)\n"
             "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
@@ -55,14 +56,6 @@ static void usage(FILE *out)
             "  --log-format text|json    json: one object per line with ts, level, msg,\n"
             "                            pid and role (default text)\n"
             "  -v, --verbose             debug logging\n");
-}
-
-static const char *default_web_root(void)
-{
-    struct stat st;
-    if (stat(BC_SOURCE_WEB_ROOT "/index.html", &st) == 0)
-        return BC_SOURCE_WEB_ROOT;
-    return BC_INSTALLED_WEB_ROOT;
 }
 
 static int parse_listen(const char *text, struct gateway_config *cfg, char *host, size_t len)
@@ -120,7 +113,10 @@ int cli_serve(int argc, char **argv)
     };
     struct server_config cfg;
     server_default_config(&cfg);
-    cfg.gateway.web_root = default_web_root();
+    char web_root[PATH_MAX];
+    if (bc_web_root_default(web_root, sizeof web_root) < 0)
+        return cli_fail(CLI_EXIT_FAILURE, "the default web root does not fit a path; give --web-root");
+    cfg.gateway.web_root = web_root;
     char host[256];
     const char *port_file = NULL;
     long value;
