@@ -9,6 +9,10 @@
 # own path first, so the compiled-in install prefix only matters for a
 # binary moved out of PREFIX/bin.
 
+# Packing never builds: a package holds what was built (and tested), and
+# cpack run from a test must not rebuild the tree under the other tests.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+
 install(TARGETS babelcast RUNTIME DESTINATION bin)
 install(DIRECTORY web/ DESTINATION share/babelcast/web)
 # The unit names the binary's installed path, known only at install time

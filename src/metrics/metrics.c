@@ -43,9 +43,9 @@ struct collector {
 };
 
 static const struct metrics_desc dropped_desc = {
-    METRICS_COUNTER, "babelcast_metrics_series_dropped_total",
-    "Measurements not recorded because their metric had too many label combinations.",
-    {NULL}, NULL, 0};
+    .type = METRICS_COUNTER,
+    .name = "babelcast_metrics_series_dropped_total",
+    .help = "Measurements not recorded because their metric had too many label combinations."};
 
 static struct {
     pthread_mutex_t lock; /* families, dropped */

@@ -24,11 +24,11 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE, METRICS_HISTOGRAM };
 
 struct metrics_desc {
     enum metrics_type type;
-    const char *name;   /* snake_case; counters end in _total, units are base units */
+    const char *name; /* snake_case; counters end in _total, units are base units */
     const char *help;
     const char *labels[METRICS_LABELS_MAX]; /* label names; unused slots NULL */
-    const double *buckets; /* histograms: upper bounds, ascending, +Inf implied */
-    size_t n_buckets;      /* at most METRICS_BUCKETS_MAX */
+    const double *buckets;                  /* histograms: upper bounds, ascending, +Inf implied */
+    size_t n_buckets;                       /* at most METRICS_BUCKETS_MAX */
 };
 
 /* Registers desc (and, for a metric without labels, its one series at 0),

@@ -20,22 +20,25 @@
 #define STAT_RSS 24
 #define STAT_FIELDS_MAX 25
 
-static const struct metrics_desc cpu_desc = {
-    METRICS_COUNTER, "process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
-    {NULL}, NULL, 0};
-static const struct metrics_desc rss_desc = {
-    METRICS_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", {NULL}, NULL, 0};
-static const struct metrics_desc vms_desc = {
-    METRICS_GAUGE, "process_virtual_memory_bytes", "Virtual memory size in bytes.", {NULL}, NULL, 0};
+static const struct metrics_desc cpu_desc = {.type = METRICS_COUNTER,
+                                             .name = "process_cpu_seconds_total",
+                                             .help = "User and system CPU time spent, in seconds."};
+static const struct metrics_desc rss_desc = {.type = METRICS_GAUGE,
+                                             .name = "process_resident_memory_bytes",
+                                             .help = "Resident memory size in bytes."};
+static const struct metrics_desc vms_desc = {.type = METRICS_GAUGE,
+                                             .name = "process_virtual_memory_bytes",
+                                             .help = "Virtual memory size in bytes."};
 static const struct metrics_desc threads_desc = {
-    METRICS_GAUGE, "process_threads", "Threads of the process.", {NULL}, NULL, 0};
+    .type = METRICS_GAUGE, .name = "process_threads", .help = "Threads of the process."};
 static const struct metrics_desc start_desc = {
-    METRICS_GAUGE, "process_start_time_seconds",
-    "Start time of the process since the Unix epoch, in seconds.", {NULL}, NULL, 0};
+    .type = METRICS_GAUGE,
+    .name = "process_start_time_seconds",
+    .help = "Start time of the process since the Unix epoch, in seconds."};
 static const struct metrics_desc fds_desc = {
-    METRICS_GAUGE, "process_open_fds", "Open file descriptors.", {NULL}, NULL, 0};
+    .type = METRICS_GAUGE, .name = "process_open_fds", .help = "Open file descriptors."};
 static const struct metrics_desc max_fds_desc = {
-    METRICS_GAUGE, "process_max_fds", "Limit on open file descriptors.", {NULL}, NULL, 0};
+    .type = METRICS_GAUGE, .name = "process_max_fds", .help = "Limit on open file descriptors."};
 
 /* Seconds since the epoch at which the machine booted, or -1. */
 static double boot_time(void)

@@ -3,7 +3,6 @@
 #include "config_build.h"
 #include "metrics/metrics.h"
 
-#define NO_LABELS {NULL}
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Appends: a local fsync batch or a Redis round trip. */
@@ -17,79 +16,102 @@ static const double mt_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1,   0.25,   0.5,   1,    2.5,   5};
 static const double tts_buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-static const struct metrics_desc build_info = {
-    METRICS_GAUGE, "babelcast_build_info", "Version and role of this process (always 1).",
-    {"version", "role"}, NULL, 0};
+static const struct metrics_desc build_info = {.type = METRICS_GAUGE,
+                                               .name = "babelcast_build_info",
+                                               .help =
+                                                   "Version and role of this process (always 1).",
+                                               .labels = {"version", "role"}};
 
-static const struct metrics_desc live_sessions = {
-    METRICS_GAUGE, "babelcast_sessions_live", "Live sessions in the session registry.",
-    NO_LABELS, NULL, 0};
-static const struct metrics_desc speakers = {
-    METRICS_GAUGE, "babelcast_speakers", "Speakers connected to this gateway.", NO_LABELS, NULL, 0};
-static const struct metrics_desc listeners = {
-    METRICS_GAUGE, "babelcast_listeners", "Listeners connected to this gateway.",
-    {"lang", "codec"}, NULL, 0};
-static const struct metrics_desc frames = {
-    METRICS_COUNTER, "babelcast_speaker_frames_total", "Speaker audio frames received.",
-    NO_LABELS, NULL, 0};
-static const struct metrics_desc frame_bytes = {
-    METRICS_COUNTER, "babelcast_speaker_bytes_total", "Bytes of speaker audio received.",
-    NO_LABELS, NULL, 0};
+static const struct metrics_desc live_sessions = {.type = METRICS_GAUGE,
+                                                  .name = "babelcast_sessions_live",
+                                                  .help = "Live sessions in the session registry."};
+static const struct metrics_desc speakers = {.type = METRICS_GAUGE,
+                                             .name = "babelcast_speakers",
+                                             .help = "Speakers connected to this gateway."};
+static const struct metrics_desc listeners = {.type = METRICS_GAUGE,
+                                              .name = "babelcast_listeners",
+                                              .help = "Listeners connected to this gateway.",
+                                              .labels = {"lang", "codec"}};
+static const struct metrics_desc frames = {.type = METRICS_COUNTER,
+                                           .name = "babelcast_speaker_frames_total",
+                                           .help = "Speaker audio frames received."};
+static const struct metrics_desc frame_bytes = {.type = METRICS_COUNTER,
+                                                .name = "babelcast_speaker_bytes_total",
+                                                .help = "Bytes of speaker audio received."};
 static const struct metrics_desc append_latency = {
-    METRICS_HISTOGRAM, "babelcast_stream_append_duration_seconds",
-    "Time to append one record to the ingestion stream.", NO_LABELS,
-    append_buckets, N_OF(append_buckets)};
+    .type = METRICS_HISTOGRAM,
+    .name = "babelcast_stream_append_duration_seconds",
+    .help = "Time to append one record to the ingestion stream.",
+    .buckets = append_buckets,
+    .n_buckets = N_OF(append_buckets)};
 static const struct metrics_desc append_errors = {
-    METRICS_COUNTER, "babelcast_stream_append_errors_total",
-    "Appends to the ingestion stream that failed (nothing was acknowledged).", NO_LABELS, NULL, 0};
+    .type = METRICS_COUNTER,
+    .name = "babelcast_stream_append_errors_total",
+    .help = "Appends to the ingestion stream that failed (nothing was acknowledged)."};
 static const struct metrics_desc lag_drops = {
-    METRICS_COUNTER, "babelcast_lag_drops_total",
-    "Peers closed with 4408 because their oldest unsent message was too old or too much was "
-    "unsent.",
-    {"peer"}, NULL, 0};
+    .type = METRICS_COUNTER,
+    .name = "babelcast_lag_drops_total",
+    .help =
+        "Peers closed with 4408 because their oldest unsent message was too old or too much was "
+        "unsent.",
+    .labels = {"peer"}};
 static const struct metrics_desc refused = {
-    METRICS_COUNTER, "babelcast_sessions_refused_total",
-    "Session creations refused, by error code (429 too_many_sessions, 503 no_worker...).",
-    {"code"}, NULL, 0};
+    .type = METRICS_COUNTER,
+    .name = "babelcast_sessions_refused_total",
+    .help = "Session creations refused, by error code (429 too_many_sessions, 503 no_worker...).",
+    .labels = {"code"}};
 
-static const struct metrics_desc worker_sessions = {
-    METRICS_GAUGE, "babelcast_worker_sessions", "Sessions this worker owns and processes.",
-    NO_LABELS, NULL, 0};
+static const struct metrics_desc worker_sessions = {.type = METRICS_GAUGE,
+                                                    .name = "babelcast_worker_sessions",
+                                                    .help =
+                                                        "Sessions this worker owns and processes."};
 static const struct metrics_desc asr_rtf = {
-    METRICS_HISTOGRAM, "babelcast_asr_real_time_factor",
-    "Recognition CPU seconds per second of audio, per record.", NO_LABELS, rtf_buckets,
-    N_OF(rtf_buckets)};
-static const struct metrics_desc asr_cpu = {
-    METRICS_COUNTER, "babelcast_asr_cpu_seconds_total", "CPU seconds spent recognizing speech.",
-    NO_LABELS, NULL, 0};
-static const struct metrics_desc asr_audio = {
-    METRICS_COUNTER, "babelcast_asr_audio_seconds_total", "Seconds of audio recognized.",
-    NO_LABELS, NULL, 0};
-static const struct metrics_desc mt_duration = {
-    METRICS_HISTOGRAM, "babelcast_mt_duration_seconds", "Time to translate one caption.",
-    {"lang"}, mt_buckets, N_OF(mt_buckets)};
+    .type = METRICS_HISTOGRAM,
+    .name = "babelcast_asr_real_time_factor",
+    .help = "Recognition CPU seconds per second of audio, per record.",
+    .buckets = rtf_buckets,
+    .n_buckets = N_OF(rtf_buckets)};
+static const struct metrics_desc asr_cpu = {.type = METRICS_COUNTER,
+                                            .name = "babelcast_asr_cpu_seconds_total",
+                                            .help = "CPU seconds spent recognizing speech."};
+static const struct metrics_desc asr_audio = {.type = METRICS_COUNTER,
+                                              .name = "babelcast_asr_audio_seconds_total",
+                                              .help = "Seconds of audio recognized."};
+static const struct metrics_desc mt_duration = {.type = METRICS_HISTOGRAM,
+                                                .name = "babelcast_mt_duration_seconds",
+                                                .help = "Time to translate one caption.",
+                                                .labels = {"lang"},
+                                                .buckets = mt_buckets,
+                                                .n_buckets = N_OF(mt_buckets)};
 static const struct metrics_desc tts_duration = {
-    METRICS_HISTOGRAM, "babelcast_tts_duration_seconds",
-    "Time from a synthesis request to its last chunk of speech, queueing included.", {"lang"},
-    tts_buckets, N_OF(tts_buckets)};
+    .type = METRICS_HISTOGRAM,
+    .name = "babelcast_tts_duration_seconds",
+    .help = "Time from a synthesis request to its last chunk of speech, queueing included.",
+    .labels = {"lang"},
+    .buckets = tts_buckets,
+    .n_buckets = N_OF(tts_buckets)};
 static const struct metrics_desc first_audio = {
-    METRICS_HISTOGRAM, "babelcast_end_of_speech_to_audio_seconds",
-    "Time from the gateway accepting the audio that ends an utterance to the first translated "
-    "speech of it being published.",
-    {"lang"}, first_audio_buckets, N_OF(first_audio_buckets)};
+    .type = METRICS_HISTOGRAM,
+    .name = "babelcast_end_of_speech_to_audio_seconds",
+    .help =
+        "Time from the gateway accepting the audio that ends an utterance to the first translated "
+        "speech of it being published.",
+    .labels = {"lang"},
+    .buckets = first_audio_buckets,
+    .n_buckets = N_OF(first_audio_buckets)};
 static const struct metrics_desc dead_letters = {
-    METRICS_COUNTER, "babelcast_dead_letters_total",
-    "Records whose processing kept failing, set aside in the dead-letter log.", NO_LABELS, NULL,
-    0};
+    .type = METRICS_COUNTER,
+    .name = "babelcast_dead_letters_total",
+    .help = "Records whose processing kept failing, set aside in the dead-letter log."};
 
 void probe_init(const char *role, int gateway_side, int worker_side)
 {
     const char *info[] = {BC_VERSION, role};
     metrics_set(&build_info, info, 1);
     if (gateway_side) {
-        const struct metrics_desc *const all[] = {&live_sessions, &speakers,       &listeners,
-                                                  &frames,        &frame_bytes,    &append_latency,
-                                                  &append_errors, &lag_drops,      &refused};
+        const struct metrics_desc *const all[] = {&live_sessions, &speakers,    &listeners,
+                                                  &frames,        &frame_bytes, &append_latency,
+                                                  &append_errors, &lag_drops,   &refused};
         for (size_t i = 0; i < N_OF(all); i++)
             metrics_register(all[i]);
         const char *peers[][1] = {{"listener"}, {"speaker"}};
@@ -100,8 +122,8 @@ void probe_init(const char *role, int gateway_side, int worker_side)
             metrics_add(&refused, codes[i], 0);
     }
     if (worker_side) {
-        const struct metrics_desc *const all[] = {&worker_sessions, &asr_rtf,      &asr_cpu,
-                                                  &asr_audio,       &mt_duration,  &tts_duration,
+        const struct metrics_desc *const all[] = {&worker_sessions, &asr_rtf,     &asr_cpu,
+                                                  &asr_audio,       &mt_duration, &tts_duration,
                                                   &first_audio,     &dead_letters};
         for (size_t i = 0; i < N_OF(all); i++)
             metrics_register(all[i]);

@@ -13,17 +13,26 @@
 #define BUSY_ITERATIONS 50000000L
 
 static const double buckets[] = {0.1, 0.5, 1};
-static const struct metrics_desc requests = {
-    METRICS_COUNTER, "test_requests_total", "Requests, by path.\nSecond line \\ backslash.",
-    {"path", "code"}, NULL, 0};
+static const struct metrics_desc requests = {.type = METRICS_COUNTER,
+                                             .name = "test_requests_total",
+                                             .help =
+                                                 "Requests, by path.\nSecond line \\ backslash.",
+                                             .labels = {"path", "code"}};
 static const struct metrics_desc plain = {
-    METRICS_COUNTER, "test_plain_total", "A counter without labels.", {NULL}, NULL, 0};
+    .type = METRICS_COUNTER, .name = "test_plain_total", .help = "A counter without labels."};
 static const struct metrics_desc level = {
-    METRICS_GAUGE, "test_level", "A gauge.", {"lang"}, NULL, 0};
-static const struct metrics_desc latency = {
-    METRICS_HISTOGRAM, "test_latency_seconds", "A histogram.", {"lang"}, buckets, 3};
-static const struct metrics_desc unlabeled_histogram = {
-    METRICS_HISTOGRAM, "test_plain_seconds", "An unlabeled histogram.", {NULL}, buckets, 3};
+    .type = METRICS_GAUGE, .name = "test_level", .help = "A gauge.", .labels = {"lang"}};
+static const struct metrics_desc latency = {.type = METRICS_HISTOGRAM,
+                                            .name = "test_latency_seconds",
+                                            .help = "A histogram.",
+                                            .labels = {"lang"},
+                                            .buckets = buckets,
+                                            .n_buckets = 3};
+static const struct metrics_desc unlabeled_histogram = {.type = METRICS_HISTOGRAM,
+                                                        .name = "test_plain_seconds",
+                                                        .help = "An unlabeled histogram.",
+                                                        .buckets = buckets,
+                                                        .n_buckets = 3};
 
 static char *render(void)
 {
@@ -50,10 +59,11 @@ static void test_counters_and_escaping(void)
     metrics_add(&requests, odd, 1);
     metrics_add(&plain, NULL, 12345678);
     text = render();
-    ASSERT_STR_CONTAINS(text, "# HELP test_requests_total Requests, by path.\\nSecond line \\\\ backslash.\n");
+    ASSERT_STR_CONTAINS(
+        text, "# HELP test_requests_total Requests, by path.\\nSecond line \\\\ backslash.\n");
     ASSERT_STR_CONTAINS(text, "test_requests_total{path=\"/api\",code=\"200\"} 3\n");
-    ASSERT_STR_CONTAINS(text,
-                        "test_requests_total{path=\"quote\\\" back\\\\slash\\nnewline\",code=\"500\"} 1\n");
+    ASSERT_STR_CONTAINS(
+        text, "test_requests_total{path=\"quote\\\" back\\\\slash\\nnewline\",code=\"500\"} 1\n");
     ASSERT_STR_CONTAINS(text, "test_plain_total 12345678\n");
     /* Families are sorted by name whatever the order they came in. */
     ASSERT(strstr(text, "test_plain_total") < strstr(text, "test_requests_total"));
@@ -202,7 +212,8 @@ static void test_process(void)
     ASSERT_STR_CONTAINS(text, "# TYPE process_cpu_seconds_total counter\n");
     ASSERT(sample(text, "process_cpu_seconds_total") > 0);
     ASSERT(sample(text, "process_resident_memory_bytes") > 1024 * 1024);
-    ASSERT(sample(text, "process_virtual_memory_bytes") >= sample(text, "process_resident_memory_bytes"));
+    ASSERT(sample(text, "process_virtual_memory_bytes") >=
+           sample(text, "process_resident_memory_bytes"));
     ASSERT(sample(text, "process_open_fds") >= 3);
     ASSERT(sample(text, "process_threads") >= 1);
     ASSERT(sample(text, "process_start_time_seconds") > 1.5e9);
