@@ -1,14 +1,14 @@
 /* babelcast serve: the broadcast server. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "config_build.h"
 #include "server/server.h"
 #include "util/log.h"
+#include "util/web_root.h"
 
 #define SERVE_MAX_PORT 65535
 #define SERVE_MAX_FRAME_BYTES (16L * 1024 * 1024)
@@ -32,13 +32,14 @@ static void usage(FILE *out)
             "  --role all|gateway|worker all: one process does everything (default);\n"
             "                            gateway: sockets and API, no engines; worker:\n"
             "                            recognition, translation, speech, no sockets\n"
-            "                            (with --listen it serves /healthz only)\n"
+            "                            (with --listen it serves /healthz and /metrics)\n"
             "  --redis URL               redis://[:password@]host:port[/db]: registry,\n"
             "                            stream, delivery and work assignment in Redis\n"
             "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080)\n"
             "  --data-dir DIR            sessions, transcripts, stream log, audio archive\n"
             "                            (default ./babelcast-data)\n"
-            "  --web-root DIR            static pages (default: the installed ones)\n"
+            "  --web-root DIR            static pages (default: PREFIX/share/babelcast/web\n"
+            "                            beside PREFIX/bin/babelcast, else the source tree's)\n"
             "  --stream URL              ingestion stream: mem:// or file://DIR\n"
             "                            (default file://DATA_DIR/stream)\n"
             "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
@@ -71,15 +72,9 @@ static void usage(FILE *out)
             "                            made once in DATA_DIR/tls and reused\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
+            "  --log-format text|json    json: one object per line with ts, level, msg,\n"
+            "                            pid and role (default text)\n"
             "  -v, --verbose             debug logging\n");
-}
-
-static const char *default_web_root(void)
-{
-    struct stat st;
-    if (stat(BC_SOURCE_WEB_ROOT "/index.html", &st) == 0)
-        return BC_SOURCE_WEB_ROOT;
-    return BC_INSTALLED_WEB_ROOT;
 }
 
 static int parse_listen(const char *text, struct gateway_config *cfg, char *host, size_t len)
@@ -111,7 +106,7 @@ int cli_serve(int argc, char **argv)
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
         OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
-        OPT_TLS_SELF_SIGNED,
+        OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -139,13 +134,17 @@ int cli_serve(int argc, char **argv)
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct server_config cfg;
     server_default_config(&cfg);
-    cfg.gateway.web_root = default_web_root();
+    char web_root[PATH_MAX];
+    if (bc_web_root_default(web_root, sizeof web_root) < 0)
+        return cli_fail(CLI_EXIT_FAILURE, "the default web root does not fit a path; give --web-root");
+    cfg.gateway.web_root = web_root;
     char host[256];
     const char *allow_origins[SERVE_MAX_ALLOW_ORIGINS];
     char tls_dir[SERVE_PATH_MAX];
@@ -169,6 +168,13 @@ int cli_serve(int argc, char **argv)
                                 optarg);
             break;
         case OPT_REDIS: cfg.redis_url = optarg; break;
+        case OPT_LOG_FORMAT: {
+            enum bc_log_format format;
+            if (bc_log_format_parse(optarg, &format) < 0)
+                return cli_fail(CLI_EXIT_USAGE, "--log-format wants text or json, got '%s'", optarg);
+            bc_log_set_format(format);
+            break;
+        }
         case OPT_DATA: cfg.data_dir = optarg; break;
         case OPT_WEB: cfg.gateway.web_root = optarg; break;
         case OPT_STREAM: cfg.stream_url = optarg; break;
@@ -245,6 +251,7 @@ int cli_serve(int argc, char **argv)
         snprintf(tls_dir, sizeof tls_dir, "%s/tls", cfg.data_dir);
         cfg.gateway.tls_self_signed_dir = tls_dir;
     }
+    bc_log_set_role(server_role_name(cfg.role));
     FILE *port_out = NULL;
     if (port_file && !(port_out = fopen(port_file, "w")))
         return cli_fail(CLI_EXIT_USAGE, "cannot write --port-file %s", port_file);

@@ -272,6 +272,16 @@ static void on_catalog_timer(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)next_ms * LWS_US_PER_MS);
 }
 
+/* The library's own errors go through the process log, in its format. */
+static void log_library_line(int level, const char *line)
+{
+    (void)level;
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        n--;
+    bc_error("libwebsockets: %.*s", (int)n, line);
+}
+
 int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
                 struct gateway **out)
 {
@@ -314,7 +324,7 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
         info.alpn = GW_TLS_ALPN;
     }
     int tls = cert != NULL;
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR, log_library_line);
     gw->context = lws_create_context(&info);
     free(self_cert);
     free(self_key);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "gateway/gateway_internal.h"
+#include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/timeutil.h"
@@ -164,6 +165,7 @@ static int rate_limited(struct gateway *srv, struct conn *c)
     int retry_after_s;
     if (gw_rate_take(srv, addr, &retry_after_s))
         return 0;
+    probe_session_refused("rate_limited");
     gw_respond_error(c, HTTP_TOO_MANY, "rate_limited",
                      "too many sessions created from this address; retry later");
     c->retry_after_s = retry_after_s;
@@ -219,6 +221,8 @@ static int post_session(struct gateway *srv, struct conn *c)
         }
     }
     if (status) {
+        if (status == HTTP_UNAVAILABLE)
+            probe_session_refused(code);
         cJSON_Delete(req);
         return gw_respond_error(c, status, code, message);
     }
@@ -234,8 +238,10 @@ static int post_session(struct gateway *srv, struct conn *c)
     /* Idle sessions must not hold the last places until the next sweep. */
     if (rc == BC_ELIMIT && gw_idle_sweep(srv) > 0)
         rc = create(srv, codes, n, is_private, &info, token, key);
-    if (rc == BC_ELIMIT)
+    if (rc == BC_ELIMIT) {
+        probe_session_refused("too_many_sessions");
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
+    }
     if (rc < 0)
         return respond_store_failure(c, rc, NULL);
     cJSON *json = cJSON_CreateObject();
@@ -480,8 +486,11 @@ int gw_http_handle(struct gateway *srv, struct conn *c)
                   c->method == GW_OTHER_WITH_BODY;
     if (changes && gw_http_check_origin(srv, c))
         return 0;
+    if (strcmp(c->uri, "/metrics") == 0 && c->method == GW_GET)
+        return gw_metrics_respond(srv, c);
     if (srv->config.health_only)
-        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "this port serves /healthz only");
+        return gw_respond_error(c, HTTP_NOT_FOUND, "not_found",
+                                "this port serves /healthz and /metrics only");
     if (strcmp(c->uri, "/api/languages") == 0 && c->method == GW_GET)
         return get_languages(srv, c);
     if (strcmp(c->uri, "/api/sessions") == 0 || strcmp(c->uri, "/api/sessions/") == 0) {

@@ -150,6 +150,8 @@ void gw_idle_start(struct gateway *gw);
  * Returns 0 or BC_EIO (logged). */
 int gw_tls_self_signed(const char *dir, const char *host, const char *public_url,
                        char **cert_path, char **key_path);
+/* gateway_metrics.c: fills conn->response* with the Prometheus metrics. */
+int gw_metrics_respond(struct gateway *srv, struct conn *c);
 
 /* gateway_ws.c */
 int gw_ws_established(struct gateway *srv, struct conn *c);

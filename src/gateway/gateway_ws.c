@@ -9,6 +9,7 @@
 #include "audio/audio_opus.h"
 #include "gateway/gateway_internal.h"
 #include "protocol/protocol.h"
+#include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -102,6 +103,7 @@ static int drop_if_lagging(struct gateway *srv, struct conn *c, size_t incoming_
     int too_old = c->queue_count > 0 && now_us - c->queue[c->queue_head].enqueued_us > max_lag_us;
     if (!too_old && c->queue_bytes + incoming_bytes <= srv->config.listener_queue_max_bytes)
         return 0;
+    probe_lag_drop(c->kind == CONN_LISTENER);
     close_later(c, CLOSE_TOO_SLOW,
                 c->kind == CONN_LISTENER ? "listener fell too far behind"
                                          : "speaker fell too far behind reading messages");
@@ -348,6 +350,7 @@ static int speaker_audio(struct gateway *srv, struct conn *c)
         return close_now(c, CLOSE_BAD_FRAME, "PCM16 frames need an even number of bytes");
     if (c->rx_len == 0)
         return 0;
+    probe_speaker_frame(c->rx_len);
     uint64_t seq;
     int rc = stream_append(srv->stream, c->session, STREAM_KIND_AUDIO, c->rx, c->rx_len, &seq);
     if (rc < 0)

@@ -4,12 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define MS_PER_SECOND 1000
+#define US_PER_SECOND 1e6
+#define NS_PER_SECOND 1e9
 /* Translated partials are refreshed at most this often: each costs one
  * translation per language, and the finals are what matter. */
 #define PIPELINE_PARTIAL_MT_INTERVAL_MS 300
@@ -27,6 +32,8 @@ struct pipeline {
     int lagging;          /* input is late: translate finals only */
     int partial_mt_utterance;      /* utterance of the last translated partial */
     int64_t partial_mt_end_sample; /* and where its input ended */
+    double emit_cpu_s; /* CPU time spent translating and emitting, which the
+                          recognizer's callbacks do inside a feed */
 };
 
 /* One synthesis request in flight; freed by its last chunk. */
@@ -36,7 +43,17 @@ struct speech_job {
     int utterance;
     int started;
     size_t n_samples;
+    int64_t submitted_us;
 };
+
+/* CPU seconds the calling thread has used. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / NS_PER_SECOND;
+}
 
 static int64_t samples_to_ms(int64_t samples)
 {
@@ -96,6 +113,7 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     ev.pcm = NULL;
     ev.n_samples = job->n_samples;
     p->sink(p->user_data, &ev);
+    probe_tts(job->lang, (double)(bc_now_us() - job->submitted_us) / US_PER_SECOND);
     free(job);
     job_done(p);
 }
@@ -108,6 +126,7 @@ static void speak(struct pipeline *p, const char *lang, int utterance, const cha
     job->p = p;
     snprintf(job->lang, sizeof job->lang, "%s", lang);
     job->utterance = utterance;
+    job->submitted_us = bc_now_us();
     pthread_mutex_lock(&p->lock);
     p->pending++;
     pthread_mutex_unlock(&p->lock);
@@ -137,13 +156,19 @@ static int translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
 
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
+    double cpu_s = thread_cpu_s();
     emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final);
-    if (!final && !translate_partial_now(p, hyp))
+    if (!final && !translate_partial_now(p, hyp)) {
+        p->emit_cpu_s += thread_cpu_s() - cpu_s;
         return;
+    }
     for (size_t i = 0; i < p->n_langs; i++) {
         const char *lang = p->langs[i];
         char *translated = NULL;
+        int64_t mt_started_us = bc_now_us();
         int rc = hyp->text[0] ? mt_translate(p->engines.mt, lang, hyp->text, &translated) : 0;
+        if (hyp->text[0])
+            probe_mt(lang, (double)(bc_now_us() - mt_started_us) / US_PER_SECOND);
         if (rc < 0) {
             /* One failed sentence must not hold up the session: a failed
              * partial is skipped, a failed final goes out empty. */
@@ -157,6 +182,7 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
             speak(p, lang, hyp->utterance, text);
         free(translated);
     }
+    p->emit_cpu_s += thread_cpu_s() - cpu_s;
 }
 
 static void on_partial(void *user_data, const struct asr_hyp *hyp)
@@ -220,14 +246,30 @@ void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t
     }
 }
 
+/* Recognition's own CPU time: the feed's, less what its callbacks spent
+ * translating and emitting. */
+static void measure_asr(struct pipeline *p, double cpu_before_s, double emit_before_s,
+                        size_t n_samples)
+{
+    double emit_s = p->emit_cpu_s - emit_before_s;
+    double asr_s = thread_cpu_s() - cpu_before_s - emit_s;
+    probe_asr(asr_s > 0 ? asr_s : 0, (double)n_samples / ASR_RATE_HZ);
+}
+
 int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
 {
-    return asr_stream_feed(p->asr, pcm, n_samples);
+    double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
+    int rc = asr_stream_feed(p->asr, pcm, n_samples);
+    measure_asr(p, cpu_s, emit_s, n_samples);
+    return rc;
 }
 
 int pipeline_flush(struct pipeline *p)
 {
-    return asr_stream_flush(p->asr);
+    double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
+    int rc = asr_stream_flush(p->asr);
+    measure_asr(p, cpu_s, emit_s, 0);
+    return rc;
 }
 
 void pipeline_wait_idle(struct pipeline *p)

@@ -9,6 +9,7 @@
 
 #include "audio/audio.h"
 #include "audio/audio_opus.h"
+#include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -16,6 +17,7 @@
 
 #define ARCHIVE_DIR_MODE 0700 /* the audio archive is private */
 #define SPEECH_OUT_FREE_RETRY_US 1000
+#define MS_PER_SECOND 1000.0
 
 /* The Opus side of a speech_out; touched only on the encoder's thread. */
 struct opus_track {
@@ -51,6 +53,7 @@ struct speech_out {
     bool opus_backlog_warned;
     int utterance;
     struct wav_writer *archive;
+    int64_t unheard_append_ms; /* the utterance's timing until its first audio goes out; 0: none */
 };
 
 struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
@@ -194,6 +197,7 @@ void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
     wav_writer_close(o->archive);
     o->archive = NULL;
     o->utterance = utterance;
+    o->unheard_append_ms = timing ? timing->append_ms : 0;
     archive_open(o, sample_rate_hz);
     publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
                  protocol_audio_start(utterance, sample_rate_hz,
@@ -217,6 +221,10 @@ void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n)
     if (o->archive)
         wav_writer_append(o->archive, pcm, n);
     publish(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16, true, pcm, n * sizeof *pcm);
+    if (o->unheard_append_ms > 0 && n > 0) {
+        probe_first_audio(o->lang, (double)(bc_wall_ms() - o->unheard_append_ms) / MS_PER_SECOND);
+        o->unheard_append_ms = 0;
+    }
     if (o->opus_utterance) {
         struct opus_job *job = opus_job_new(o, OPUS_JOB_SAMPLES, n);
         memcpy(job->samples, pcm, n * sizeof *pcm);

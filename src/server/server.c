@@ -11,6 +11,8 @@
 #include "archive/retention.h"
 #include "catalog/catalog.h"
 #include "delivery/delivery.h"
+#include "metrics/metrics.h"
+#include "metrics/probes.h"
 #include "pipeline/engines.h"
 #include "pipeline/worker.h"
 #include "session/session.h"
@@ -174,6 +176,12 @@ static void add_health(void *user_data, cJSON *json)
         cJSON_AddNumberToObject(json, "worker_sessions", (double)worker_pool_sessions(srv->workers));
 }
 
+static void collect_worker_metrics(void *user_data)
+{
+    struct server *srv = user_data;
+    probe_set_worker_sessions(worker_pool_sessions(srv->workers));
+}
+
 static int start_workers(struct server *srv)
 {
     const struct server_config *cfg = &srv->config;
@@ -196,6 +204,8 @@ static int start_workers(struct server *srv)
     if (rc < 0)
         return rc;
     stream_set_notify(srv->stream, on_stream_append, srv);
+    if (metrics_collector_add(collect_worker_metrics, srv) < 0)
+        bc_warn("the worker's session count is not in the metrics");
     return 0;
 }
 
@@ -226,6 +236,7 @@ static void report_port(struct server *srv, int ready_fd)
 
 static int start(struct server *srv, int ready_fd)
 {
+    probe_init(server_role_name(srv->config.role), runs_gateway(srv), runs_workers(srv));
     int rc = make_dir(srv->config.data_dir);
     if (rc == 0)
         rc = open_registry(srv);
@@ -261,6 +272,7 @@ static void drain(struct server *srv)
 static void stop(struct server *srv)
 {
     signal_gateway = NULL;
+    metrics_collector_remove(collect_worker_metrics, srv);
     if (srv->workers)
         stream_set_notify(srv->stream, NULL, NULL); /* no call into a freed pool */
     worker_pool_free(srv->workers);

@@ -3,15 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/probes.h"
 #include "stream/stream_backend.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define STREAM_DEFAULT_MAX_BACKLOG_BYTES ((size_t)32 * 1024 * 1024)
 #define STREAM_DEFAULT_FSYNC_INTERVAL_MS 200
 #define STREAM_DEFAULT_RETENTION_MS (24 * 60 * 60 * 1000)
 #define STREAM_DEFAULT_MAX_ATTEMPTS 3
+#define US_PER_SECOND 1e6
 
 #define MEM_SCHEME "mem://"
 #define FILE_SCHEME "file://"
@@ -116,7 +119,9 @@ int stream_append(struct stream *s, const char *session_id, enum stream_kind kin
         len > STREAM_RECORD_MAX_BYTES)
         return BC_EINVAL;
     uint64_t seq = 0;
+    int64_t started_us = bc_now_us();
     int rc = s->ops->append(s->impl, session_id, kind, data, len, &seq);
+    probe_stream_append((double)(bc_now_us() - started_us) / US_PER_SECOND, rc < 0);
     if (rc < 0)
         return rc;
     if (seq_out)
@@ -162,7 +167,10 @@ int stream_record_failed(struct stream *s, const char *session_id, uint64_t seq,
 {
     if (!s || !stream_id_valid(session_id))
         return BC_EINVAL;
-    return s->ops->record_failed(s->impl, session_id, seq, error ? error : "");
+    int rc = s->ops->record_failed(s->impl, session_id, seq, error ? error : "");
+    if (rc == 1)
+        probe_dead_letter();
+    return rc;
 }
 
 int stream_audio_bytes(struct stream *s, const char *session_id, uint64_t *bytes)
