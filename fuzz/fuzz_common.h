@@ -65,7 +65,7 @@ static inline void fuzz_rm_tree(const char *path)
     remove(path);
 }
 
-/* A new empty directory under $TMPDIR (or /tmp), removed at exit; the
+/* A new empty directory under $TMPDIR (or /dev/shm, or /tmp), removed at exit; the
  * path is static. Aborts when none can be made: nothing can be fuzzed. */
 static char fuzz_scratch[4096];
 
@@ -79,8 +79,12 @@ static inline const char *fuzz_scratch_dir(void)
 {
     if (fuzz_scratch[0])
         return fuzz_scratch;
+    /* Memory-backed when possible: the file parsers create, fsync and
+     * delete files on every input, which a disk turns into waits. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_scratch, sizeof fuzz_scratch, "%s/bcfuzz.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(fuzz_scratch, sizeof fuzz_scratch, "%s/bcfuzz.XXXXXX", tmp);
     if (!mkdtemp(fuzz_scratch)) {
         perror("fuzz: mkdtemp");
         abort();
