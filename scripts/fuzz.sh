@@ -3,8 +3,9 @@
 # (BUILD_DIR overrides) and runs each for SECONDS (default 10) on a copy of
 # its seed corpus, one after the other. Fails on the first crash, leak,
 # timeout or sanitizer report; the input that caused it is left in
-# build-fuzz/fuzz-artifacts/.
-# Usage: scripts/fuzz.sh [seconds-per-target] [target...]
+# build-fuzz/fuzz-artifacts/. With FUZZ_RUNS=N each target stops after N
+# inputs instead, or after SECONDS if that comes first (long runs).
+# Usage: [FUZZ_RUNS=N] scripts/fuzz.sh [seconds-per-target] [target...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build-fuzz}
@@ -36,7 +37,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   cp "$root/fuzz/corpus/$t"/* "$work/$t"/
   start=$(date +%s)
-  if ! "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if ! "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -runs="${FUZZ_RUNS:--1}" \
+      -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$artifacts/$t-" "$work/$t" \
       >"$work/$t.log" 2>&1; then
     tail -n 60 "$work/$t.log"
@@ -44,5 +46,6 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
-  echo "fuzz: $t ok, ${runs:-?} runs in $(($(date +%s) - start)) s"
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
+  echo "fuzz: $t ok, ${runs:-?} runs in $(($(date +%s) - start)) s (${rate:-?}/s)"
 done

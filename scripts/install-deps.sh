@@ -17,6 +17,8 @@ packages=(
   libwebsockets-dev libcjson-dev libsqlite3-dev libqrencode-dev libcurl4-openssl-dev libhiredis-dev libssl-dev
   # tests
   python3 python3-websockets redis-server chromium
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 SUDO=""
