@@ -176,10 +176,12 @@ void lws_sul_schedule(struct lws_context *ctx, int tsi, lws_sorted_usec_list_t *
     (void)us;
 }
 
-/* The gateway's world: opening it costs more than most inputs, so one
- * serves FUZZ_WORLD_INPUTS inputs, each with a new live session that is
- * ended afterwards (sessions do not see each other's state, and at most
- * one is live at a time). */
+/* The gateway's world. The registry costs more to open than most inputs,
+ * so one serves FUZZ_WORLD_INPUTS inputs, each with a new live session
+ * that is ended afterwards (sessions do not see each other's state, and at
+ * most one is live at a time). The stream and the bus are new for every
+ * input: what they keep of an ended session would grow the heap on every
+ * input, which makes libFuzzer look for a leak after each one. */
 #define FUZZ_WORLD_INPUTS 256
 
 struct fuzz_world {
@@ -223,22 +225,19 @@ static void fuzz_world_open(struct fuzz_world *w)
     srv->config.web_root = fuzz_web_root();
     snprintf(srv->public_url, sizeof srv->public_url, "http://127.0.0.1:8080");
     if (session_registry_open_url(NULL, NULL, &srv->registry) != 0 ||
-        stream_open("mem://", NULL, &srv->stream) != 0 ||
         catalog_parse(fuzz_catalog_json, &srv->catalog) != 0)
         abort();
-    srv->bus = delivery_new(FUZZ_QUEUED_MAX, NULL, NULL);
 }
 
 static void fuzz_world_close(struct fuzz_world *w)
 {
     struct gateway *srv = &w->srv;
-    delivery_free(srv->bus);
-    stream_close(srv->stream);
     session_registry_close(srv->registry);
     catalog_free(srv->catalog);
 }
 
-/* The world for the next input, with a new live session in w->id. */
+/* The world for the next input: a new stream and bus, a new live session
+ * in w->id. */
 static struct fuzz_world *fuzz_world_begin(void)
 {
     static struct fuzz_world world;
@@ -251,6 +250,9 @@ static struct fuzz_world *fuzz_world_begin(void)
         opened = 1;
     }
     world.inputs++;
+    if (stream_open("mem://", NULL, &world.srv.stream) != 0)
+        abort();
+    world.srv.bus = delivery_new(FUZZ_QUEUED_MAX, NULL, NULL);
     static const char *const targets[] = {"es", "fr"};
     struct session_info info;
     if (session_create(world.srv.registry, CATALOG_SOURCE_LANG, targets, 2, &info, world.token) != 0)
@@ -259,7 +261,8 @@ static struct fuzz_world *fuzz_world_begin(void)
     return &world;
 }
 
-/* Ends the input's session and drops what the gateway kept for it. */
+/* Ends the input's session and drops what the gateway, the stream and the
+ * bus kept for it. */
 static void fuzz_world_end(struct fuzz_world *w)
 {
     struct gateway *srv = &w->srv;
@@ -275,7 +278,10 @@ static void fuzz_world_end(struct fuzz_world *w)
         srv->sessions = next;
     }
     session_end(srv->registry, w->id, NULL);
-    stream_session_ended(srv->stream, w->id);
+    delivery_free(srv->bus);
+    stream_close(srv->stream);
+    srv->bus = NULL;
+    srv->stream = NULL;
 }
 
 /* Copies src into dst (cap bytes) replacing "{id}" and "{token}" by the
