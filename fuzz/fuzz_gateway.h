@@ -70,8 +70,9 @@ int lws_hdr_total_length(struct lws *wsi, enum lws_token_indexes h)
     return v ? (int)strlen(v) : 0;
 }
 
-/* As libwebsockets 4.1: -1 when the value does not fit with its NUL, and
- * 0 without touching dest when the header is absent. */
+/* -1 when the value does not fit with its NUL, as libwebsockets; an absent
+ * header returns 0 and leaves dest as it was (some versions write "" there:
+ * the gateway must not count on it). */
 int lws_hdr_copy(struct lws *wsi, char *dest, int len, enum lws_token_indexes h)
 {
     const char *v = fake_header(wsi, h);
@@ -85,7 +86,8 @@ int lws_hdr_copy(struct lws *wsi, char *dest, int len, enum lws_token_indexes h)
 
 /* As libwebsockets 4.1: walks the '&'-separated arguments, each copied
  * into buf, until one starts with name; a fragment that does not fit in
- * buf ends the walk. */
+ * buf ends the walk. (libwebsockets also percent-decodes them: its own
+ * parser is not what these targets fuzz.) */
 const char *lws_get_urlarg_by_name(struct lws *wsi, const char *name, char *buf, int len)
 {
     const char *p = wsi->args;

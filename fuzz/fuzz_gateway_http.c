@@ -9,9 +9,11 @@
  * where "{id}" and "{token}" stand for a live session and its token. Every
  * request must get a status line's worth of answer: a known status, a
  * JSON error for the API, nothing read outside the request. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fuzz_gateway.h"
 
@@ -118,9 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     c.method = method_of(&wsi);
     int rc = gw_http_check_request(&c);
     if (rc == 0) {
-        /* As gateway.c: the URI as libwebsockets gives it, then the body. */
+        /* As gateway.c: the URI as libwebsockets gives it, then the body
+         * of the methods that have one. */
         snprintf(c.uri, sizeof c.uri, "%s", wsi.uri);
-        size_t body_len = (size_t)(end - p);
+        int has_body = c.method == GW_POST || c.method == GW_OTHER_WITH_BODY;
+        size_t body_len = has_body ? (size_t)(end - p) : 0;
         if (body_len > GW_HTTP_BODY_MAX) {
             c.body_too_large = 1;
         } else if (body_len) {
