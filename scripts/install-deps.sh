@@ -19,6 +19,8 @@ packages=(
   python3 python3-websockets redis-server chromium
   # tests: promtool checks the /metrics exposition
   prometheus
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

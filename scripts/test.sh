@@ -15,3 +15,6 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir "$root/build-asan" --output-on-failure --timeout 900
+
+echo "== fuzzing (libFuzzer, 10 s per target)"
+"$root/scripts/fuzz.sh" 10

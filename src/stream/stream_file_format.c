@@ -160,14 +160,16 @@ void sf_read_checkpoint(const char *dir, uint64_t *seq, uint8_t *state, size_t *
 
 int sf_write_base(int fd, uint64_t dropped_audio_bytes)
 {
-    struct {
-        struct stream_record rec;
-        uint8_t data[LOG_BASE_BYTES];
-    } base = {{0, LOG_KIND_BASE, 0, LOG_BASE_BYTES}, {0}};
-    sf_put_u64(base.rec.data, dropped_audio_bytes);
+    /* On the heap: C does not allow a record with its data inside another struct. */
+    struct stream_record *base = bc_calloc(1, sizeof *base + LOG_BASE_BYTES);
+    base->kind = LOG_KIND_BASE;
+    base->len = LOG_BASE_BYTES;
+    sf_put_u64(base->data, dropped_audio_bytes);
     uint8_t hdr[LOG_HEADER_BYTES];
-    sf_encode_header(&base.rec, hdr);
-    if (sf_write_all(fd, hdr, sizeof hdr) < 0 || sf_write_all(fd, base.rec.data, LOG_BASE_BYTES) < 0)
-        return BC_EIO;
-    return 0;
+    sf_encode_header(base, hdr);
+    int rc = 0;
+    if (sf_write_all(fd, hdr, sizeof hdr) < 0 || sf_write_all(fd, base->data, LOG_BASE_BYTES) < 0)
+        rc = BC_EIO;
+    free(base);
+    return rc;
 }

@@ -129,6 +129,11 @@ static void scan_buffer(const uint8_t *buf, size_t size, struct scan *sc, const 
     while (off < size) {
         size_t total = 0;
         int r = record_at(buf, size, off, sc->last_seq, &total);
+        /* No bytes are missing between two intact records, so a seq that
+         * jumps ahead does not belong here (a stale block, another log's
+         * data): damage, whose skipped bytes then bound the records lost. */
+        if (r == REC_OK && sc->last_seq && sf_get_u64(buf + off + 4) != sc->last_seq + 1)
+            r = REC_DAMAGED;
         size_t next = off;
         if (r != REC_OK) {
             next = resync(buf, size, off, sc);

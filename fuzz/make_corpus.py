@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/ (except opus/, which
+holds packets libopus encoded from the same recording). Seeds are small
+real inputs: speech from Debian's pocketsphinx-testdata, the gateway's
+real requests, logs laid out as the file:// stream writes them.
+
+Usage: fuzz/make_corpus.py [speech.raw]   (16 kHz PCM16 mono)
+"""
+import json
+import os
+import struct
+import sys
+import zlib
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+SPEECH = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/pocketsphinx/test/data/goforward.raw"
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+with open(SPEECH, "rb") as f:
+    f.seek(2 * 12000)  # into the first word
+    speech = f.read(2 * 200)
+samples = struct.unpack("<200h", speech)
+
+
+# ---- WAV ----
+def chunk(cid, body):
+    pad = b"\0" if len(body) % 2 else b""
+    return cid + struct.pack("<I", len(body)) + body + pad
+
+
+def wav(fmt_body, data, extra=b"", data_size=None):
+    d = chunk(b"data", data)
+    if data_size is not None:
+        d = b"data" + struct.pack("<I", data_size) + data
+    body = b"WAVE" + chunk(b"fmt ", fmt_body) + extra + d
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def fmt(tag, ch, rate, bits):
+    align = ch * bits // 8
+    return struct.pack("<HHIIHH", tag, ch, rate, rate * align, align, bits)
+
+
+pcm16 = speech[:160]
+put("wav", "pcm16_mono_16k.wav", wav(fmt(1, 1, 16000, 16), pcm16))
+put("wav", "pcm8_mono_8k.wav", wav(fmt(1, 1, 8000, 8), bytes((s >> 8) + 128 for s in samples[:60])))
+put("wav", "pcm24_stereo_44k.wav",
+    wav(fmt(1, 2, 44100, 24), b"".join(struct.pack("<i", s << 8)[:3] * 2 for s in samples[:30])))
+put("wav", "pcm32_mono_48k.wav", wav(fmt(1, 1, 48000, 32), b"".join(struct.pack("<i", s << 16) for s in samples[:40])))
+put("wav", "float32_mono_22k.wav", wav(fmt(3, 1, 22050, 32), b"".join(struct.pack("<f", s / 32768) for s in samples[:40])))
+put("wav", "float64_mono_16k.wav", wav(fmt(3, 1, 16000, 64), b"".join(struct.pack("<d", s / 32768) for s in samples[:20])))
+ext = fmt(0xFFFE, 2, 48000, 16) + struct.pack("<HHI", 22, 16, 3) + struct.pack("<H", 1) + bytes(
+    [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71])
+put("wav", "extensible_stereo_48k.wav", wav(ext, b"".join(struct.pack("<hh", s, -s) for s in samples[:40])))
+put("wav", "list_chunk_before_data.wav", wav(fmt(1, 1, 16000, 16), pcm16[:80], extra=chunk(b"LIST", b"INFOISFT\x05\x00\x00\x00test\x00")))
+put("wav", "streamed_size_max.wav", wav(fmt(1, 1, 16000, 16), pcm16[:80], data_size=0xFFFFFFFF))
+put("wav", "streamed_size_zero.wav", wav(fmt(1, 1, 16000, 16), pcm16[:80], data_size=0)[:-2])
+put("wav", "empty_data.wav", wav(fmt(1, 1, 16000, 16), b""))
+
+for name in os.listdir(os.path.join(ROOT, "wav")):
+    with open(os.path.join(ROOT, "wav", name), "rb") as f:
+        w = f.read()
+    if name in ("pcm16_mono_16k.wav", "extensible_stereo_48k.wav", "streamed_size_max.wav"):
+        put("audio_file", "wav_" + name, b"\x02" + w)
+put("audio_file", "raw_speech", b"\x00" + speech[:200])
+put("audio_file", "pcm_speech", b"\x01" + speech[200:320])
+put("audio_file", "noext_wav", b"\x03" + wav(fmt(1, 1, 8000, 16), pcm16[:40]))
+
+# ---- client URLs, Redis URLs ----
+for i, u in enumerate(["ws://127.0.0.1:8080/ws/speak/abcd234567?token=00ff",
+                       "http://localhost:8080", "http://[::1]:9000/", "ws://example.org/ws/listen/x?lang=es&codec=opus",
+                       "wss://secure.example.org/", "http://host:65535?x=1"]):
+    put("client_url", "url%d" % i, u)
+for i, u in enumerate(["redis://127.0.0.1:6379", "redis://:secret@localhost:6380/2", "redis://user:pw@redis.internal/15",
+                       "redis://[::1]:6379/", "redis://host"]):
+    put("redis_url", "url%d" % i, u)
+
+
+# ---- delivery wire ----
+def wire(flags, codec, session, lang, payload):
+    return bytes([1, flags, codec, len(session), len(lang)]) + session + lang + struct.pack(">I", len(payload)) + payload
+
+
+caption = json.dumps({"type": "caption", "lang": "es", "utterance": 3, "final": True,
+                      "text": "avanza diez metros", "start_ms": 1200, "end_ms": 2900}).encode()
+put("delivery_wire", "caption", wire(0, 0, b"k3m9x2p4qa", b"es", caption))
+put("delivery_wire", "audio_pcm16", wire(1, 1, b"k3m9x2p4qa", b"es", speech[:64]))
+with open(os.path.join(ROOT, "opus", "speech_10ms_voip_low"), "rb") as f:
+    op = f.read()
+put("delivery_wire", "audio_opus", wire(1, 2, b"k3m9x2p4qa", b"fr", op[1:1 + op[0]]))
+put("delivery_wire", "to_speaker_all_langs", wire(2, 0, b"k3m9x2p4qa", b"", b'{"type":"listeners","counts":{"es":2}}'))
+put("delivery_wire", "session_end_closes", wire(4, 0, b"k3m9x2p4qa", b"", b'{"type":"ended"}'))
+
+# ---- catalog ----
+catalog = {"source": [{"code": "en", "name": "English"}], "targets": [
+    {"code": "es", "name": "Spanish", "voice": True, "voice_name": "es", "stand_in": False, "pivot": None},
+    {"code": "gl", "name": "Galician", "voice": True, "voice_name": "pt", "stand_in": True, "pivot": None},
+    {"code": "pt_BR", "name": "Brazilian Portuguese", "voice": True, "voice_name": "pt-br", "stand_in": False, "pivot": "es"},
+    {"code": "oc_aran", "name": "Aranese", "voice": False, "stand_in": False, "pivot": "es"}], "sample_rate": 22050}
+put("catalog", "full", json.dumps(catalog))
+put("catalog", "compact_one", '{"source":[],"targets":[{"code":"eo","name":"Esperanto","voice":true,"voice_name":"eo"}],"sample_rate":22050}')
+put("catalog", "no_targets", '{"targets":[],"sample_rate":0}')
+put("catalog", "spelled_codes", '{"targets":[{"code":"spa","name":"Spanish"},{"code":"pt-br","name":"Portuguese"}],"sample_rate":16000}')
+
+# ---- stream file format ----
+LOG_MAGIC, CKPT_MAGIC = 0x474C4342, 0x4B434342
+
+
+def record(seq, kind, ms, data):
+    head = struct.pack("<IQIqI", LOG_MAGIC, seq, kind, ms, len(data))
+    return head + struct.pack("<I", zlib.crc32(head + data)) + data
+
+
+def ckpt(seq, state=b""):
+    b = struct.pack("<IQI", CKPT_MAGIC, seq, len(state)) + state
+    return b + struct.pack("<I", zlib.crc32(b))
+
+
+put("checkpoint", "seq7_state", b"\x00" + ckpt(7, b'{"utterance":2,"samples":48000}'))
+put("checkpoint", "seq1_empty", b"\x00" + ckpt(1))
+put("checkpoint", "crc_fixed_by_target", b"\x01" + ckpt(3, b"xyz")[:-4] + b"\0\0\0\0")
+put("checkpoint", "truncated", b"\x00" + ckpt(9, b"state")[:-3])
+
+t0 = 1764650000000
+log = (record(1, 1, t0, speech[:64]) + record(2, 1, t0 + 250, speech[64:128]) + record(3, 2, t0 + 260, b"")
+       + record(4, 1, t0 + 500, speech[128:160]) + record(5, 3, t0 + 600, b""))
+put("stream_log", "five_records", b"\x00\x00" + log)
+put("stream_log", "checkpoint_at_2", b"\x02\x02" + log)
+put("stream_log", "ended", b"\x06\x05" + log)
+put("stream_log", "torn_tail", b"\x00\x00" + log[:-20])
+r2 = record(2, 1, t0 + 250, speech[64:128])
+damaged = record(1, 1, t0, speech[:64]) + r2[:40] + b"\xff" + r2[41:] + record(3, 2, t0 + 260, b"")
+put("stream_log", "damaged_middle", b"\x00\x00" + damaged)
+base = record(0, 0, 0, struct.pack("<Q", 128000))
+put("stream_log", "compacted_base", b"\x02\x06" + base + record(7, 1, t0, speech[:32]) + record(8, 2, t0 + 10, b""))
+put("stream_log", "crc_fixed_by_target", b"\x01\x00" + record(1, 1, t0, speech[:16])[:28] + b"\0\0\0\0" + speech[:16])
+
+# ---- gateway HTTP ----
+def http(method, target, headers=(), body=b""):
+    if isinstance(body, str):
+        body = body.encode()
+    h = list(headers)
+    if body:
+        h.append("Content-Length: %d" % len(body))
+    return ("%s %s\n" % (method, target) + "".join(x + "\n" for x in h) + "\n").encode() + body
+
+
+put("gateway_http", "post_session", http("POST", "/api/sessions", body='{"source":"en","targets":["es","fr"]}'))
+put("gateway_http", "post_session_spelled", http("POST", "/api/sessions/", body='{"targets":["spa","PT-br"]}\r\n'))
+put("gateway_http", "post_session_unknown", http("POST", "/api/sessions", body='{"targets":["de"]}'))
+put("gateway_http", "post_session_nul_escape", http("POST", "/api/sessions", body='{"targets":["es\\u0000x"]}'))
+put("gateway_http", "post_chunked", http("POST", "/api/sessions", ["Transfer-Encoding: chunked"]))
+put("gateway_http", "get_session", http("GET", "/api/sessions/{id}"))
+put("gateway_http", "get_transcript", http("GET", "/api/sessions/{id}/transcript?lang=es&format=vtt"))
+put("gateway_http", "get_qr", http("GET", "/api/sessions/{id}/qr.svg"))
+put("gateway_http", "delete_session", http("DELETE", "/api/sessions/{id}", ["Authorization: Bearer {token}"]))
+put("gateway_http", "delete_wrong_token", http("DELETE", "/api/sessions/{id}", ["Authorization: Bearer 00"]))
+put("gateway_http", "get_languages", http("GET", "/api/languages"))
+put("gateway_http", "healthz", http("GET", "/healthz"))
+put("gateway_http", "listen_page", http("GET", "/listen/{id}"))
+put("gateway_http", "static_dotdot", http("GET", "/../etc/passwd"))
+put("gateway_http", "put_body", http("PUT", "/api/sessions/{id}", body="{}"))
+
+
+# ---- gateway WebSocket ----
+def frames(*fs):
+    out = b""
+    for flags, data in fs:
+        if isinstance(data, str):
+            data = data.encode()
+        out += bytes([flags, len(data)]) + data
+    return out
+
+
+WHOLE_TEXT, WHOLE_BIN = 6, 7
+end = '{"type":"end"}'
+put("gateway_ws", "speaker_audio_end", b"/ws/speak/{id}?token={token}\n" + frames((WHOLE_BIN, speech[:200]), (WHOLE_TEXT, end)))
+put("gateway_ws", "speaker_fragmented_end", b"/ws/speak/{id}?token={token}\n" + frames((2, '{"type":'), (4, '"end"}')))
+put("gateway_ws", "speaker_unknown_type", b"/ws/speak/{id}?token={token}\n" + frames((WHOLE_TEXT, '{"type":"pause"}')))
+put("gateway_ws", "speaker_odd_audio", b"/ws/speak/{id}?token={token}\n" + frames((WHOLE_BIN, speech[:3])))
+put("gateway_ws", "speaker_bad_token", b"/ws/speak/{id}?token=0123\n" + frames((WHOLE_TEXT, end)))
+put("gateway_ws", "listener_opus", b"/ws/listen/{id}?lang=es&codec=opus\n" + frames((WHOLE_TEXT, "hi")))
+put("gateway_ws", "listener_sends_audio", b"/ws/listen/{id}?lang=pt-br\n" + frames((WHOLE_BIN, speech[:8])))
+put("gateway_ws", "listener_source_lang", b"/ws/listen/{id}\n")
+put("gateway_ws", "unknown_path", b"/ws/other/{id}\n" + frames((WHOLE_TEXT, end)))
