@@ -28,6 +28,13 @@ fi
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# The file targets' scratch files, on a tmpfs when there is one; removed
+# even when a crash keeps a target from cleaning up after itself.
+scratch_parent=/tmp
+if [ -w /dev/shm ]; then scratch_parent=/dev/shm; fi
+TMPDIR=$(mktemp -d "$scratch_parent/bcfuzz-run.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 artifacts="$build_dir/fuzz-artifacts"
 work="$build_dir/fuzz-work"
 mkdir -p "$artifacts"
