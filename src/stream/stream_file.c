@@ -114,6 +114,9 @@ fail:
 static int hook_append(void *ctx, void *ext, const struct stream_record *rec)
 {
     struct file_sess *fs = ext;
+    int rc;
+    if (fs->log_fd < 0 && (rc = sf_open_log(fs)) < 0)
+        return rc;
     uint8_t hdr[LOG_HEADER_BYTES];
     sf_encode_header(rec, hdr);
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)rec->data, rec->len}};
@@ -260,7 +263,15 @@ static void flush_visit(void *ctx, const struct stream_mem_view *v)
     if (!fc->all && fs->log_bytes >= COMPACT_MIN_LOG_BYTES && pending <= fs->log_bytes &&
         (fs->log_bytes - pending) * 100 >= fs->log_bytes * COMPACT_MIN_PROCESSED_PERCENT)
         compact(fs, v);
-    if (!fs->dirty && !fc->all)
+    if (v->ended && v->pending_records == 0 && !fs->dirty && fs->log_fd >= 0) {
+        /* An ended, processed session keeps its files for the retention, but
+         * not an open descriptor: a server that ran thousands of sessions
+         * would run out of them. A late record opens the log again. */
+        close(fs->log_fd);
+        fs->log_fd = -1;
+        return;
+    }
+    if ((!fs->dirty && !fc->all) || fs->log_fd < 0)
         return;
     if (fc->n == fc->cap) {
         fc->cap = fc->cap ? 2 * fc->cap : 16;

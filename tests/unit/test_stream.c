@@ -5,6 +5,7 @@
 /* nftw */
 #define _XOPEN_SOURCE 700
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -690,6 +691,48 @@ static void test_compaction(void)
     stream_close(s);
 }
 
+static size_t open_fds(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Ended, processed sessions keep their files but no descriptor, and a late
+ * record still lands in the log. */
+static void test_ended_sessions_release_fds(void)
+{
+    enum { SESSIONS = 64 };
+    char dir[512], id[32];
+    struct stream_params p;
+    stream_default_params(&p);
+    p.fsync_interval_ms = 10;
+    struct stream *s = open_fresh("file", &p, dir, sizeof(dir));
+    size_t before = open_fds();
+    for (int i = 0; i < SESSIONS; i++) {
+        uint64_t seq;
+        snprintf(id, sizeof id, "done-%d", i);
+        ASSERT_OK(stream_append(s, id, STREAM_KIND_AUDIO, chunk(i), CHUNK_BYTES, &seq));
+        ASSERT_OK(stream_checkpoint(s, id, seq, NULL, 0));
+        stream_session_ended(s, id);
+    }
+    int steps = 0;
+    while (open_fds() > before + SESSIONS / 2 && steps++ < WAIT_MAX_STEPS)
+        bc_sleep_us(WAIT_STEP_US);
+    ASSERT_LT(open_fds(), before + SESSIONS / 2);
+    uint64_t seq = 0;
+    ASSERT_OK(stream_append(s, "done-0", STREAM_KIND_AUDIO, chunk(1), CHUNK_BYTES, &seq));
+    ASSERT_EQ(seq, 2);
+    stream_close(s);
+    s = reopen(dir, &p);
+    expect_record(s, "done-0", 1, 2, chunk(1), CHUNK_BYTES);
+    stream_close(s);
+}
+
 static void run_common(const char *scheme)
 {
     test_order(scheme);
@@ -719,6 +762,7 @@ int main(void)
     test_crash();
     test_retention();
     test_compaction();
+    test_ended_sessions_release_fds();
     printf("stream file://: durability tests passed\n");
 
     nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
