@@ -280,6 +280,7 @@ static void fuzz_world_end(struct fuzz_world *w)
         srv->sessions = next;
     }
     session_end(srv->registry, w->id, NULL);
+    gw_rate_free(srv); /* every input starts with a full allowance */
     delivery_free(srv->bus);
     stream_close(srv->stream);
     srv->bus = NULL;
