@@ -208,11 +208,11 @@ async def send_talk(ws, talk, frame_bytes):
     return len(audio) // 2
 
 
-def run_with_server(name, test, extra=()):
-    """Starts a server from the binary named on the command line, runs
-    test(server), then stops the server, which must exit cleanly. On any
-    failure prints the end of the server's log; always removes its files."""
-    server = Server(sys.argv[1], extra=extra).start()
+def with_server(binary, test, extra=()):
+    """Starts a server from binary, runs test(server), then stops the server,
+    which must exit cleanly. On any failure prints the end of the server's
+    log; always removes its files."""
+    server = Server(binary, extra=extra).start()
     try:
         test(server)
         server.stop()
@@ -221,6 +221,12 @@ def run_with_server(name, test, extra=()):
         raise
     finally:
         server.cleanup()
+
+
+def run_with_server(name, test, extra=()):
+    """with_server for the binary named on the command line, then the
+    test's closing line."""
+    with_server(sys.argv[1], test, extra)
     print("%s: all passed" % name)
 
 

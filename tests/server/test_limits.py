@@ -10,7 +10,7 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Server, check, fail  # noqa: E402
+from harness import Server, check, fail, with_server  # noqa: E402
 from rawhttp import exchange  # noqa: E402
 
 RATE = 20
@@ -127,15 +127,7 @@ def main():
     binary = sys.argv[1]
     for extra, test in [(["--session-rate", str(RATE)], rate_test),
                         (["--idle-session-s", str(IDLE_S)], lambda s: asyncio.run(idle_test(s)))]:
-        server = Server(binary, extra=extra).start()
-        try:
-            test(server)
-            server.stop()
-        except BaseException:
-            server.dump_log()
-            raise
-        finally:
-            server.cleanup()
+        with_server(binary, test, extra)
     restart_test(binary)
     print("limits: all passed")
 
