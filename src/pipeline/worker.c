@@ -291,6 +291,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
                 ws->store_failed = rc;
             return 1;
         }
+    }
+    if (ev->final || ev->chunk >= 0) { /* the speech about to be synthesized */
         pthread_mutex_lock(&ws->out_lock);
         struct lang_output *o = output_for(ws, ev->lang);
         if (o) {
@@ -304,6 +306,7 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
     cJSON_AddNumberToObject(json, "seq", (double)origin.seq);
     cJSON_AddNumberToObject(json, "append_ms", (double)origin.append_ms);
     cJSON_AddBoolToObject(json, "replay", 0);
+    protocol_caption_committed(json, ev->committed, ev->chunk);
     publish_json(ws, ev->lang, json, is_source, false);
     cJSON_Delete(json);
     return 0;
@@ -316,7 +319,7 @@ static void on_audio(struct worker_session *ws, const struct pipeline_event *ev)
     struct lang_output *o = output_for(ws, ev->lang);
     if (o && ev->type == PIPELINE_AUDIO_START) {
         const struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
-        speech_out_start(o->speech, ev->utterance, ev->sample_rate,
+        speech_out_start(o->speech, ev->utterance, ev->chunk, ev->sample_rate,
                          m->utterance == ev->utterance ? &m->timing : NULL);
     } else if (o && ev->type == PIPELINE_AUDIO) {
         speech_out_samples(o->speech, ev->pcm, ev->n_samples);
