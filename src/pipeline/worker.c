@@ -79,6 +79,7 @@ struct worker_session {
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
     int64_t langs_checked_us;
+    enum session_mode mode; /* from the registry, fixed when the session was created */
     pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
     struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
     size_t n_outputs;
@@ -351,6 +352,7 @@ static void refresh_languages(struct worker_pool *pool, struct worker_session *w
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     if (session_get(pool->registry, ws->id, &info) < 0)
         return;
+    ws->mode = info.mode;
     size_t n = session_languages(pool->registry, &info, langs, SESSION_TARGETS_MAX);
     size_t m = 0;
     int changed = 0;
@@ -383,6 +385,8 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
     int rc = pipeline_new(&pool->engines, langs, ws->n_langs, sink, ws, &ws->pipeline);
     if (rc < 0)
         return rc;
+    pipeline_set_mode(ws->pipeline, ws->mode == SESSION_MODE_SIMULTANEOUS ? PIPELINE_SIMULTANEOUS
+                                                                          : PIPELINE_SENTENCE);
     struct resume_state state = {0};
     size_t state_len = 0;
     stream_checkpoint_get(pool->stream, ws->id, &ws->seq, &state, &state_len);
