@@ -181,7 +181,8 @@ void pipeline_simul_tick(struct pipeline *p, struct pipeline_simul *s, int64_t p
         return;
     char *chunk = NULL;
     if (chunker_tick(s->chunker, samples_to_ms(position), &chunk)) {
-        struct asr_hyp hyp = {s->last_text, s->utterance, s->start_sample, position, 0};
+        struct asr_hyp hyp = {.text = s->last_text, .utterance = s->utterance,
+                              .start_sample = s->start_sample, .end_sample = position};
         commit(p, s, &hyp, chunk);
     }
     free(chunk);
