@@ -47,6 +47,7 @@ struct asr_stream {
     struct asr_callbacks cb;
     int64_t position;            /* samples fed */
     int64_t utt_start_sample;
+    int64_t stream_start_sample; /* where the decoder's frame 0 is: 0, or the resume position */
     int64_t last_end_sample;
     int64_t next_partial_sample;
     int in_utterance;            /* VAD flagged speech since the last final */
@@ -243,7 +244,7 @@ static void report_partial(struct asr_stream *s)
 }
 
 /* Where each word of the final hypothesis ended, for the words
- * normalize_text keeps; frames count from the utterance's start. */
+ * normalize_text keeps; frames count from the decoder's stream start. */
 static size_t word_ends(struct asr_stream *s, int64_t *ends, size_t max)
 {
     size_t n = 0;
@@ -257,7 +258,7 @@ static size_t word_ends(struct asr_stream *s, int64_t *ends, size_t max)
         }
         int sf, ef;
         ps_seg_frames(seg, &sf, &ef);
-        ends[n++] = s->utt_start_sample + (int64_t)(ef + 1) * ASR_SAMPLES_PER_FRAME;
+        ends[n++] = s->stream_start_sample + (int64_t)(ef + 1) * ASR_SAMPLES_PER_FRAME;
     }
     return n;
 }
@@ -354,6 +355,7 @@ int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance
     if (s->position != 0 || position < 0 || next_utterance < 0)
         return BC_ESTATE;
     s->position = position;
+    s->stream_start_sample = position;
     s->last_end_sample = position;
     s->utterance_index = next_utterance;
     return 0;
