@@ -21,6 +21,20 @@ static const char *const clause_words[] = {
     "since", "unless", "until", "whether", "then",    "however",
 };
 
+/* Words that lean on the next one (articles, prepositions, possessives,
+ * auxiliaries, subject pronouns): a chunk cut after them would be
+ * translated without what they belong to ("more | amiable woman" comes
+ * out in the wrong order), so a cut moves back before them. */
+static const char *const dangling_words[] = {
+    "the",   "a",     "an",    "of",    "to",    "in",   "on",    "at",    "for",   "with",
+    "by",    "from",  "into",  "about", "as",    "than", "his",   "her",   "its",   "their",
+    "my",    "your",  "our",   "this",  "these", "those", "very", "more",  "most",  "less",
+    "not",   "no",    "some",  "any",   "each",  "every", "such", "own",   "is",    "are",
+    "was",   "were",  "be",    "been",  "being", "have",  "has",  "had",   "will",  "would",
+    "can",   "could", "shall", "should", "may",  "might", "must", "do",    "does",  "did",
+    "he",    "she",   "it",    "they",  "we",    "i",     "you",  "mister", "mr",
+};
+
 /* One hypothesis split into words; the words point into buf. */
 struct words {
     char *buf;
@@ -40,13 +54,23 @@ struct chunker {
     int chunks;
 };
 
-static bool is_clause_word(const char *w)
+static bool in_list(const char *w, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < sizeof clause_words / sizeof clause_words[0]; i++) {
-        if (strcmp(w, clause_words[i]) == 0)
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(w, list[i]) == 0)
             return true;
     }
     return false;
+}
+
+static bool is_clause_word(const char *w)
+{
+    return in_list(w, clause_words, sizeof clause_words / sizeof clause_words[0]);
+}
+
+static bool is_dangling(const char *w)
+{
+    return in_list(w, dangling_words, sizeof dangling_words / sizeof dangling_words[0]);
 }
 
 static void words_release(struct words *ws)
@@ -158,6 +182,15 @@ static size_t align(const struct chunker *c, const struct words *h)
     return best;
 }
 
+/* Where a chunk [from, to) of h ends once words that lean on the next one
+ * are left for the next chunk; from when every word does. */
+static size_t trim_dangling(const struct words *h, size_t from, size_t to)
+{
+    while (to > from && is_dangling(h->w[to - 1]))
+        to--;
+    return to;
+}
+
 /* Commits words [from, to) of the newest partial as a chunk. */
 static int commit(struct chunker *c, size_t from, size_t to, char **chunk)
 {
@@ -218,7 +251,13 @@ int chunker_partial(struct chunker *c, int utterance, const char *text, int64_t 
     }
     if (!cut && stable >= limit)
         cut = limit;
-    return cut ? commit(c, base, cut, chunk) : 0;
+    size_t min_cut = base + (size_t)c->params.min_words;
+    if (cut)
+        cut = trim_dangling(h, base, cut);
+    /* Leaning words all the way back: a longer chunk rather than none. */
+    if (cut && cut < min_cut && stable >= limit)
+        cut = trim_dangling(h, base, stable);
+    return cut >= min_cut ? commit(c, base, cut, chunk) : 0;
 }
 
 int chunker_tick(struct chunker *c, int64_t at_ms, char **chunk)
@@ -228,7 +267,8 @@ int chunker_tick(struct chunker *c, int64_t at_ms, char **chunk)
         return 0;
     const struct words *h = &c->hist[0];
     size_t base = align(c, h);
-    return h->n > base ? commit(c, base, h->n, chunk) : 0;
+    size_t cut = trim_dangling(h, base, h->n);
+    return cut > base ? commit(c, base, cut, chunk) : 0;
 }
 
 void chunker_rest(const struct chunker *c, const char *text, char **rest)

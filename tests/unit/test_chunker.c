@@ -94,6 +94,22 @@ static void test_min_words(void)
     chunker_free(c);
 }
 
+/* A chunk does not end on a word that leans on the next one. */
+static void test_dangling(void)
+{
+    struct chunker *c = make();
+    ASSERT(partial(c, 0, "he had married a more amiable", 100) == NULL);
+    /* Five words would end on "more": the cut moves back before "a more". */
+    expect_chunk(partial(c, 0, "he had married a more amiable woman", 200), "he had married");
+    char *chunk = NULL;
+    /* A pause after "of the" commits up to the last word that stands alone. */
+    ASSERT(partial(c, 1, "the end of the", 1000) == NULL);
+    ASSERT_EQ(chunker_tick(c, 1000 + CHUNKER_DEFAULT_PAUSE_MS, &chunk), 1);
+    expect_chunk(chunk, "the end");
+    ASSERT_STR_EQ(chunker_committed(c), "the end");
+    chunker_free(c);
+}
+
 /* A hypothesis unchanged for the pause commits all its words. */
 static void test_pause(void)
 {
@@ -220,6 +236,7 @@ int main(void)
     test_clause_word();
     test_min_words();
     test_pause();
+    test_dangling();
     test_final();
     test_never_retracts();
     test_new_utterance();
