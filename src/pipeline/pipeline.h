@@ -1,6 +1,7 @@
 /* The per-session processing chain: speech in, then for every active
- * language live captions (partials and finals) and, on finals, synthesized
- * speech. One pipeline per audio stream.
+ * language live captions (partials and finals) and synthesized speech: on
+ * finals in sentence mode, on each committed chunk and the final's
+ * remainder in simultaneous mode. One pipeline per audio stream.
  *
  * Threads: pipeline_feed/flush/set_languages are called by one thread at a
  * time (the session's worker). The sink runs on that thread for captions
