@@ -1,12 +1,13 @@
 /* Simultaneous mode: the chunker commits stable words of the utterance in
  * progress; each chunk is translated and spoken at once, and the final
- * only completes what the chunks did not carry. Apertium translates a
- * clause alone with the same words as within its sentence (measured), so
- * chunks are translated without context. */
+ * only completes what the chunks did not carry. A chunk is translated with
+ * the sentence so far as context when the engine keeps the words already
+ * committed (Apertium, being local, mostly does), else alone. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pipeline/chunker.h"
 #include "pipeline/pipeline_internal.h"
@@ -104,6 +105,31 @@ static void translate_piece(struct pipeline *p, const char *lang, const char *te
         (*out)[0] = (char)tolower((unsigned char)(*out)[0]);
 }
 
+/* The translation of `source` (the sentence so far, new words last) after
+ * `done`, the translation committed for what came before them, when the
+ * engine's translation of all of it starts with `done` (letter case aside);
+ * else NULL. With context, agreement and word choice follow the sentence
+ * ("to do for them": "de hacer para ellos", not "a hacer para les"). */
+static char *translate_in_context(struct pipeline *p, const char *lang, const char *source,
+                                  const char *done)
+{
+    size_t n = strlen(done);
+    if (!n)
+        return NULL;
+    char *all = NULL;
+    char *piece = NULL;
+    if (pipeline_translate(p, lang, source, &all) == 0 && strncasecmp(all, done, n) == 0 &&
+        all[n] == ' ') {
+        const char *rest = all + n;
+        while (*rest == ' ')
+            rest++;
+        if (*rest)
+            piece = bc_strdup(rest);
+    }
+    free(all);
+    return piece;
+}
+
 /* Captions of a partial in every language: committed text first, then the
  * words after it. chunk >= 0 when this partial committed that chunk. */
 static void emit_partial(struct pipeline *p, struct pipeline_simul *s, const struct asr_hyp *hyp,
@@ -145,7 +171,9 @@ static void commit(struct pipeline *p, struct pipeline_simul *s, const struct as
         struct lang_committed *l = committed_in(s, pipeline_lang(p, i), index == 0);
         if (!l)
             continue;
-        translate_piece(p, l->lang, chunk, index > 0, &pieces[i]);
+        pieces[i] = translate_in_context(p, l->lang, chunker_committed(s->chunker), l->text);
+        if (!pieces[i])
+            translate_piece(p, l->lang, chunk, index > 0, &pieces[i]);
         char *grown = join2(l->text, pieces[i]);
         free(l->text);
         l->text = grown;
@@ -205,8 +233,9 @@ void pipeline_simul_final(struct pipeline *p, struct pipeline_simul *s, const st
         struct lang_committed *l = committed_in(s, lang, 0);
         /* A language that joined mid-utterance gets all of it now. */
         const char *todo = l ? rest : full;
-        char *piece = NULL;
-        translate_piece(p, lang, todo, l && l->text[0], &piece);
+        char *piece = l && rest[0] ? translate_in_context(p, lang, full, l->text) : NULL;
+        if (!piece)
+            translate_piece(p, lang, todo, l && l->text[0], &piece);
         char *text = join2(l ? l->text : "", piece);
         int delivered_before = pipeline_emit_caption(p, lang, &whole, text, 1, NULL, -1);
         if (!delivered_before)
