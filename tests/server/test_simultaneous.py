@@ -29,10 +29,10 @@ def create(server, mode):
     return server.request("POST", "/api/sessions", body)
 
 
-async def listen(server, sid, messages, ready):
-    """Appends every message of the Spanish listener socket, in order: dicts
+async def listen(server, sid, messages, ready, codec):
+    """Appends every message of a Spanish listener socket, in order: dicts
     for JSON, ("audio", n_bytes) for binary frames, until "ended"."""
-    url = "%s/ws/listen/%s?lang=es" % (server.ws_url, sid)
+    url = "%s/ws/listen/%s?lang=es&codec=%s" % (server.ws_url, sid, codec)
     async with websockets.connect(url, max_size=None) as ws:
         ready.set()
         async for raw in ws:
@@ -45,11 +45,16 @@ async def listen(server, sid, messages, ready):
                 return
 
 
-async def run_session(server, session, speak):
-    messages = []
-    ready = asyncio.Event()
-    listener = asyncio.ensure_future(listen(server, session["id"], messages, ready))
+async def run_session(server, session, speak, codec="pcm16"):
+    """The messages of a PCM16 listener, and of an Opus one when codec is "opus"."""
+    messages, opus = [], []
+    ready, opus_ready = asyncio.Event(), asyncio.Event()
+    listener = asyncio.ensure_future(listen(server, session["id"], messages, ready, "pcm16"))
     await asyncio.wait_for(ready.wait(), TIMEOUT_S)
+    if codec == "opus":
+        opus_listener = asyncio.ensure_future(
+            listen(server, session["id"], opus, opus_ready, "opus"))
+        await asyncio.wait_for(opus_ready.wait(), TIMEOUT_S)
     await speak()
     await asyncio.sleep(0)
     status, _ = await asyncio.get_running_loop().run_in_executor(
@@ -57,6 +62,9 @@ async def run_session(server, session, speak):
                                      {"Authorization": "Bearer " + session["speaker_token"]}))
     check(status == 204, "session ended")
     await asyncio.wait_for(listener, TIMEOUT_S)
+    if codec == "opus":
+        await asyncio.wait_for(opus_listener, TIMEOUT_S)
+        return messages, opus
     return messages
 
 
@@ -122,6 +130,38 @@ def audio_chunks(messages, items):
     return chunks
 
 
+def check_audio_framing(messages, codec):
+    """Every binary frame lies between an audio_start and its audio_end, which
+    name the same utterance and chunk; chunks of an utterance come in order,
+    one after the other, never interleaved. PCM16: each chunk's frames hold
+    exactly the samples its audio_end counts (nothing lost, nothing extra)."""
+    current, n_bytes, last_chunk = None, 0, {}
+    for m in messages:
+        if isinstance(m, tuple):
+            check(current is not None, "%s audio frame inside a chunk" % codec)
+            n_bytes += m[1]
+            continue
+        if m.get("type") == "audio_start":
+            check(current is None, "%s: a chunk starts after the previous one ended" % codec)
+            current, n_bytes = m, 0
+            utt, chunk = m["utterance"], m.get("chunk", 0)
+            check(chunk == last_chunk.get(utt, -1) + 1,
+                  "%s: utterance %d chunk %d follows chunk %d" % (codec, utt, chunk,
+                                                                 last_chunk.get(utt, -1)))
+            last_chunk[utt] = chunk
+        elif m.get("type") == "audio_end":
+            check(current is not None and m["utterance"] == current["utterance"] and
+                  m.get("chunk") == current.get("chunk"), "%s: audio_end closes its chunk" % codec)
+            if codec == "pcm16":
+                check(n_bytes == 2 * m["samples"],
+                      "pcm16 chunk %s: %d bytes for %d samples" % (m.get("chunk"), n_bytes,
+                                                                    m["samples"]))
+            else:
+                check(n_bytes > 0 and m["samples"] > 0, "opus chunk carries packets")
+            current = None
+    return last_chunk
+
+
 def check_simultaneous(messages):
     utterances = by_utterance(messages)
     check(utterances, "the listener got captions")
@@ -174,13 +214,18 @@ def test(server):
             await ws.send(json.dumps({"type": "end"}))
 
     async def both():
-        simul = await run_session(server, session, lambda: asyncio.wait_for(speak_talk(),
-                                                                            TIMEOUT_S))
+        simul, opus = await run_session(
+            server, session, lambda: asyncio.wait_for(speak_talk(), TIMEOUT_S), "opus")
         check_simultaneous(simul)
+        pcm_chunks = check_audio_framing(simul, "pcm16")
+        opus_chunks = check_audio_framing(opus, "opus")
+        check(pcm_chunks == opus_chunks,
+              "Opus listeners get the same chunks: %s, %s" % (pcm_chunks, opus_chunks))
         status, plain = create(server, "sentence")
         check(status == 201, "a sentence session")
         sentence = await run_session(server, plain, lambda: speak_raw(server, plain))
         check_sentence(sentence)
+        check_audio_framing(sentence, "pcm16")
 
     asyncio.run(both())
 
