@@ -5,7 +5,8 @@
  *     word (the recognizer's segmentation) to when a listener starts
  *     hearing the audio that carries it; mean and p95
  *   sentence start -> first translated audio: mean
- *   end of speech -> start of the utterance's last audio: p95
+ *   end of speech -> start of the utterance's last audio: p95, as heard
+ *     (after the audio queued before it) and as it arrived
  *   content words (5+ bytes) of the reference transcript's translation
  *     found in the translated finals: the quality guard
  *   CPU of this process per second of audio (the translator's child
@@ -285,7 +286,7 @@ static double p95(double *v, size_t n)
 }
 
 struct report {
-    double evs_mean, evs_p95, first_mean, last_p95, content_kept, cpu_per_s;
+    double evs_mean, evs_p95, first_mean, last_p95, last_arrival_p95, content_kept, cpu_per_s;
     size_t words, chunks;
 };
 
@@ -330,6 +331,7 @@ static void measure(const struct refs *refs, const struct run *run, const char *
         cap += refs->utt[u].n_words;
     double *evs = bc_calloc(cap, sizeof *evs), *first = bc_calloc(SIMUL_UTT_MAX, sizeof *first);
     double *last = bc_calloc(SIMUL_UTT_MAX, sizeof *last);
+    double *arrival = bc_calloc(SIMUL_UTT_MAX, sizeof *arrival);
     size_t n_evs = 0, n_first = 0, n_last = 0;
     for (int u = 0; u < refs->n; u++) {
         const struct ref_utt *ref = &refs->utt[u];
@@ -345,8 +347,11 @@ static void measure(const struct refs *refs, const struct run *run, const char *
                 tail = (int)i;
         if (head >= 0)
             first[n_first++] = play[head] - (double)ref->start_sample / ASR_RATE_HZ;
-        if (tail >= 0)
-            last[n_last++] = play[tail] - (double)ref->end_sample / ASR_RATE_HZ;
+        if (tail >= 0) {
+            double end_s = (double)ref->end_sample / ASR_RATE_HZ;
+            arrival[n_last] = (double)run->seg[tail].first_audio_us / US_PER_S - end_s;
+            last[n_last++] = play[tail] - end_s;
+        }
     }
     r->words = n_evs;
     r->chunks = run->n_seg;
@@ -354,12 +359,14 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     r->evs_p95 = p95(evs, n_evs);
     r->first_mean = mean(first, n_first);
     r->last_p95 = p95(last, n_last);
+    r->last_arrival_p95 = p95(arrival, n_last);
     r->content_kept = content_kept(reference, run->finals);
     r->cpu_per_s = cpu / audio_s;
     free(play);
     free(evs);
     free(first);
     free(last);
+    free(arrival);
 }
 
 /* The reference transcript of the five clips, translated sentence by sentence. */
@@ -443,6 +450,8 @@ int main(int argc, char **argv)
            reports[0].first_mean, reports[1].first_mean);
     printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio p95 (s)", reports[0].last_p95,
            reports[1].last_p95);
+    printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio arrives p95 (s)",
+           reports[0].last_arrival_p95, reports[1].last_arrival_p95);
     printf("%-44s %11.0f%% %11.0f%%\n", "reference content words kept",
            100 * reports[0].content_kept, 100 * reports[1].content_kept);
     printf("%-44s %12.3f %12.3f\n", "CPU s per s of audio (this process)", reports[0].cpu_per_s,
