@@ -238,7 +238,8 @@ static void report_partial(struct asr_stream *s)
     snprintf(s->last_partial, sizeof s->last_partial, "%s", text);
     s->utterance_has_text = 1;
     if (s->cb.on_partial) {
-        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, s->position, 0, NULL, 0};
+        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, s->position, 0,
+                              NULL, 0};
         s->cb.on_partial(s->cb.user_data, &hyp);
     }
 }
