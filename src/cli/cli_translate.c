@@ -89,6 +89,9 @@ static int sink(void *user_data, const struct pipeline_event *ev)
     int li = lang_index(job, ev->lang);
     switch (ev->type) {
     case PIPELINE_CAPTION:
+        /* Simultaneous mode speaks an utterance from its first chunk on. */
+        if (ev->chunk == 0 && li >= 0)
+            job->utterance_start_ms[li] = ev->start_ms;
         if (!ev->final || !ev->text[0])
             break;
         print_caption(job, ev);
@@ -170,7 +173,8 @@ static int write_outputs(struct translate_job *job, const char *dir, int with_sp
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: babelcast translate INPUT [--to LANGS] [--out DIR] [--no-speech]\n"
+            "usage: babelcast translate INPUT [--to LANGS] [--out DIR]\n"
+            "                           [--no-speech] [--mode MODE]\n"
             "\n"
             "Recognizes English speech in INPUT (WAV of any common encoding, or .raw PCM16\n"
             "16 kHz mono), translates each utterance and writes, per language, NAME.LANG.vtt,\n"
@@ -181,6 +185,8 @@ static void usage(FILE *out)
             "                 see babelcast languages\n"
             "  --out DIR      output directory (default: the current one)\n"
             "  --no-speech    captions only, no synthesized audio\n"
+            "  --mode MODE    sentence (default) or simultaneous: speak clauses as they\n"
+            "                 settle, before each sentence ends\n"
             "  -q, --quiet    print nothing but errors\n",
             TRANSLATE_DEFAULT_LANGS);
 }
@@ -219,18 +225,27 @@ int cli_translate(int argc, char **argv)
     static const struct option options[] = {
         {"to", required_argument, NULL, 't'},   {"out", required_argument, NULL, 'o'},
         {"no-speech", no_argument, NULL, 'n'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"mode", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *to = TRANSLATE_DEFAULT_LANGS, *out_dir = ".";
     int with_speech = 1, quiet = 0, opt;
+    enum pipeline_mode mode = PIPELINE_SENTENCE;
     optind = 1;
     opterr = 0; /* one-line errors of our own below */
-    while ((opt = getopt_long(argc, argv, "t:o:nqh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:o:m:nqh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
         case 'o': out_dir = optarg; break;
         case 'n': with_speech = 0; break;
         case 'q': quiet = 1; break;
+        case 'm':
+            if (strcmp(optarg, "simultaneous") == 0)
+                mode = PIPELINE_SIMULTANEOUS;
+            else if (strcmp(optarg, "sentence") != 0)
+                return cli_fail(CLI_EXIT_USAGE, "--mode is sentence or simultaneous; got '%s'",
+                                optarg);
+            break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: return cli_bad_option("translate", argv[optind - 1]);
         }
@@ -294,6 +309,7 @@ int cli_translate(int argc, char **argv)
         cli_fail(CLI_EXIT_FAILURE, "could not start speech recognition");
         goto done;
     }
+    pipeline_set_mode(p, mode);
     if (feed_all(p, &pcm, job.show_progress) < 0) {
         cli_fail(CLI_EXIT_FAILURE, "speech recognition failed on %s", input);
         goto done;

@@ -34,6 +34,10 @@ struct asr_hyp {
     int64_t start_sample;  /* first sample of the utterance's speech */
     int64_t end_sample;    /* final: last sample of speech; partial: samples fed so far */
     int forced;            /* final only: 1 when cut by utterance_max_ms or a flush */
+    /* Final only (else NULL, 0): where each word of text ended, in samples
+     * of the input timeline; n_words may be less than the words of text. */
+    const int64_t *word_end_samples;
+    size_t n_words;
 };
 
 /* Called on the thread that calls asr_stream_feed/asr_stream_flush.

@@ -47,6 +47,7 @@ struct asr_stream {
     struct asr_callbacks cb;
     int64_t position;            /* samples fed */
     int64_t utt_start_sample;
+    int64_t stream_start_sample; /* where the decoder's frame 0 is: 0, or the resume position */
     int64_t last_end_sample;
     int64_t next_partial_sample;
     int in_utterance;            /* VAD flagged speech since the last final */
@@ -237,9 +238,30 @@ static void report_partial(struct asr_stream *s)
     snprintf(s->last_partial, sizeof s->last_partial, "%s", text);
     s->utterance_has_text = 1;
     if (s->cb.on_partial) {
-        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, s->position, 0};
+        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, s->position, 0,
+                              NULL, 0};
         s->cb.on_partial(s->cb.user_data, &hyp);
     }
+}
+
+/* Where each word of the final hypothesis ended, for the words
+ * normalize_text keeps; frames count from the decoder's stream start. */
+static size_t word_ends(struct asr_stream *s, int64_t *ends, size_t max)
+{
+    size_t n = 0;
+    for (ps_seg_t *seg = ps_seg_iter(s->ps); seg; seg = ps_seg_next(seg)) {
+        const char *w = ps_seg_word(seg);
+        if (!w || w[0] == '<' || w[0] == '[')
+            continue;
+        if (n == max) {
+            ps_seg_free(seg);
+            break;
+        }
+        int sf, ef;
+        ps_seg_frames(seg, &sf, &ef);
+        ends[n++] = s->stream_start_sample + (int64_t)(ef + 1) * ASR_SAMPLES_PER_FRAME;
+    }
+    return n;
 }
 
 static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
@@ -251,7 +273,10 @@ static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
     if (end_sample < s->utt_start_sample)
         end_sample = s->utt_start_sample;
     if ((text[0] || s->utterance_has_text) && s->cb.on_final) {
-        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, end_sample, forced};
+        int64_t ends[ASR_TEXT_MAX / 2];
+        struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, end_sample, forced,
+                              ends, 0};
+        hyp.n_words = word_ends(s, ends, sizeof ends / sizeof ends[0]);
         s->cb.on_final(s->cb.user_data, &hyp);
     }
     if (text[0] || s->utterance_has_text)
@@ -331,6 +356,7 @@ int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance
     if (s->position != 0 || position < 0 || next_utterance < 0)
         return BC_ESTATE;
     s->position = position;
+    s->stream_start_sample = position;
     s->last_end_sample = position;
     s->utterance_index = next_utterance;
     return 0;

@@ -182,6 +182,8 @@ static int post_session(struct gateway *srv, struct conn *c)
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
     const cJSON *targets = cJSON_GetObjectItemCaseSensitive(req, "targets");
     const cJSON *private_ = cJSON_GetObjectItemCaseSensitive(req, "private");
+    const cJSON *mode_ = cJSON_GetObjectItemCaseSensitive(req, "mode");
+    enum session_mode mode = SESSION_MODE_SENTENCE;
     const char *codes[SESSION_TARGETS_MAX];
     size_t n = 0;
     int status = 0;
@@ -196,6 +198,9 @@ static int post_session(struct gateway *srv, struct conn *c)
     } else if (private_ && !cJSON_IsBool(private_)) {
         status = HTTP_BAD_REQUEST, code = "bad_request";
         message = "private must be true or false";
+    } else if (mode_ && session_mode_parse(cJSON_GetStringValue(mode_), &mode) < 0) {
+        status = HTTP_BAD_REQUEST, code = "bad_request";
+        message = "mode must be \"sentence\" or \"simultaneous\"";
     }
     const cJSON *t;
     cJSON_ArrayForEach(t, targets)
@@ -242,11 +247,14 @@ static int post_session(struct gateway *srv, struct conn *c)
         probe_session_refused("too_many_sessions");
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
     }
+    if (rc == 0 && mode != SESSION_MODE_SENTENCE)
+        rc = session_set_mode(srv->registry, info.id, mode);
     if (rc < 0)
         return respond_store_failure(c, rc, NULL);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
+    cJSON_AddStringToObject(json, "mode", session_mode_name(mode));
     char *listen = listen_url(srv, info.id, key);
     char *speak = bc_asprintf("%s/speak/%s", srv->public_url, info.id);
     if (is_private)
@@ -270,6 +278,7 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
     cJSON_AddStringToObject(json, "id", info->id);
     cJSON_AddStringToObject(json, "state", info->state == SESSION_LIVE ? "live" : "ended");
     cJSON_AddStringToObject(json, "source", info->source);
+    cJSON_AddStringToObject(json, "mode", session_mode_name(info->mode));
     cJSON *targets = cJSON_AddArrayToObject(json, "targets");
     for (size_t i = 0; i < info->n_targets; i++)
         cJSON_AddItemToArray(targets, cJSON_CreateString(info->targets[i]));

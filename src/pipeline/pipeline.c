@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "metrics/probes.h"
+#include "pipeline/pipeline_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -28,12 +29,13 @@ struct pipeline {
     size_t n_langs;
     pthread_mutex_t lock; /* guards pending */
     pthread_cond_t idle;
-    int pending;          /* speech syntheses whose last chunk has not arrived */
-    int lagging;          /* input is late: translate finals only */
+    int pending;                   /* speech syntheses whose last chunk has not arrived */
+    int lagging;                   /* input is late: translate finals only */
     int partial_mt_utterance;      /* utterance of the last translated partial */
     int64_t partial_mt_end_sample; /* and where its input ended */
-    double emit_cpu_s; /* CPU time spent translating and emitting, which the
-                          recognizer's callbacks do inside a feed */
+    double emit_cpu_s;             /* CPU time spent translating and emitting, which the
+                                      recognizer's callbacks do inside a feed */
+    struct pipeline_simul *simul;  /* simultaneous mode; NULL in sentence mode */
 };
 
 /* One synthesis request in flight; freed by its last chunk. */
@@ -41,6 +43,7 @@ struct speech_job {
     struct pipeline *p;
     char lang[PIPELINE_LANG_MAX];
     int utterance;
+    int chunk;
     int started;
     size_t n_samples;
     int64_t submitted_us;
@@ -60,8 +63,8 @@ static int64_t samples_to_ms(int64_t samples)
     return samples * MS_PER_SECOND / ASR_RATE_HZ;
 }
 
-static int emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
-                        const char *text, int final)
+int pipeline_emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
+                          const char *text, int final, const char *committed, int chunk)
 {
     struct pipeline_event ev = {
         .type = PIPELINE_CAPTION,
@@ -72,6 +75,8 @@ static int emit_caption(struct pipeline *p, const char *lang, const struct asr_h
         .source_text = hyp->text,
         .start_ms = samples_to_ms(hyp->start_sample),
         .end_ms = samples_to_ms(hyp->end_sample),
+        .chunk = chunk,
+        .committed = committed,
     };
     return p->sink(p->user_data, &ev);
 }
@@ -91,7 +96,8 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     struct speech_job *job = user_data;
     struct pipeline *p = job->p;
     int rate = tts_sample_rate(p->engines.tts);
-    struct pipeline_event ev = {.lang = job->lang, .utterance = job->utterance, .sample_rate = rate};
+    struct pipeline_event ev = {
+        .lang = job->lang, .utterance = job->utterance, .sample_rate = rate, .chunk = job->chunk};
     if (err < 0)
         bc_warn("speech synthesis failed for %s utterance %d: %s", job->lang, job->utterance,
                 bc_strerror(err));
@@ -118,7 +124,8 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     job_done(p);
 }
 
-static void speak(struct pipeline *p, const char *lang, int utterance, const char *text)
+void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chunk,
+                    const char *text)
 {
     if (!p->engines.tts || !text[0])
         return;
@@ -126,6 +133,7 @@ static void speak(struct pipeline *p, const char *lang, int utterance, const cha
     job->p = p;
     snprintf(job->lang, sizeof job->lang, "%s", lang);
     job->utterance = utterance;
+    job->chunk = chunk;
     job->submitted_us = bc_now_us();
     pthread_mutex_lock(&p->lock);
     p->pending++;
@@ -141,7 +149,7 @@ static void speak(struct pipeline *p, const char *lang, int utterance, const cha
 
 /* Partials are translated when the input is on time and the last translated
  * partial of this utterance is PIPELINE_PARTIAL_MT_INTERVAL_MS old. */
-static int translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
+int pipeline_translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
 {
     int64_t interval = (int64_t)PIPELINE_PARTIAL_MT_INTERVAL_MS * ASR_RATE_HZ / MS_PER_SECOND;
     if (p->lagging)
@@ -154,21 +162,41 @@ static int translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
     return 1;
 }
 
+int pipeline_translate(struct pipeline *p, const char *lang, const char *text, char **out)
+{
+    *out = NULL;
+    if (!text[0]) {
+        *out = bc_strdup("");
+        return 0;
+    }
+    int64_t mt_started_us = bc_now_us();
+    int rc = mt_translate(p->engines.mt, lang, text, out);
+    probe_mt(lang, (double)(bc_now_us() - mt_started_us) / US_PER_SECOND);
+    return rc;
+}
+
+size_t pipeline_n_langs(const struct pipeline *p)
+{
+    return p->n_langs;
+}
+
+const char *pipeline_lang(const struct pipeline *p, size_t i)
+{
+    return p->langs[i];
+}
+
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
     double cpu_s = thread_cpu_s();
-    emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final);
-    if (!final && !translate_partial_now(p, hyp)) {
+    pipeline_emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final, NULL, -1);
+    if (!final && !pipeline_translate_partial_now(p, hyp)) {
         p->emit_cpu_s += thread_cpu_s() - cpu_s;
         return;
     }
     for (size_t i = 0; i < p->n_langs; i++) {
         const char *lang = p->langs[i];
         char *translated = NULL;
-        int64_t mt_started_us = bc_now_us();
-        int rc = hyp->text[0] ? mt_translate(p->engines.mt, lang, hyp->text, &translated) : 0;
-        if (hyp->text[0])
-            probe_mt(lang, (double)(bc_now_us() - mt_started_us) / US_PER_SECOND);
+        int rc = pipeline_translate(p, lang, hyp->text, &translated);
         if (rc < 0) {
             /* One failed sentence must not hold up the session: a failed
              * partial is skipped, a failed final goes out empty. */
@@ -177,9 +205,9 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
                 continue;
         }
         const char *text = translated ? translated : "";
-        int delivered_before = emit_caption(p, lang, hyp, text, final);
+        int delivered_before = pipeline_emit_caption(p, lang, hyp, text, final, NULL, -1);
         if (final && !delivered_before)
-            speak(p, lang, hyp->utterance, text);
+            pipeline_speak(p, lang, hyp->utterance, -1, text);
         free(translated);
     }
     p->emit_cpu_s += thread_cpu_s() - cpu_s;
@@ -187,12 +215,26 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
 
 static void on_partial(void *user_data, const struct asr_hyp *hyp)
 {
-    translate_and_emit(user_data, hyp, 0);
+    struct pipeline *p = user_data;
+    if (!p->simul) {
+        translate_and_emit(p, hyp, 0);
+        return;
+    }
+    double cpu_s = thread_cpu_s();
+    pipeline_simul_partial(p, p->simul, hyp);
+    p->emit_cpu_s += thread_cpu_s() - cpu_s;
 }
 
 static void on_final(void *user_data, const struct asr_hyp *hyp)
 {
-    translate_and_emit(user_data, hyp, 1);
+    struct pipeline *p = user_data;
+    if (!p->simul) {
+        translate_and_emit(p, hyp, 1);
+        return;
+    }
+    double cpu_s = thread_cpu_s();
+    pipeline_simul_final(p, p->simul, hyp);
+    p->emit_cpu_s += thread_cpu_s() - cpu_s;
 }
 
 int pipeline_new(const struct pipeline_engines *engines, const char *const *langs, size_t n_langs,
@@ -224,9 +266,20 @@ void pipeline_free(struct pipeline *p)
         return;
     pipeline_wait_idle(p);
     asr_stream_free(p->asr);
+    pipeline_simul_free(p->simul);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+void pipeline_set_mode(struct pipeline *p, enum pipeline_mode mode)
+{
+    if (mode == PIPELINE_SIMULTANEOUS && !p->simul)
+        p->simul = pipeline_simul_new();
+    if (mode == PIPELINE_SENTENCE) {
+        pipeline_simul_free(p->simul);
+        p->simul = NULL;
+    }
 }
 
 void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs)
@@ -260,6 +313,11 @@ int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
 {
     double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
     int rc = asr_stream_feed(p->asr, pcm, n_samples);
+    if (p->simul && rc == 0 && asr_stream_in_utterance(p->asr)) {
+        double tick_cpu_s = thread_cpu_s();
+        pipeline_simul_tick(p, p->simul, asr_stream_position(p->asr));
+        p->emit_cpu_s += thread_cpu_s() - tick_cpu_s;
+    }
     measure_asr(p, cpu_s, emit_s, n_samples);
     return rc;
 }

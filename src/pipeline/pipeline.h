@@ -1,6 +1,7 @@
 /* The per-session processing chain: speech in, then for every active
- * language live captions (partials and finals) and, on finals, synthesized
- * speech. One pipeline per audio stream.
+ * language live captions (partials and finals) and synthesized speech: on
+ * finals in sentence mode, on each committed chunk and the final's
+ * remainder in simultaneous mode. One pipeline per audio stream.
  *
  * Threads: pipeline_feed/flush/set_languages are called by one thread at a
  * time (the session's worker). The sink runs on that thread for captions
@@ -35,6 +36,11 @@ enum pipeline_event_type {
     PIPELINE_AUDIO_END,   /* n_samples: total samples of the utterance's audio */
 };
 
+/* sentence: an utterance is translated and spoken once it is final.
+ * simultaneous: its stable words are committed in chunks while it runs
+ * (pipeline/chunker.h), each translated and spoken at once. */
+enum pipeline_mode { PIPELINE_SENTENCE, PIPELINE_SIMULTANEOUS };
+
 /* Everything is valid only during the sink call. */
 struct pipeline_event {
     enum pipeline_event_type type;
@@ -48,6 +54,13 @@ struct pipeline_event {
     const int16_t *pcm;
     size_t n_samples;
     int sample_rate;
+    /* Simultaneous mode only, else -1 and NULL. Audio events: the chunk
+     * of the utterance they speak (0, 1...; chunks are spoken in order).
+     * Captions: chunk is the chunk this caption commits (-1: none new);
+     * committed is the text committed so far, a prefix of text that no
+     * later caption of the utterance takes back. */
+    int chunk;
+    const char *committed;
 };
 
 /* Returns 0; for a final caption in a target language, nonzero means it was
@@ -63,6 +76,9 @@ int pipeline_new(const struct pipeline_engines *engines, const char *const *lang
                  pipeline_sink sink, void *user_data, struct pipeline **out);
 /* Waits for pending speech synthesis (its sink calls run first), then frees. */
 void pipeline_free(struct pipeline *p);
+
+/* Sentence mode until set. Call between utterances. */
+void pipeline_set_mode(struct pipeline *p, enum pipeline_mode mode);
 
 /* Replaces the active target languages (at most PIPELINE_LANGS_MAX). */
 void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs);

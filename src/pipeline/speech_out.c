@@ -34,6 +34,7 @@ struct opus_job {
     enum opus_job_kind kind;
     struct opus_track *track;
     int utterance;
+    int chunk;
     int sample_rate_hz;
     bool has_timing;
     struct protocol_origin timing;
@@ -52,6 +53,7 @@ struct speech_out {
     bool opus_utterance; /* this utterance is being sent in Opus */
     bool opus_backlog_warned;
     int utterance;
+    int chunk;
     struct wav_writer *archive;
     int64_t unheard_append_ms; /* the utterance's timing until its first audio goes out; 0: none */
 };
@@ -65,6 +67,7 @@ struct speech_out *speech_out_new(const char *session, const char *lang, const c
     o->archive_dir = archive_dir ? bc_strdup(archive_dir) : NULL;
     o->bus = bus;
     o->encoder = encoder;
+    o->chunk = -1;
     o->opus = bc_calloc(1, sizeof *o->opus);
     snprintf(o->opus->session, sizeof o->opus->session, "%s", session);
     snprintf(o->opus->lang, sizeof o->opus->lang, "%s", lang);
@@ -78,6 +81,14 @@ static void publish(struct delivery *bus, const char *session, const char *lang,
     struct delivery_msg *m = delivery_msg_new(session, lang, binary, data, len);
     m->codec = codec;
     delivery_publish(bus, m);
+}
+
+/* Messages of a chunk say which one (simultaneous mode). */
+static cJSON *with_chunk(cJSON *json, int chunk)
+{
+    if (chunk >= 0)
+        cJSON_AddNumberToObject(json, "chunk", chunk);
+    return json;
 }
 
 static void publish_json(struct delivery *bus, const char *session, const char *lang,
@@ -118,10 +129,11 @@ static void run_opus_job(void *arg)
     case OPUS_JOB_START:
         if (track_start(t, job->sample_rate_hz))
             publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
-                         protocol_audio_start(job->utterance, AUDIO_OPUS_RATE_HZ,
-                                              delivery_codec_name(DELIVERY_CODEC_OPUS),
-                                              AUDIO_OPUS_FRAME_MS,
-                                              job->has_timing ? &job->timing : NULL));
+                         with_chunk(protocol_audio_start(job->utterance, AUDIO_OPUS_RATE_HZ,
+                                                         delivery_codec_name(DELIVERY_CODEC_OPUS),
+                                                         AUDIO_OPUS_FRAME_MS,
+                                                         job->has_timing ? &job->timing : NULL),
+                                    job->chunk));
         break;
     case OPUS_JOB_SAMPLES:
         if (t->encoder && audio_opus_encoder_push(t->encoder, job->samples, job->n_samples,
@@ -133,7 +145,7 @@ static void run_opus_job(void *arg)
             size_t opus_samples = 0;
             audio_opus_encoder_finish(t->encoder, publish_opus_packet, t, &opus_samples);
             publish_json(t->bus, t->session, t->lang, DELIVERY_CODEC_OPUS,
-                         protocol_audio_end(job->utterance, opus_samples));
+                         with_chunk(protocol_audio_end(job->utterance, opus_samples), job->chunk));
         }
         break;
     case OPUS_JOB_FREE:
@@ -153,6 +165,7 @@ static struct opus_job *opus_job_new(struct speech_out *o, enum opus_job_kind ki
     job->kind = kind;
     job->track = o->opus;
     job->utterance = o->utterance;
+    job->chunk = o->chunk;
     job->n_samples = n_samples;
     return job;
 }
@@ -188,20 +201,28 @@ static void archive_open(struct speech_out *o, int sample_rate_hz)
     free(session_dir);
 }
 
-void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
+void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample_rate_hz,
                       const struct protocol_origin *timing)
 {
     if (o->speaking) /* the previous utterance never ended */
         speech_out_end(o, 0);
     o->speaking = true;
-    wav_writer_close(o->archive);
-    o->archive = NULL;
+    /* A later chunk of the same utterance goes on in the same file. */
+    bool continues = chunk > 0 && utterance == o->utterance && o->archive;
+    if (!continues) {
+        wav_writer_close(o->archive);
+        o->archive = NULL;
+    }
     o->utterance = utterance;
+    o->chunk = chunk;
     o->unheard_append_ms = timing ? timing->append_ms : 0;
-    archive_open(o, sample_rate_hz);
-    publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
-                 protocol_audio_start(utterance, sample_rate_hz,
-                                      delivery_codec_name(DELIVERY_CODEC_PCM16), 0, timing));
+    if (!continues)
+        archive_open(o, sample_rate_hz);
+    publish_json(
+        o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
+        with_chunk(protocol_audio_start(utterance, sample_rate_hz,
+                                        delivery_codec_name(DELIVERY_CODEC_PCM16), 0, timing),
+                   chunk));
     /* Decided per utterance: a listener who joins mid-utterance missed its
      * start anyway. */
     o->opus_utterance =
@@ -234,10 +255,13 @@ void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n)
 
 void speech_out_end(struct speech_out *o, size_t n_samples)
 {
-    wav_writer_close(o->archive);
-    o->archive = NULL;
+    /* A chunk's file stays open: the next chunk may continue it. */
+    if (o->chunk < 0) {
+        wav_writer_close(o->archive);
+        o->archive = NULL;
+    }
     publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
-                 protocol_audio_end(o->utterance, n_samples));
+                 with_chunk(protocol_audio_end(o->utterance, n_samples), o->chunk));
     if (o->opus_utterance)
         opus_submit(o, opus_job_new(o, OPUS_JOB_END, 0));
     o->opus_utterance = false;

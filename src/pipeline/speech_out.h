@@ -23,8 +23,10 @@ struct speech_out;
  * executor before the bus). */
 struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
                                   struct delivery *bus, struct serial *encoder);
-/* timing may be NULL when unknown. */
-void speech_out_start(struct speech_out *o, int utterance, int sample_rate_hz,
+/* timing may be NULL when unknown. chunk: the utterance's chunk this audio
+ * speaks in simultaneous mode (its messages carry it; the chunks of one
+ * utterance share its archive file), -1 for a whole utterance. */
+void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample_rate_hz,
                       const struct protocol_origin *timing);
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n);
 /* n_samples: the utterance's total at the synthesized rate. */

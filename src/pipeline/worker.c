@@ -79,6 +79,7 @@ struct worker_session {
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
     int64_t langs_checked_us;
+    enum session_mode mode; /* from the registry, fixed when the session was created */
     pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
     struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
     size_t n_outputs;
@@ -291,6 +292,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
                 ws->store_failed = rc;
             return 1;
         }
+    }
+    if (ev->final || ev->chunk >= 0) { /* the speech about to be synthesized */
         pthread_mutex_lock(&ws->out_lock);
         struct lang_output *o = output_for(ws, ev->lang);
         if (o) {
@@ -304,6 +307,7 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
     cJSON_AddNumberToObject(json, "seq", (double)origin.seq);
     cJSON_AddNumberToObject(json, "append_ms", (double)origin.append_ms);
     cJSON_AddBoolToObject(json, "replay", 0);
+    protocol_caption_committed(json, ev->committed, ev->chunk);
     publish_json(ws, ev->lang, json, is_source, false);
     cJSON_Delete(json);
     return 0;
@@ -316,7 +320,7 @@ static void on_audio(struct worker_session *ws, const struct pipeline_event *ev)
     struct lang_output *o = output_for(ws, ev->lang);
     if (o && ev->type == PIPELINE_AUDIO_START) {
         const struct audio_meta *m = &o->meta[ev->utterance % WORKER_AUDIO_META_SLOTS];
-        speech_out_start(o->speech, ev->utterance, ev->sample_rate,
+        speech_out_start(o->speech, ev->utterance, ev->chunk, ev->sample_rate,
                          m->utterance == ev->utterance ? &m->timing : NULL);
     } else if (o && ev->type == PIPELINE_AUDIO) {
         speech_out_samples(o->speech, ev->pcm, ev->n_samples);
@@ -348,6 +352,7 @@ static void refresh_languages(struct worker_pool *pool, struct worker_session *w
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     if (session_get(pool->registry, ws->id, &info) < 0)
         return;
+    ws->mode = info.mode;
     size_t n = session_languages(pool->registry, &info, langs, SESSION_TARGETS_MAX);
     size_t m = 0;
     int changed = 0;
@@ -380,6 +385,8 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
     int rc = pipeline_new(&pool->engines, langs, ws->n_langs, sink, ws, &ws->pipeline);
     if (rc < 0)
         return rc;
+    pipeline_set_mode(ws->pipeline, ws->mode == SESSION_MODE_SIMULTANEOUS ? PIPELINE_SIMULTANEOUS
+                                                                          : PIPELINE_SENTENCE);
     struct resume_state state = {0};
     size_t state_len = 0;
     stream_checkpoint_get(pool->stream, ws->id, &ws->seq, &state, &state_len);

@@ -21,6 +21,15 @@ cJSON *protocol_caption(const char *lang, int utterance, bool final, const char 
     return json;
 }
 
+cJSON *protocol_caption_committed(cJSON *json, const char *committed, int chunk)
+{
+    if (committed)
+        cJSON_AddStringToObject(json, "committed", committed);
+    if (chunk >= 0)
+        cJSON_AddNumberToObject(json, "chunk", chunk);
+    return json;
+}
+
 cJSON *protocol_ready(const char *session, int64_t received_samples)
 {
     cJSON *json = message("ready");
@@ -45,8 +54,8 @@ cJSON *protocol_listeners(const char (*langs)[PROTOCOL_LANG_MAX], const int *cou
     return json;
 }
 
-cJSON *protocol_hello(const char *session, const char *lang, int sample_rate_hz,
-                      const char *codec, int frame_ms, bool voice)
+cJSON *protocol_hello(const char *session, const char *lang, int sample_rate_hz, const char *codec,
+                      int frame_ms, bool voice)
 {
     cJSON *json = message("hello");
     cJSON_AddStringToObject(json, "session", session);

@@ -24,6 +24,11 @@ struct protocol_origin {
  *  source_start_ms, source_end_ms} */
 cJSON *protocol_caption(const char *lang, int utterance, bool final, const char *text,
                         const char *source_text, int64_t start_ms, int64_t end_ms);
+/* Simultaneous mode: adds "committed" (the caption's text that no later
+ * caption of the utterance takes back) when committed is not NULL, and
+ * "chunk" (the chunk of the utterance this caption commits) when chunk >= 0.
+ * Returns json. */
+cJSON *protocol_caption_committed(cJSON *json, const char *committed, int chunk);
 /* To a speaker: {"type":"ready", session, received_samples}. */
 cJSON *protocol_ready(const char *session, int64_t received_samples);
 /* To a speaker: {"type":"ack", received_samples}. */

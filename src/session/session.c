@@ -350,6 +350,36 @@ int session_touch(struct session_registry *reg, const char *id)
     return reg->ops->touch(reg->impl, id, bc_wall_ms());
 }
 
+int session_set_mode(struct session_registry *reg, const char *id, enum session_mode mode)
+{
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    if (mode != SESSION_MODE_SENTENCE && mode != SESSION_MODE_SIMULTANEOUS)
+        return BC_EINVAL;
+    return reg->ops->set_mode(reg->impl, id, mode);
+}
+
+static const char *const mode_names[] = {
+    [SESSION_MODE_SENTENCE] = "sentence",
+    [SESSION_MODE_SIMULTANEOUS] = "simultaneous",
+};
+
+int session_mode_parse(const char *name, enum session_mode *mode)
+{
+    for (size_t i = 0; name && i < sizeof mode_names / sizeof mode_names[0]; i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *mode = (enum session_mode)i;
+            return 0;
+        }
+    }
+    return BC_EINVAL;
+}
+
+const char *session_mode_name(enum session_mode mode)
+{
+    return mode == SESSION_MODE_SIMULTANEOUS ? mode_names[mode] : mode_names[SESSION_MODE_SENTENCE];
+}
+
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max)
 {
     if (!ids || max == 0)

@@ -25,6 +25,9 @@
 #define SESSION_TARGETS_MAX 16
 
 enum session_state { SESSION_LIVE, SESSION_ENDED };
+/* How listeners get the translation: each sentence once it ends, or its
+ * clauses while it goes on (pipeline/chunker.h). */
+enum session_mode { SESSION_MODE_SENTENCE, SESSION_MODE_SIMULTANEOUS };
 
 struct session_limits {
     int max_sessions;              /* live sessions at once; default 64 */
@@ -44,6 +47,7 @@ struct session_info {
     int64_t active_ms;  /* last speaker activity (session_touch), else created_ms */
     int transcript_deleted; /* its captions were deleted (on request or by retention) */
     int is_private;     /* listeners need the listener key (session_check_listener_key) */
+    enum session_mode mode; /* SESSION_MODE_SENTENCE unless set */
 };
 
 struct session_registry;
@@ -97,6 +101,15 @@ int session_end(struct session_registry *reg, const char *id, const char *token)
  * idle sessions are judged by, across every gateway. Returns 0,
  * BC_ENOTFOUND, BC_ESTATE (ended) or BC_EIO. */
 int session_touch(struct session_registry *reg, const char *id);
+/* Sets the translation mode of a live session (new sessions have
+ * SESSION_MODE_SENTENCE). Returns 0, BC_ENOTFOUND, BC_ESTATE (ended),
+ * BC_EINVAL (no such mode) or BC_EIO. */
+int session_set_mode(struct session_registry *reg, const char *id, enum session_mode mode);
+/* "sentence" or "simultaneous": 0 and *mode, else BC_EINVAL. */
+int session_mode_parse(const char *name, enum session_mode *mode);
+/* The name session_mode_parse reads. */
+const char *session_mode_name(enum session_mode mode);
+
 /* Ids of live sessions, oldest first (for recovery after a restart); at
  * most max. 0 when the store cannot be read. */
 size_t session_list_live(struct session_registry *reg, char (*ids)[SESSION_ID_LEN + 1], size_t max);

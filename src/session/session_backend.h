@@ -46,6 +46,8 @@ struct session_ops {
     int (*end)(void *impl, const char *id, int64_t ended_ms);
     /* Sets active_ms of a live session: 0, BC_ESTATE (ended), BC_ENOTFOUND. */
     int (*touch)(void *impl, const char *id, int64_t now_ms);
+    /* Sets the mode of a live session: 0, BC_ESTATE (ended), BC_ENOTFOUND. */
+    int (*set_mode)(void *impl, const char *id, enum session_mode mode);
     size_t (*list_live)(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max);
     int (*listener_join)(void *impl, const char *id, const char *lang);
     void (*listener_leave)(void *impl, const char *id, const char *lang);

@@ -206,9 +206,9 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     rs_key(key, id, RS_INFO_SUFFIX);
     const char *argv[] = {"HMGET",      key,        "source",    "targets",
                           "state",      "created_ms", "ended_ms", "active_ms",
-                          "transcript_deleted", "listener_key"};
+                          "transcript_deleted", "listener_key", "mode"};
     redisReply *reply;
-    int rc = rs_command(r, 10, argv, &reply);
+    int rc = rs_command(r, 11, argv, &reply);
     if (rc < 0)
         return rc;
     const char *source, *targets, *state, *created, *ended;
@@ -233,6 +233,9 @@ static int rs_get(void *impl, const char *id, struct session_info *info)
     info->transcript_deleted = reply_text(reply, 6, &deleted) && strcmp(deleted, "1") == 0;
     const char *key_hash;
     info->is_private = reply_text(reply, 7, &key_hash) && key_hash[0];
+    const char *mode;
+    if (reply_text(reply, 8, &mode) && strtol(mode, NULL, 10) == SESSION_MODE_SIMULTANEOUS)
+        info->mode = SESSION_MODE_SIMULTANEOUS;
     freeReplyObject(reply);
     return 0;
 }
@@ -300,18 +303,28 @@ static int rs_end(void *impl, const char *id, int64_t ended_ms)
     return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
 }
 
-static int rs_touch(void *impl, const char *id, int64_t now_ms)
+/* Sets one field of a live session's hash. */
+static int set_live_field(struct session_redis *r, const char *id, const char *field, int64_t value)
 {
-    struct session_redis *r = impl;
-    char key[RS_KEY_MAX], now[RS_NUMBER_MAX];
+    char key[RS_KEY_MAX], text[RS_NUMBER_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    snprintf(now, sizeof now, "%" PRId64, now_ms);
-    const char *args[] = {key, now};
+    snprintf(text, sizeof text, "%" PRId64, value);
+    const char *args[] = {key, field, text};
     long long answer;
-    int rc = rs_eval_int(r, RS_TOUCH, 1, args, 2, &answer);
+    int rc = rs_eval_int(r, RS_TOUCH, 1, args, 3, &answer);
     if (rc < 0)
         return rc;
     return answer == RS_DONE ? 0 : answer == RS_ENDED ? BC_ESTATE : BC_ENOTFOUND;
+}
+
+static int rs_touch(void *impl, const char *id, int64_t now_ms)
+{
+    return set_live_field(impl, id, "active_ms", now_ms);
+}
+
+static int rs_set_mode(void *impl, const char *id, enum session_mode mode)
+{
+    return set_live_field(impl, id, "mode", (int64_t)mode);
 }
 
 static size_t rs_list_live(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max)
@@ -441,6 +454,7 @@ static const struct session_ops rs_ops = {
     .get = rs_get,
     .token_hash = rs_token_hash,
     .key_hash = rs_key_hash,
+    .set_mode = rs_set_mode,
     .end = rs_end,
     .touch = rs_touch,
     .list_live = rs_list_live,

@@ -48,12 +48,12 @@ static const char delete_transcript_lua[] =
     "redis.call('HSET', KEYS[1], 'transcript_deleted', '1')\n"
     "return " RS_STR(RS_DONE) "\n";
 
-/* KEYS: info. ARGV: now_ms. */
+/* KEYS: info. ARGV: field, value: set on a live session (activity, mode). */
 static const char touch_lua[] =
     "local state = redis.call('HGET', KEYS[1], 'state')\n"
     "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
     "if state ~= '0' then return " RS_STR(RS_ENDED) " end\n"
-    "redis.call('HSET', KEYS[1], 'active_ms', ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "return " RS_STR(RS_DONE) "\n";
 
 /* KEYS: info, listeners. ARGV: lang, max listeners per session. The limit

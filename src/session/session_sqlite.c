@@ -24,7 +24,7 @@ static const char schema_sql[] =
     " source TEXT NOT NULL, targets TEXT NOT NULL, state INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
     " active_ms INTEGER NOT NULL DEFAULT 0, transcript_deleted INTEGER NOT NULL DEFAULT 0,"
-    " listener_key TEXT NOT NULL DEFAULT '');"
+    " listener_key TEXT NOT NULL DEFAULT '', mode INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS captions(session TEXT NOT NULL, lang TEXT NOT NULL,"
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
@@ -35,12 +35,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT] = "INSERT INTO sessions(id, token, source, targets, state, created_ms, ended_ms,"
                   " listener_key) VALUES(?, ?, ?, ?, 0, ?, 0, ?)",
     [ST_GET] = "SELECT source, targets, state, created_ms, ended_ms, max(created_ms, active_ms),"
-               " transcript_deleted, listener_key <> '' FROM sessions WHERE id = ?",
+               " transcript_deleted, listener_key <> '', mode FROM sessions WHERE id = ?",
     [ST_TOKEN] = "SELECT token FROM sessions WHERE id = ?",
     [ST_KEY] = "SELECT listener_key FROM sessions WHERE id = ?",
     [ST_COUNT_LIVE] = "SELECT COUNT(*) FROM sessions WHERE state = 0",
     [ST_END] = "UPDATE sessions SET state = 1, ended_ms = ? WHERE id = ? AND state = 0",
     [ST_TOUCH] = "UPDATE sessions SET active_ms = ? WHERE id = ? AND state = 0",
+    [ST_SET_MODE] = "UPDATE sessions SET mode = ? WHERE id = ? AND state = 0",
     [ST_LIST_LIVE] = "SELECT id FROM sessions WHERE state = 0 ORDER BY created_ms, id LIMIT ?",
     [ST_ADD_CAPTION] = "INSERT OR IGNORE INTO captions(session, lang, utterance, start_ms, end_ms,"
                        " text, source_text) VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -167,6 +168,9 @@ static int get_locked(struct session_sqlite *s, const char *id, struct session_i
         info->active_ms = sqlite3_column_int64(st, 5);
         info->transcript_deleted = sqlite3_column_int(st, 6) != 0;
         info->is_private = sqlite3_column_int(st, 7) != 0;
+        info->mode = sqlite3_column_int(st, 8) == SESSION_MODE_SIMULTANEOUS
+                         ? SESSION_MODE_SIMULTANEOUS
+                         : SESSION_MODE_SENTENCE;
         rc = 0;
     }
     sq_stmt_done(st);
@@ -254,7 +258,7 @@ static int read_hash(struct session_sqlite *s, enum sq_stmt_id which, const char
     return rc;
 }
 
-/* Runs the update of a live session's row (ST_END or ST_TOUCH): 0 when it
+/* Runs the update of a live session's row (ST_END, ST_TOUCH, ST_SET_MODE): 0 when it
  * changed, else BC_ESTATE (ended), BC_ENOTFOUND or BC_EIO. */
 static int sq_token_hash(void *impl, const char *id, char hash[SESSION_TOKEN_HASH_LEN + 1])
 {
@@ -276,7 +280,7 @@ static int update_live(struct session_sqlite *s, enum sq_stmt_id which, const ch
     int rc = sqlite3_step(st);
     sq_stmt_done(st);
     if (rc != SQLITE_DONE) {
-        rc = sq_db_fail(s, which == ST_END ? "end session" : "record activity");
+        rc = sq_db_fail(s, which == ST_END ? "end session" : "update session");
     } else if (sqlite3_changes(s->db) == 1) {
         rc = 0;
     } else {
@@ -298,6 +302,11 @@ static int sq_end(void *impl, const char *id, int64_t ended_ms)
 static int sq_touch(void *impl, const char *id, int64_t now_ms)
 {
     return update_live(impl, ST_TOUCH, id, now_ms);
+}
+
+static int sq_set_mode(void *impl, const char *id, enum session_mode mode)
+{
+    return update_live(impl, ST_SET_MODE, id, (int64_t)mode);
 }
 
 static size_t sq_list_live(void *impl, char (*ids)[SESSION_ID_LEN + 1], size_t max)
@@ -431,6 +440,7 @@ static const struct session_ops sq_ops = {
     .get = sq_get,
     .token_hash = sq_token_hash,
     .key_hash = sq_key_hash,
+    .set_mode = sq_set_mode,
     .end = sq_end,
     .touch = sq_touch,
     .list_live = sq_list_live,

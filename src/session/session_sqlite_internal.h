@@ -18,6 +18,7 @@ enum sq_stmt_id {
     ST_COUNT_LIVE,
     ST_END,
     ST_TOUCH,
+    ST_SET_MODE,
     ST_LIST_LIVE,
     ST_ADD_CAPTION,
     ST_RECENT,

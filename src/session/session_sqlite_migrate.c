@@ -13,7 +13,7 @@ static const char legacy_tokens_sql[] =
     "SELECT id, token FROM sessions WHERE length(token) <> 64";
 static const char rehash_token_sql[] = "UPDATE sessions SET token = ? WHERE id = ?";
 /* Columns databases of earlier versions lack: speaker activity, deleted
- * transcripts, private sessions' listener keys. */
+ * transcripts, private sessions' listener keys, the translation mode. */
 static const struct {
     const char *probe, *add;
 } added_columns[] = {
@@ -23,6 +23,8 @@ static const struct {
      "ALTER TABLE sessions ADD COLUMN transcript_deleted INTEGER NOT NULL DEFAULT 0"},
     {"SELECT listener_key FROM sessions LIMIT 0",
      "ALTER TABLE sessions ADD COLUMN listener_key TEXT NOT NULL DEFAULT ''"},
+    {"SELECT mode FROM sessions LIMIT 0",
+     "ALTER TABLE sessions ADD COLUMN mode INTEGER NOT NULL DEFAULT 0"},
 };
 
 int sq_migrate_columns(struct session_sqlite *s)

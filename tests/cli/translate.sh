@@ -49,6 +49,12 @@ mkdir "$tmp/nospeech"
 "$bin" translate "$clip" --to es --no-speech --quiet --out "$tmp/nospeech" >"$tmp/q" 2>&1
 expect "[ $? -eq 0 ] && [ ! -s $tmp/q ] && [ ! -e $tmp/nospeech/$name.es.wav ] && [ -s $tmp/nospeech/$name.es.vtt ]" "--no-speech --quiet writes captions only, prints nothing"
 
+# Simultaneous mode: the same transcripts, whole utterances, and speech.
+mkdir "$tmp/simul"
+"$bin" translate "$clip" --to es --mode simultaneous --quiet --out "$tmp/simul" >/dev/null 2>&1
+expect "[ $? -eq 0 ] && grep -qi 'joven' $tmp/simul/$name.es.txt && [ -s $tmp/simul/$name.es.wav ]" "--mode simultaneous writes captions and speech"
+expect "cmp -s $tmp/$name.en.txt $tmp/simul/$name.en.txt" "--mode simultaneous: the same English transcript here (its final agreed with the committed words)"
+
 # Bad input: each exits with its code and exactly one line on stderr.
 printf 'this is not audio at all\n' >"$tmp/text.wav"
 head -c 30 "$clip" >"$tmp/truncated.wav"
@@ -77,6 +83,7 @@ check_error 1 "odd-length raw PCM" translate "$tmp/odd.raw" --out "$tmp"
 check_error 1 "empty file" translate "$tmp/empty.wav" --out "$tmp"
 check_error 1 "missing file" translate "$tmp/nonexistent.wav" --out "$tmp"
 check_error 2 "unknown language" translate "$clip" --to xx --out "$tmp"
+check_error 2 "unknown mode" translate "$clip" --mode fast --out "$tmp"
 check_error 2 "malformed language list" translate "$clip" --to es,,ca --out "$tmp"
 check_error 2 "no input" translate
 check_error 2 "two inputs" translate "$clip" "$clip"

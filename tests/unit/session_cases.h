@@ -521,8 +521,36 @@ static void case_private(void)
     session_registry_close(reg);
 }
 
+static void case_mode(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info, got;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    ASSERT_EQ(info.mode, SESSION_MODE_SENTENCE);
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.mode, SESSION_MODE_SENTENCE);
+    ASSERT_OK(session_set_mode(reg, info.id, SESSION_MODE_SIMULTANEOUS));
+    ASSERT_OK(session_get(reg, info.id, &got));
+    ASSERT_EQ(got.mode, SESSION_MODE_SIMULTANEOUS);
+    ASSERT_EQ(session_set_mode(reg, info.id, (enum session_mode)7), BC_EINVAL);
+    ASSERT_EQ(session_set_mode(reg, "nosuchsess", SESSION_MODE_SENTENCE), BC_ENOTFOUND);
+    ASSERT_OK(session_end(reg, info.id, token));
+    ASSERT_EQ(session_set_mode(reg, info.id, SESSION_MODE_SENTENCE), BC_ESTATE);
+    enum session_mode mode;
+    ASSERT_OK(session_mode_parse("simultaneous", &mode));
+    ASSERT_EQ(mode, SESSION_MODE_SIMULTANEOUS);
+    ASSERT_OK(session_mode_parse("sentence", &mode));
+    ASSERT_EQ(mode, SESSION_MODE_SENTENCE);
+    ASSERT_EQ(session_mode_parse("fast", &mode), BC_EINVAL);
+    ASSERT_EQ(session_mode_parse(NULL, &mode), BC_EINVAL);
+    ASSERT_STR_EQ(session_mode_name(SESSION_MODE_SIMULTANEOUS), "simultaneous");
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
+    case_mode();
     case_private();
     case_delete_transcript();
     case_activity();

@@ -129,7 +129,16 @@ export class CaptionView {
       // A partial of an utterance that is already final is a stale echo.
       if (this.byUtterance.has(msg.utterance)) return false;
       this.partialUtterance = msg.utterance;
-      this.partialEl.textContent = text;
+      // Simultaneous mode: the committed words are settled, the rest may change.
+      const committed = (msg.committed || '').trim();
+      if (committed && text.startsWith(committed)) {
+        const settled = document.createElement('span');
+        settled.className = 'committed';
+        settled.textContent = committed;
+        this.partialEl.replaceChildren(settled, text.slice(committed.length));
+      } else {
+        this.partialEl.textContent = text;
+      }
       return false;
     }
     if (this.partialUtterance === undefined || this.partialUtterance <= msg.utterance) {

@@ -52,6 +52,7 @@ document.getElementById('create-form').addEventListener('submit', async (ev) => 
   const body = {source: sourceEl.value};
   const targets = [...targetsEl.querySelectorAll('input:checked')].map((b) => b.value);
   if (targets.length) body.targets = targets;
+  body.mode = document.getElementById('mode').value;
   createBtn.disabled = true;
   setStatus(statusEl, 'Creating the session…', 'info');
   try {

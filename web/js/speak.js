@@ -458,6 +458,10 @@ async function init() {
     return;
   }
   if (info.listeners) showCounts(info.listeners);
+  if (info.mode === 'simultaneous') {
+    $('mode-info').textContent = 'Simultaneous mode: listeners hear each clause while you speak; pausing briefly between clauses helps.';
+    $('mode-info').hidden = false;
+  }
   if (info.state === 'ended') {
     finish('This session has ended.');
     return;

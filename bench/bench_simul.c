@@ -1,0 +1,465 @@
+/* Sentence against simultaneous mode on the librivox talk (the five clips
+ * joined by 1 s of silence), fed to the pipeline in real time. Reports per
+ * mode:
+ *   ear-voice span: for each recognized source word, from the end of the
+ *     word (the recognizer's segmentation) to when a listener starts
+ *     hearing the audio that carries it; mean and p95
+ *   sentence start -> first translated audio: mean
+ *   end of speech -> start of the utterance's last audio: p95, as heard
+ *     (after the audio queued before it) and as it arrived
+ *   content words (5+ bytes) of the reference transcript's translation
+ *     found in the translated finals: the quality guard
+ *   CPU of this process per second of audio (the translator's child
+ *     processes are not counted)
+ * A listener plays an utterance's audio pieces back to back as they
+ * arrive: a piece starts at its first sample's arrival or when the one
+ * before it ends, whichever is later.
+ *
+ * build/bench/bench_simul [--lang es] */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "audio/audio.h"
+#include "pipeline/engines.h"
+#include "pipeline/pipeline.h"
+#include "test_paths.h"
+#include "util/alloc.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define SIMUL_CLIPS 5
+#define SIMUL_GAP_S 1
+#define SIMUL_FEED_MS 100
+#define SIMUL_UTT_MAX 64
+#define SIMUL_CHUNKS_MAX 64
+#define SIMUL_SEGMENTS_MAX 1024
+#define SIMUL_CONTENT_WORD_MIN_BYTES 5
+#define SIMUL_TEXT_MAX 8192
+#define SIMUL_PERCENTILE 0.95
+#define US_PER_S 1e6
+#define MS_PER_S 1000
+
+static const char *const clips[SIMUL_CLIPS] = {"0870", "0880", "0890", "0920", "0930"};
+
+/* One utterance of the reference pass: where its speech and words are. */
+struct ref_utt {
+    int64_t start_sample, end_sample;
+    int64_t *word_ends;
+    size_t n_words;
+};
+
+/* One piece of translated audio as it reached the listener. */
+struct segment {
+    int utterance, chunk;
+    int64_t first_audio_us; /* since the run's start; 0: no audio yet */
+    size_t samples;
+    int rate;
+};
+
+struct run {
+    pthread_mutex_t lock;
+    const char *lang;
+    int64_t t0_us;
+    struct segment seg[SIMUL_SEGMENTS_MAX];
+    size_t n_seg;
+    int chunk_words[SIMUL_UTT_MAX][SIMUL_CHUNKS_MAX]; /* source words committed up to each chunk */
+    int n_chunks[SIMUL_UTT_MAX];
+    char finals[SIMUL_TEXT_MAX];
+};
+
+struct refs {
+    struct ref_utt utt[SIMUL_UTT_MAX];
+    int n;
+};
+
+static size_t count_words(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p != ' ' && (p == text || p[-1] == ' ');
+    return n;
+}
+
+static void on_ref_final(void *user_data, const struct asr_hyp *hyp)
+{
+    struct refs *r = user_data;
+    if (hyp->utterance >= SIMUL_UTT_MAX)
+        return;
+    struct ref_utt *u = &r->utt[hyp->utterance];
+    u->start_sample = hyp->start_sample;
+    u->end_sample = hyp->end_sample;
+    u->n_words = hyp->n_words;
+    u->word_ends = bc_calloc(hyp->n_words + 1, sizeof *u->word_ends);
+    memcpy(u->word_ends, hyp->word_end_samples, hyp->n_words * sizeof *u->word_ends);
+    if (hyp->utterance + 1 > r->n)
+        r->n = hyp->utterance + 1;
+}
+
+static void on_ref_partial(void *user_data, const struct asr_hyp *hyp)
+{
+    (void)user_data;
+    (void)hyp;
+}
+
+static int sink(void *user_data, const struct pipeline_event *ev)
+{
+    struct run *run = user_data;
+    int64_t now = bc_now_us() - run->t0_us;
+    pthread_mutex_lock(&run->lock);
+    int u = ev->utterance;
+    struct segment *cur = run->n_seg ? &run->seg[run->n_seg - 1] : NULL;
+    switch (ev->type) {
+    case PIPELINE_CAPTION:
+        if (u < SIMUL_UTT_MAX && strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0 && ev->chunk >= 0 &&
+            ev->chunk < SIMUL_CHUNKS_MAX) {
+            run->chunk_words[u][ev->chunk] = (int)count_words(ev->committed);
+            if (ev->chunk + 1 > run->n_chunks[u])
+                run->n_chunks[u] = ev->chunk + 1;
+        }
+        if (ev->final && strcmp(ev->lang, run->lang) == 0) {
+            size_t len = strlen(run->finals);
+            snprintf(run->finals + len, sizeof run->finals - len, " %s", ev->text);
+        }
+        break;
+    case PIPELINE_AUDIO_START:
+        if (run->n_seg < SIMUL_SEGMENTS_MAX)
+            run->seg[run->n_seg++] = (struct segment){u, ev->chunk, 0, 0, ev->sample_rate};
+        break;
+    case PIPELINE_AUDIO:
+        if (cur && !cur->first_audio_us && ev->n_samples > 0)
+            cur->first_audio_us = now > 0 ? now : 1;
+        break;
+    case PIPELINE_AUDIO_END:
+        if (cur)
+            cur->samples = ev->n_samples;
+        break;
+    }
+    pthread_mutex_unlock(&run->lock);
+    return 0;
+}
+
+static int load_talk(struct audio_pcm *talk)
+{
+    char err[256];
+    size_t gap = (size_t)SIMUL_GAP_S * ASR_RATE_HZ;
+    memset(talk, 0, sizeof *talk);
+    for (int i = 0; i < SIMUL_CLIPS; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/sense_and_sensibility_01_austen_64kb-%s.wav",
+                 TEST_LIBRIVOX_DIR, clips[i]);
+        struct audio_pcm clip;
+        if (audio_load(path, ASR_RATE_HZ, &clip, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return BC_EIO;
+        }
+        talk->samples = bc_realloc(talk->samples,
+                                   (talk->n_samples + clip.n_samples + gap) * sizeof(int16_t));
+        memcpy(talk->samples + talk->n_samples, clip.samples, clip.n_samples * sizeof(int16_t));
+        memset(talk->samples + talk->n_samples + clip.n_samples, 0, gap * sizeof(int16_t));
+        talk->n_samples += clip.n_samples + gap;
+        audio_pcm_release(&clip);
+    }
+    talk->sample_rate = ASR_RATE_HZ;
+    return 0;
+}
+
+/* Word times of every utterance: the recognizer alone, as fast as it goes.
+ * Fed in the same blocks as the timed runs, it segments the same way. */
+static int reference_pass(struct asr_model *asr, const struct audio_pcm *talk, struct refs *refs)
+{
+    struct asr_callbacks cb = {on_ref_partial, on_ref_final, refs};
+    struct asr_stream *s;
+    int rc = asr_stream_new(asr, &cb, &s);
+    if (rc < 0)
+        return rc;
+    size_t block = ASR_RATE_HZ * SIMUL_FEED_MS / MS_PER_S;
+    for (size_t off = 0; rc == 0 && off < talk->n_samples; off += block)
+        rc = asr_stream_feed(s, talk->samples + off,
+                             talk->n_samples - off < block ? talk->n_samples - off : block);
+    if (rc == 0)
+        rc = asr_stream_flush(s);
+    asr_stream_free(s);
+    return rc;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / US_PER_S +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / US_PER_S;
+}
+
+/* Feeds the talk at the pace it was spoken. Returns 0 or a BC_E* code. */
+static int timed_run(const struct pipeline_engines *engines, enum pipeline_mode mode,
+                     const struct audio_pcm *talk, struct run *run, double *cpu)
+{
+    const char *langs[] = {run->lang};
+    struct pipeline *p;
+    int rc = pipeline_new(engines, langs, 1, sink, run, &p);
+    if (rc < 0)
+        return rc;
+    pipeline_set_mode(p, mode);
+    size_t block = ASR_RATE_HZ * SIMUL_FEED_MS / MS_PER_S;
+    double cpu_before = cpu_s();
+    run->t0_us = bc_now_us();
+    for (size_t off = 0; rc == 0 && off < talk->n_samples; off += block) {
+        size_t n = talk->n_samples - off < block ? talk->n_samples - off : block;
+        /* A block can be fed once it has all been spoken. */
+        int64_t due = run->t0_us + (int64_t)((off + n) * US_PER_S / ASR_RATE_HZ);
+        int64_t wait = due - bc_now_us();
+        if (wait > 0)
+            bc_sleep_us(wait);
+        rc = pipeline_feed(p, talk->samples + off, n);
+    }
+    if (rc == 0)
+        rc = pipeline_flush(p);
+    pipeline_wait_idle(p);
+    *cpu = cpu_s() - cpu_before;
+    pipeline_free(p);
+    return rc;
+}
+
+/* When a listener starts hearing each segment. */
+static void schedule(const struct run *run, double *play_s)
+{
+    double busy_until = 0;
+    for (size_t i = 0; i < run->n_seg; i++) {
+        const struct segment *s = &run->seg[i];
+        double arrival = (double)s->first_audio_us / US_PER_S;
+        play_s[i] = arrival > busy_until ? arrival : busy_until;
+        busy_until = play_s[i] + (s->rate ? (double)s->samples / s->rate : 0);
+    }
+}
+
+/* The first segment of utterance u with chunk >= chunk; -1 if none. */
+static int segment_for(const struct run *run, int u, int chunk)
+{
+    int best = -1;
+    for (size_t i = 0; i < run->n_seg; i++) {
+        const struct segment *s = &run->seg[i];
+        if (s->utterance == u && s->first_audio_us && s->chunk >= chunk &&
+            (best < 0 || s->chunk < run->seg[best].chunk))
+            best = (int)i;
+    }
+    return best;
+}
+
+/* The chunk that carried word j of utterance u: -1 for a whole utterance. */
+static int chunk_of_word(const struct run *run, int u, size_t j)
+{
+    if (run->n_chunks[u] == 0)
+        return segment_for(run, u, 0) >= 0 ? 0 : -1;
+    for (int k = 0; k < run->n_chunks[u]; k++) {
+        if ((size_t)run->chunk_words[u][k] > j)
+            return k;
+    }
+    return run->n_chunks[u];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double mean(const double *v, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    return n ? sum / (double)n : 0;
+}
+
+static double p95(double *v, size_t n)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(SIMUL_PERCENTILE * (double)n + 0.999999);
+    return v[(i ? i : 1) - 1];
+}
+
+struct report {
+    double evs_mean, evs_p95, first_mean, last_p95, last_arrival_p95, content_kept, cpu_per_s;
+    size_t words, chunks;
+};
+
+static void lower_ascii(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+/* Share of the reference's content words found among the output's words. */
+static double content_kept(const char *reference, const char *output)
+{
+    char *ref = bc_strdup(reference), *out = bc_asprintf(" %s ", output);
+    lower_ascii(ref);
+    lower_ascii(out);
+    for (char *p = out; *p; p++)
+        if (strchr(",.;:!?\"", *p))
+            *p = ' ';
+    size_t total = 0, kept = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(ref, " ,.;:!?\"", &save); w; w = strtok_r(NULL, " ,.;:!?\"", &save)) {
+        if (strlen(w) < SIMUL_CONTENT_WORD_MIN_BYTES || w[0] == '*')
+            continue;
+        char *needle = bc_asprintf(" %s ", w);
+        total++;
+        kept += strstr(out, needle) != NULL;
+        free(needle);
+    }
+    free(ref);
+    free(out);
+    return total ? (double)kept / (double)total : 0;
+}
+
+static void measure(const struct refs *refs, const struct run *run, const char *reference,
+                    double cpu, double audio_s, struct report *r)
+{
+    double *play = bc_calloc(run->n_seg + 1, sizeof *play);
+    schedule(run, play);
+    size_t cap = 1;
+    for (int u = 0; u < refs->n; u++)
+        cap += refs->utt[u].n_words;
+    double *evs = bc_calloc(cap, sizeof *evs), *first = bc_calloc(SIMUL_UTT_MAX, sizeof *first);
+    double *last = bc_calloc(SIMUL_UTT_MAX, sizeof *last);
+    double *arrival = bc_calloc(SIMUL_UTT_MAX, sizeof *arrival);
+    size_t n_evs = 0, n_first = 0, n_last = 0;
+    for (int u = 0; u < refs->n; u++) {
+        const struct ref_utt *ref = &refs->utt[u];
+        for (size_t j = 0; j < ref->n_words; j++) {
+            int k = chunk_of_word(run, u, j);
+            int seg = segment_for(run, u, k);
+            if (seg >= 0)
+                evs[n_evs++] = play[seg] - (double)ref->word_ends[j] / ASR_RATE_HZ;
+        }
+        int head = segment_for(run, u, -1), tail = -1;
+        for (size_t i = 0; i < run->n_seg; i++)
+            if (run->seg[i].utterance == u && run->seg[i].first_audio_us)
+                tail = (int)i;
+        if (head >= 0)
+            first[n_first++] = play[head] - (double)ref->start_sample / ASR_RATE_HZ;
+        if (tail >= 0) {
+            double end_s = (double)ref->end_sample / ASR_RATE_HZ;
+            arrival[n_last] = (double)run->seg[tail].first_audio_us / US_PER_S - end_s;
+            last[n_last++] = play[tail] - end_s;
+        }
+    }
+    r->words = n_evs;
+    r->chunks = run->n_seg;
+    r->evs_mean = mean(evs, n_evs);
+    r->evs_p95 = p95(evs, n_evs);
+    r->first_mean = mean(first, n_first);
+    r->last_p95 = p95(last, n_last);
+    r->last_arrival_p95 = p95(arrival, n_last);
+    r->content_kept = content_kept(reference, run->finals);
+    r->cpu_per_s = cpu / audio_s;
+    free(play);
+    free(evs);
+    free(first);
+    free(last);
+    free(arrival);
+}
+
+/* The reference transcript of the five clips, translated sentence by sentence. */
+static char *reference_translation(struct mt *mt, const char *lang)
+{
+    char path[512], line[1024];
+    snprintf(path, sizeof path, "%s/transcription", TEST_LIBRIVOX_DIR);
+    FILE *f = fopen(path, "r");
+    char *all = bc_strdup("");
+    while (f && fgets(line, sizeof line, f)) {
+        char *start = strstr(line, "<s>"), *end = strstr(line, "</s>");
+        if (!start || !end)
+            continue;
+        *end = '\0';
+        char *out = NULL;
+        if (mt_translate(mt, lang, start + strlen("<s>"), &out) == 0) {
+            char *grown = bc_asprintf("%s %s", all, out);
+            free(all);
+            all = grown;
+        }
+        free(out);
+    }
+    if (f)
+        fclose(f);
+    return all;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {{"lang", required_argument, NULL, 'l'},
+                                            {NULL, 0, NULL, 0}};
+    const char *lang = "es";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "l:", options, NULL)) != -1) {
+        if (opt != 'l') {
+            fprintf(stderr, "usage: bench_simul [--lang CODE]\n");
+            return 2;
+        }
+        lang = optarg;
+    }
+    bc_log_set_level(BC_LOG_WARN);
+    struct audio_pcm talk;
+    struct pipeline_engines engines = {0};
+    struct asr_params params;
+    asr_default_params(&params);
+    if (load_talk(&talk) < 0 || engines_open(&params, 1, &engines) < 0 ||
+        mt_prepare(engines.mt, lang) < 0) {
+        fprintf(stderr, "bench_simul: no talk or no engines\n");
+        return 1;
+    }
+    struct refs refs = {0};
+    if (reference_pass(engines.asr, &talk, &refs) < 0)
+        return 1;
+    char *reference = reference_translation(engines.mt, lang);
+    double audio_s = (double)talk.n_samples / ASR_RATE_HZ;
+    static const enum pipeline_mode modes[] = {PIPELINE_SENTENCE, PIPELINE_SIMULTANEOUS};
+    static const char *const names[] = {"sentence", "simultaneous"};
+    struct report reports[2];
+    for (int m = 0; m < 2; m++) {
+        static struct run run;
+        memset(&run, 0, sizeof run);
+        pthread_mutex_init(&run.lock, NULL);
+        run.lang = lang;
+        double cpu = 0;
+        fprintf(stderr, "bench_simul: %s mode, %.1f s of talk in real time...\n", names[m],
+                audio_s);
+        if (timed_run(&engines, modes[m], &talk, &run, &cpu) < 0)
+            return 1;
+        measure(&refs, &run, reference, cpu, audio_s, &reports[m]);
+        printf("%s output (%s):%s\n", names[m], lang, run.finals);
+        pthread_mutex_destroy(&run.lock);
+    }
+    printf("\n%-44s %12s %12s\n", "", names[0], names[1]);
+    printf("%-44s %12zu %12zu\n", "source words timed", reports[0].words, reports[1].words);
+    printf("%-44s %12zu %12zu\n", "audio pieces", reports[0].chunks, reports[1].chunks);
+    printf("%-44s %12.2f %12.2f\n", "ear-voice span mean (s)", reports[0].evs_mean,
+           reports[1].evs_mean);
+    printf("%-44s %12.2f %12.2f\n", "ear-voice span p95 (s)", reports[0].evs_p95,
+           reports[1].evs_p95);
+    printf("%-44s %12.2f %12.2f\n", "sentence start -> first audio mean (s)",
+           reports[0].first_mean, reports[1].first_mean);
+    printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio p95 (s)", reports[0].last_p95,
+           reports[1].last_p95);
+    printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio arrives p95 (s)",
+           reports[0].last_arrival_p95, reports[1].last_arrival_p95);
+    printf("%-44s %11.0f%% %11.0f%%\n", "reference content words kept",
+           100 * reports[0].content_kept, 100 * reports[1].content_kept);
+    printf("%-44s %12.3f %12.3f\n", "CPU s per s of audio (this process)", reports[0].cpu_per_s,
+           reports[1].cpu_per_s);
+    for (int u = 0; u < refs.n; u++)
+        free(refs.utt[u].word_ends);
+    free(reference);
+    engines_close(&engines);
+    audio_pcm_release(&talk);
+    return 0;
+}
