@@ -1,12 +1,12 @@
 /* babelcast translate: the live pipeline run over a recording, utterance by
  * utterance, writing captions and translated speech per language. */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive/transcript.h"
@@ -15,11 +15,13 @@
 #include "pipeline/engines.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define TRANSLATE_CHUNK_MS 100
 #define TRANSLATE_DEFAULT_LANGS "es"
 #define MS_PER_SECOND 1000
+#define OUT_DIR_MODE 0755 /* what mkdir -p would make: outputs are for the user to share */
 
 /* The translated speech of one language, laid on the input's timeline. */
 struct speech_track {
@@ -179,7 +181,7 @@ static void usage(FILE *out)
             "\n"
             "  --to LANGS     comma-separated target languages (default %s);\n"
             "                 see babelcast languages\n"
-            "  --out DIR      output directory (default: the current one)\n"
+            "  --out DIR      output directory, created when missing (default: the current one)\n"
             "  --no-speech    captions only, no synthesized audio\n"
             "  -q, --quiet    print nothing but errors\n",
             TRANSLATE_DEFAULT_LANGS);
@@ -243,9 +245,8 @@ int cli_translate(int argc, char **argv)
     if (n_langs < 0)
         return cli_fail(CLI_EXIT_USAGE, "--to wants a list like es,ca,fr; got '%s'", to);
     job.n_langs = (size_t)n_langs;
-    struct stat st;
-    if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_fail(CLI_EXIT_USAGE, "--out %s is not a directory", out_dir);
+    if (bc_mkdir_p(out_dir, OUT_DIR_MODE) < 0)
+        return cli_fail(CLI_EXIT_FAILURE, "cannot create --out %s: %s", out_dir, strerror(errno));
 
     char err[512];
     struct audio_pcm pcm = {0};
