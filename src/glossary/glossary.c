@@ -142,7 +142,7 @@ static int add_translation(struct glossary_entry *e, size_t i, const char *lang,
     char code[LANG_CODE_MAX];
     int rc = lang_ok ? lang_ok(user, lang, code) : lang_code_normalize(lang, strlen(lang), code);
     if (rc < 0)
-        return fail(err, size, "%s: unknown language '%.*s' (see GET /api/languages)", label,
+        return fail(err, size, "%s: unknown language '%.*s' (not among the languages offered)", label,
                     LANG_CODE_MAX, lang);
     for (size_t k = 0; k < e->n_tr; k++)
         if (strcmp(e->tr[k].lang, code) == 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "glossary/glossary.h"
 #include "metrics/probes.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -34,6 +35,9 @@ struct pipeline {
     int64_t partial_mt_end_sample; /* and where its input ended */
     double emit_cpu_s; /* CPU time spent translating and emitting, which the
                           recognizer's callbacks do inside a feed */
+    struct glossary *glossary;      /* in use; NULL: none */
+    struct glossary *glossary_next; /* set mid-utterance: used from glossary_from on */
+    int glossary_pending, glossary_from;
 };
 
 /* One synthesis request in flight; freed by its last chunk. */
@@ -154,10 +158,32 @@ static int translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp)
     return 1;
 }
 
+static int mt_translate_fn(void *mt, const char *lang, const char *text, char **out)
+{
+    return mt_translate(mt, lang, text, out);
+}
+
+/* The glossary for utterance (or, utterance < 0, for whatever starts
+ * next): a new one waits for the utterance in progress to end. */
+static const struct glossary *glossary_for(struct pipeline *p, int utterance)
+{
+    if (p->glossary_pending &&
+        (utterance < 0 ? !asr_stream_in_utterance(p->asr) : utterance >= p->glossary_from)) {
+        glossary_free(p->glossary);
+        p->glossary = p->glossary_next;
+        p->glossary_next = NULL;
+        p->glossary_pending = 0;
+    }
+    return p->glossary;
+}
+
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
     double cpu_s = thread_cpu_s();
-    emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final);
+    const struct glossary *glossary = glossary_for(p, hyp->utterance);
+    char *spelled = glossary_spell_source(glossary, hyp->text);
+    emit_caption(p, PIPELINE_SOURCE_LANG, hyp, spelled, final);
+    free(spelled);
     if (!final && !translate_partial_now(p, hyp)) {
         p->emit_cpu_s += thread_cpu_s() - cpu_s;
         return;
@@ -166,7 +192,9 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
         const char *lang = p->langs[i];
         char *translated = NULL;
         int64_t mt_started_us = bc_now_us();
-        int rc = hyp->text[0] ? mt_translate(p->engines.mt, lang, hyp->text, &translated) : 0;
+        int rc = hyp->text[0] ? glossary_translate(glossary, mt_translate_fn, p->engines.mt, lang,
+                                                   hyp->text, &translated)
+                              : 0;
         if (hyp->text[0])
             probe_mt(lang, (double)(bc_now_us() - mt_started_us) / US_PER_SECOND);
         if (rc < 0) {
@@ -224,6 +252,8 @@ void pipeline_free(struct pipeline *p)
         return;
     pipeline_wait_idle(p);
     asr_stream_free(p->asr);
+    glossary_free(p->glossary);
+    glossary_free(p->glossary_next);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -256,9 +286,19 @@ static void measure_asr(struct pipeline *p, double cpu_before_s, double emit_bef
     probe_asr(asr_s > 0 ? asr_s : 0, (double)n_samples / ASR_RATE_HZ);
 }
 
+void pipeline_set_glossary(struct pipeline *p, struct glossary *glossary)
+{
+    glossary_free(p->glossary_next);
+    p->glossary_next = glossary;
+    p->glossary_pending = 1;
+    p->glossary_from = asr_stream_next_utterance(p->asr) + asr_stream_in_utterance(p->asr);
+    glossary_for(p, -1);
+}
+
 int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
 {
     double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
+    glossary_for(p, -1);
     int rc = asr_stream_feed(p->asr, pcm, n_samples);
     measure_asr(p, cpu_s, emit_s, n_samples);
     return rc;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline/glossary_refresh.h"
 #include "pipeline/speech_out.h"
 #include "protocol/protocol.h"
 #include "util/alloc.h"
@@ -79,6 +80,7 @@ struct worker_session {
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
     int64_t langs_checked_us;
+    uint64_t glossary_version; /* the pipeline's, 0: none */
     pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
     struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
     size_t n_outputs;
@@ -344,6 +346,8 @@ static void refresh_languages(struct worker_pool *pool, struct worker_session *w
     if (ws->langs_checked_us && now_us - ws->langs_checked_us < WORKER_LANG_REFRESH_US)
         return;
     ws->langs_checked_us = now_us;
+    if (ws->pipeline)
+        glossary_refresh(ws->pipeline, pool->registry, ws->id, &ws->glossary_version);
     struct session_info info;
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     if (session_get(pool->registry, ws->id, &info) < 0)
@@ -380,6 +384,8 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
     int rc = pipeline_new(&pool->engines, langs, ws->n_langs, sink, ws, &ws->pipeline);
     if (rc < 0)
         return rc;
+    ws->glossary_version = 0;
+    glossary_refresh(ws->pipeline, pool->registry, ws->id, &ws->glossary_version);
     struct resume_state state = {0};
     size_t state_len = 0;
     stream_checkpoint_get(pool->stream, ws->id, &ws->seq, &state, &state_len);
