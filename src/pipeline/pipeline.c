@@ -286,8 +286,20 @@ static void measure_asr(struct pipeline *p, double cpu_before_s, double emit_bef
     probe_asr(asr_s > 0 ? asr_s : 0, (double)n_samples / ASR_RATE_HZ);
 }
 
+/* The recognizer prefers every term of the glossary, from its next utterance. */
+static void prefer_terms(struct pipeline *p, const struct glossary *glossary)
+{
+    size_t n = glossary_count(glossary);
+    struct asr_term *terms = bc_calloc(n ? n : 1, sizeof *terms);
+    for (size_t i = 0; i < n; i++)
+        terms[i] = (struct asr_term){glossary_term(glossary, i), glossary_sounds_like(glossary, i)};
+    asr_stream_set_vocabulary(p->asr, terms, n);
+    free(terms);
+}
+
 void pipeline_set_glossary(struct pipeline *p, struct glossary *glossary)
 {
+    prefer_terms(p, glossary);
     glossary_free(p->glossary_next);
     p->glossary_next = glossary;
     p->glossary_pending = 1;
