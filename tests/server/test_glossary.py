@@ -1,6 +1,8 @@
 """Glossary per session through the API, with real speech: a kept name and a
 term with given translations come out as given in es, ca and fr (pivoted
-through es); a PUT mid-session applies from the next utterance; bad
+through es); a PUT mid-session applies from the next utterance, to
+recognition too (the librivox clip with "prudently", recognized as
+"crudely" without the term and as "prudently" with it); bad
 glossaries get a 400 with the reason and leave the session as it was; the
 translate CLI takes the same terms from a file."""
 import asyncio
@@ -26,8 +28,10 @@ FIRST = [
     {"term": "Dashwood", "keep": True},
     {"term": "young man", "translations": {"es": "mozo", "ca": "minyó", "fr": "garçon"}},
 ]
-SECOND = [{"term": "young man", "translations": {"es": "chaval", "ca": "noi", "fr": "gamin"}}]
-SECOND_TEXT = "# a comment\nyoung man\tes=chaval\tca=noi\tfr=gamin\n"
+SECOND = [{"term": "young man", "translations": {"es": "chaval", "ca": "noi", "fr": "gamin"}},
+          {"term": "prudently", "translations": {"es": "prudentemente"}}]
+SECOND_TEXT = ("# a comment\nyoung man\tes=chaval\tca=noi\tfr=gamin\n"
+               "prudently\tes=prudentemente\n")
 
 
 def pcm_of(path, silence_s=1.0):
@@ -73,7 +77,7 @@ async def live(server, session):
     token = {"Authorization": "Bearer " + session["speaker_token"]}
     path = "/api/sessions/%s/glossary" % session["id"]
     finals = {lang: [] for lang in ("en",) + LANGS}
-    listeners = [asyncio.ensure_future(listen(server, session, lang, finals[lang], 3))
+    listeners = [asyncio.ensure_future(listen(server, session, lang, finals[lang], 4))
                  for lang in finals]
     await asyncio.sleep(1)
     async with websockets.connect(server.speaker_url(session)) as speaker:
@@ -90,7 +94,7 @@ async def live(server, session):
         check(status == 200 and answer["version"] == 2 and answer["glossary"] == SECOND,
               "PUT of the text form mid-session: %s" % answer)
         await asyncio.sleep(AFTER_PUT_S)
-        part2 = pcm_of(LIBRIVOX[1])
+        part2 = pcm_of(LIBRIVOX[1]) + pcm_of(LIBRIVOX[0])
         for off in range(0, len(part2), FRAME_BYTES):
             await speaker.send(part2[off:off + FRAME_BYTES])
         await speaker.send(json.dumps({"type": "end"}))
@@ -105,6 +109,9 @@ async def live(server, session):
         want2 = SECOND[0]["translations"][lang]
         check(want2 in finals[lang][2] and want not in finals[lang][2],
               "%s: after the PUT the next utterance has the new translation %s" % (lang, want2))
+    check("prudently" not in finals["en"][0] and "prudently" in finals["en"][3],
+          "'prudently' is recognized only once it is in the glossary")
+    check("prudentemente" in finals["es"][3], "and comes out in Spanish as given")
 
 
 def test(server):
