@@ -4,7 +4,8 @@ through es); a PUT mid-session applies from the next utterance, to
 recognition too (the librivox clip with "prudently", recognized as
 "crudely" without the term and as "prudently" with it); bad
 glossaries get a 400 with the reason and leave the session as it was; the
-translate CLI takes the same terms from a file."""
+translate CLI takes the same terms from a file; and a worker in another
+process (gateway and worker sharing Redis) applies them the same way."""
 import asyncio
 import json
 import os
@@ -170,6 +171,27 @@ def cli(binary):
               "a bad glossary file is a usage error naming the line: %s" % res.stderr.strip())
 
 
+def scaled_out(binary):
+    """The same talk through a gateway and a worker in separate processes
+    that share Redis: the worker reads each glossary from the registry."""
+    from cluster import Cluster
+    cluster = Cluster(binary)
+    try:
+        gateway = cluster.node("gateway")
+        cluster.node("worker")
+        cluster.wait_for_catalog(gateway)
+        status, session = gateway.request("POST", "/api/sessions",
+                                          {"targets": list(LANGS), "glossary": FIRST})
+        check(status == 201, "a session with a glossary on a gateway backed by Redis")
+        asyncio.run(live(gateway, session))
+    except BaseException:
+        cluster.dump_logs()
+        raise
+    finally:
+        cluster.cleanup()
+
+
 if __name__ == "__main__":
     cli(sys.argv[1])
+    scaled_out(sys.argv[1])
     run_with_server("glossary", test)
