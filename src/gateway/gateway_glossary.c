@@ -118,10 +118,12 @@ static int body_glossary(struct gateway *srv, struct conn *c, char **json)
     if (!req)
         return 1;
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(req, "glossary");
-    int rc = value ? gw_glossary_check(srv, c, value, json)
-                   : (gw_respond_error(c, HTTP_BAD_REQUEST, "bad_glossary",
-                                       "send {\"glossary\": [...]} or the text form as text/plain"),
-                      1);
+    int rc = 1;
+    if (value)
+        rc = gw_glossary_check(srv, c, value, json);
+    else
+        gw_respond_error(c, HTTP_BAD_REQUEST, "bad_glossary",
+                         "send {\"glossary\": [...]} or the text form as text/plain");
     cJSON_Delete(req);
     return rc;
 }

@@ -50,13 +50,32 @@ void glossary_free(struct glossary *g)
     free(g);
 }
 
+enum text_problem { TEXT_OK, TEXT_NOT_UTF8, TEXT_CONTROL, TEXT_EMPTY, TEXT_TOO_LONG };
+
+#define PROBLEM_TEXT_MAX 40
+
+/* What is wrong with a value, for messages ("the es translation is
+ * empty"), written into buf (PROBLEM_TEXT_MAX bytes); returns buf. */
+static const char *problem_text(enum text_problem p, size_t max, char *buf)
+{
+    static const char *const texts[] = {
+        [TEXT_OK] = "is fine", [TEXT_NOT_UTF8] = "is not valid UTF-8",
+        [TEXT_CONTROL] = "contains a control character", [TEXT_EMPTY] = "is empty",
+    };
+    if (p == TEXT_TOO_LONG)
+        snprintf(buf, PROBLEM_TEXT_MAX, "is longer than %zu bytes", max);
+    else
+        snprintf(buf, PROBLEM_TEXT_MAX, "%s", texts[p]);
+    return buf;
+}
+
 /* Checks text as a value people wrote: valid UTF-8, no control
  * characters, not blank, at most max bytes. Returns a copy with blanks
  * squeezed and trimmed, or NULL with the reason in *why. */
-static char *clean_text(const char *text, size_t len, size_t max, const char **why)
+static char *clean_text(const char *text, size_t len, size_t max, enum text_problem *why)
 {
     if (!bc_utf8_valid(text, len)) {
-        *why = "is not valid UTF-8";
+        *why = TEXT_NOT_UTF8;
         return NULL;
     }
     char *out = bc_malloc(len + 1);
@@ -70,7 +89,7 @@ static char *clean_text(const char *text, size_t len, size_t max, const char **w
         }
         if (c < ' ' || c == 0x7f) {
             free(out);
-            *why = "contains a control character";
+            *why = TEXT_CONTROL;
             return NULL;
         }
         if (blank)
@@ -81,7 +100,7 @@ static char *clean_text(const char *text, size_t len, size_t max, const char **w
     out[n] = '\0';
     if (n == 0 || n > max) {
         free(out);
-        *why = n == 0 ? "is empty" : "is too long";
+        *why = n == 0 ? TEXT_EMPTY : TEXT_TOO_LONG;
         return NULL;
     }
     return out;
@@ -119,14 +138,11 @@ static void term_label(const struct glossary_entry *e, size_t i, char *buf, size
 static int set_term(struct glossary_entry *e, size_t i, const char *text, size_t len, char *err,
                     size_t size)
 {
-    const char *why;
+    enum text_problem why;
+    char problem[PROBLEM_TEXT_MAX];
     e->term = clean_text(text, len, GLOSSARY_TERM_MAX, &why);
-    if (!e->term) {
-        if (strcmp(why, "is too long") == 0)
-            return fail(err, size, "glossary term %zu is longer than %d bytes", i + 1,
-                        GLOSSARY_TERM_MAX);
-        return fail(err, size, "glossary term %zu %s", i + 1, why);
-    }
+    if (!e->term)
+        return fail(err, size, "glossary term %zu %s", i + 1, problem_text(why, GLOSSARY_TERM_MAX, problem));
     if (split_words(e) < 0)
         return fail(err, size, "glossary term %zu has more than %d words", i + 1,
                     GLOSSARY_WORDS_MAX);
@@ -149,14 +165,12 @@ static int add_translation(struct glossary_entry *e, size_t i, const char *lang,
             return fail(err, size, "%s: two translations into %s", label, code);
     if (e->n_tr == GLOSSARY_LANGS_MAX)
         return fail(err, size, "%s: more than %d translations", label, GLOSSARY_LANGS_MAX);
-    const char *why;
+    enum text_problem why;
+    char problem[PROBLEM_TEXT_MAX];
     char *clean = clean_text(text, len, GLOSSARY_TEXT_MAX, &why);
-    if (!clean) {
-        if (strcmp(why, "is too long") == 0)
-            return fail(err, size, "%s: the %s translation is longer than %d bytes", label, code,
-                        GLOSSARY_TEXT_MAX);
-        return fail(err, size, "%s: the %s translation %s", label, code, why);
-    }
+    if (!clean)
+        return fail(err, size, "%s: the %s translation %s", label, code,
+                    problem_text(why, GLOSSARY_TEXT_MAX, problem));
     snprintf(e->tr[e->n_tr].lang, LANG_CODE_MAX, "%s", code);
     e->tr[e->n_tr++].text = clean;
     return 0;
@@ -167,15 +181,12 @@ static int set_sounds_like(struct glossary_entry *e, size_t i, const char *text,
 {
     char label[GLOSSARY_ERROR_MAX / 2];
     term_label(e, i, label, sizeof label);
-    const char *why;
+    enum text_problem why;
+    char problem[PROBLEM_TEXT_MAX];
     free(e->sounds_like);
     e->sounds_like = clean_text(text, len, GLOSSARY_TEXT_MAX, &why);
-    if (!e->sounds_like) {
-        if (strcmp(why, "is too long") == 0)
-            return fail(err, size, "%s: sounds_like is longer than %d bytes", label,
-                        GLOSSARY_TEXT_MAX);
-        return fail(err, size, "%s: sounds_like %s", label, why);
-    }
+    if (!e->sounds_like)
+        return fail(err, size, "%s: sounds_like %s", label, problem_text(why, GLOSSARY_TEXT_MAX, problem));
     return 0;
 }
 

@@ -1,5 +1,4 @@
 /* The SQLite backend's glossaries: one row per session that has one. */
-#include <inttypes.h>
 #include <stdlib.h>
 
 #include "session/session_sqlite_internal.h"

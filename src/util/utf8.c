@@ -1,11 +1,14 @@
 #include "util/utf8.h"
 
+#include <string.h>
+
 #define UTF8_LEAD2_MIN 0xc2
 #define UTF8_LEAD2_MAX 0xdf
 #define UTF8_LEAD3_MIN 0xe0
 #define UTF8_LEAD3_MAX 0xef
 #define UTF8_LEAD4_MIN 0xf0
 #define UTF8_LEAD4_MAX 0xf4
+#define UTF8_SEQ_MAX 4
 
 size_t bc_utf8_len(const unsigned char *s)
 {
@@ -27,16 +30,12 @@ int bc_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
-        if (*p == '\0')
-            return 0;
-        /* A sequence cut by the end fails on the NUL-free check below. */
-        size_t len = 1;
-        for (; len < 4 && p + len < end; len++)
-            ;
-        unsigned char buf[5] = {0};
-        for (size_t i = 0; i < len; i++)
-            buf[i] = p[i];
-        size_t k = bc_utf8_len(buf);
+        /* A NUL-padded copy: a sequence cut short by the end then fails
+         * bc_utf8_len's continuation check. */
+        unsigned char buf[UTF8_SEQ_MAX + 1] = {0};
+        size_t avail = (size_t)(end - p) < UTF8_SEQ_MAX ? (size_t)(end - p) : UTF8_SEQ_MAX;
+        memcpy(buf, p, avail);
+        size_t k = buf[0] ? bc_utf8_len(buf) : 0;
         if (k == 0)
             return 0;
         p += k;
