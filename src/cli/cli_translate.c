@@ -1,25 +1,30 @@
 /* babelcast translate: the live pipeline run over a recording, utterance by
  * utterance, writing captions and translated speech per language. */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive/transcript.h"
 #include "audio/audio.h"
 #include "cli/cli.h"
+#include "glossary/glossary.h"
 #include "pipeline/engines.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define TRANSLATE_CHUNK_MS 100
 #define TRANSLATE_DEFAULT_LANGS "es"
 #define MS_PER_SECOND 1000
+/* A glossary file is a few kilobytes; anything this big is a mistake. */
+#define GLOSSARY_FILE_MAX (1024 * 1024)
+#define OUT_DIR_MODE 0755 /* what mkdir -p would make: outputs are for the user to share */
 
 /* The translated speech of one language, laid on the input's timeline. */
 struct speech_track {
@@ -173,7 +178,7 @@ static int write_outputs(struct translate_job *job, const char *dir, int with_sp
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: babelcast translate INPUT [--to LANGS] [--out DIR]\n"
+            "usage: babelcast translate INPUT [--to LANGS] [--out DIR] [--glossary FILE]\n"
             "                           [--no-speech] [--mode MODE]\n"
             "\n"
             "Recognizes English speech in INPUT (WAV of any common encoding, or .raw PCM16\n"
@@ -183,7 +188,10 @@ static void usage(FILE *out)
             "\n"
             "  --to LANGS     comma-separated target languages (default %s);\n"
             "                 see babelcast languages\n"
-            "  --out DIR      output directory (default: the current one)\n"
+            "  --out DIR      output directory, created when missing (default: the current one)\n"
+            "  --glossary FILE  names and terms, one per line: TERM, then TAB-separated\n"
+            "                 keep (never translated), LANG=TRANSLATION (as given in LANG)\n"
+            "                 or sounds_like=WORDS; lines starting with # are comments\n"
             "  --no-speech    captions only, no synthesized audio\n"
             "  --mode MODE    sentence (default) or simultaneous: speak clauses as they\n"
             "                 settle, before each sentence ends\n"
@@ -201,6 +209,39 @@ static char *base_name(const char *path)
     if (dot && dot != name)
         *dot = '\0';
     return name;
+}
+
+static int offered_lang(void *mt, const char *code, char out[LANG_CODE_MAX])
+{
+    const struct mt_language *l = mt_language_find(mt, code);
+    if (!l)
+        return BC_ENOTFOUND;
+    snprintf(out, LANG_CODE_MAX, "%s", l->code);
+    return 0;
+}
+
+/* Reads and parses the glossary file at path; 0 and *out, or the exit code
+ * after saying what is wrong. */
+static int load_glossary(const char *path, struct mt *mt, struct glossary **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_fail(CLI_EXIT_USAGE, "--glossary %s: %s", path, strerror(errno));
+    char *text = bc_malloc(GLOSSARY_FILE_MAX + 1);
+    size_t n = fread(text, 1, GLOSSARY_FILE_MAX + 1, f);
+    int read_error = ferror(f);
+    fclose(f);
+    int rc = CLI_EXIT_OK;
+    char err[GLOSSARY_ERROR_MAX];
+    if (read_error)
+        rc = cli_fail(CLI_EXIT_FAILURE, "--glossary %s: cannot read it", path);
+    else if (n > GLOSSARY_FILE_MAX)
+        rc = cli_fail(CLI_EXIT_USAGE, "--glossary %s: larger than %d bytes", path,
+                      GLOSSARY_FILE_MAX);
+    else if (glossary_parse_text(text, n, offered_lang, mt, out, err, sizeof err) < 0)
+        rc = cli_fail(CLI_EXIT_USAGE, "--glossary %s: %s", path, err);
+    free(text);
+    return rc;
 }
 
 static int feed_all(struct pipeline *p, const struct audio_pcm *pcm, int show_progress)
@@ -225,18 +266,19 @@ int cli_translate(int argc, char **argv)
     static const struct option options[] = {
         {"to", required_argument, NULL, 't'},   {"out", required_argument, NULL, 'o'},
         {"no-speech", no_argument, NULL, 'n'},  {"quiet", no_argument, NULL, 'q'},
-        {"mode", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"mode", required_argument, NULL, 'm'}, {"glossary", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
-    const char *to = TRANSLATE_DEFAULT_LANGS, *out_dir = ".";
+    const char *to = TRANSLATE_DEFAULT_LANGS, *out_dir = ".", *glossary_path = NULL;
     int with_speech = 1, quiet = 0, opt;
     enum pipeline_mode mode = PIPELINE_SENTENCE;
     optind = 1;
     opterr = 0; /* one-line errors of our own below */
-    while ((opt = getopt_long(argc, argv, "t:o:m:nqh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:o:m:g:nqh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
         case 'o': out_dir = optarg; break;
+        case 'g': glossary_path = optarg; break;
         case 'n': with_speech = 0; break;
         case 'q': quiet = 1; break;
         case 'm':
@@ -258,9 +300,8 @@ int cli_translate(int argc, char **argv)
     if (n_langs < 0)
         return cli_fail(CLI_EXIT_USAGE, "--to wants a list like es,ca,fr; got '%s'", to);
     job.n_langs = (size_t)n_langs;
-    struct stat st;
-    if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_fail(CLI_EXIT_USAGE, "--out %s is not a directory", out_dir);
+    if (bc_mkdir_p(out_dir, OUT_DIR_MODE) < 0)
+        return cli_fail(CLI_EXIT_FAILURE, "cannot create --out %s: %s", out_dir, strerror(errno));
 
     char err[512];
     struct audio_pcm pcm = {0};
@@ -302,14 +343,20 @@ int cli_translate(int argc, char **argv)
     if (quiet && !freopen("/dev/null", "w", stdout))
         goto done;
 
+    struct glossary *glossary = NULL;
+    if (glossary_path && (exit_code = load_glossary(glossary_path, engines.mt, &glossary)) != 0)
+        goto done;
+    exit_code = CLI_EXIT_FAILURE;
     const char *lang_ptrs[CLI_LANGS_MAX];
     for (size_t i = 0; i < job.n_langs; i++)
         lang_ptrs[i] = job.langs[i];
     if (pipeline_new(&engines, lang_ptrs, job.n_langs, sink, &job, &p) < 0) {
+        glossary_free(glossary);
         cli_fail(CLI_EXIT_FAILURE, "could not start speech recognition");
         goto done;
     }
     pipeline_set_mode(p, mode);
+    pipeline_set_glossary(p, glossary);
     if (feed_all(p, &pcm, job.show_progress) < 0) {
         cli_fail(CLI_EXIT_FAILURE, "speech recognition failed on %s", input);
         goto done;

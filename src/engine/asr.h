@@ -81,6 +81,28 @@ int64_t asr_stream_position(const struct asr_stream *stream);
 int asr_stream_in_utterance(const struct asr_stream *stream);
 /* The number the next utterance will get. */
 int asr_stream_next_utterance(const struct asr_stream *stream);
+/* A term the recognizer should prefer. */
+struct asr_term {
+    const char *text;        /* one or more words: "prudently", "holy spirit" */
+    const char *sounds_like; /* NULL or "": text's own words are in the pronunciation
+                                dictionary; else dictionary words whose sounds, one
+                                after the other, make the term's: "koo ber net ease" */
+};
+
+/* Makes the stream prefer terms from its next utterance on (the utterance
+ * in progress keeps what it started with): each becomes one word of the
+ * recognizer with the concatenated pronunciations of its (or its
+ * sounds_like's) words and a raised language-model probability, and is
+ * reported as text in lower case. A term with a word missing from the
+ * dictionary (and no sounds_like) is skipped. Terms stay preferred until
+ * the stream ends, also when a later call leaves them out; the stream's
+ * decoder is then not reused by another stream. Adding words rebuilds the
+ * decoder's search once per call, at the first block fed between
+ * utterances: about a second or more of CPU on the feeding thread, so a
+ * change delays that stream's next captions by about as much. Copies what
+ * it needs. Returns the number of terms taken (0..n). */
+int asr_stream_set_vocabulary(struct asr_stream *stream, const struct asr_term *terms, size_t n);
+
 /* Continues a stream recovered from a checkpoint: the timeline starts at
  * position samples and utterances are numbered from next_utterance. Call
  * before the first feed. Returns 0 or BC_ESTATE. */

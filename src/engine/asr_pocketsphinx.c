@@ -1,5 +1,6 @@
 /* pocketsphinx 0.8 (5prealpha) backend of asr.h. */
 #include "engine/asr.h"
+#include "engine/asr_vocab.h"
 
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
@@ -54,6 +55,8 @@ struct asr_stream {
     int utterance_has_text;      /* a partial was reported for the current utterance */
     int utterance_index;
     char last_partial[ASR_TEXT_MAX];
+    struct asr_vocab *vocab_pending; /* for the next utterance */
+    int vocab_added;                 /* the decoder has words of ours: not reused */
 };
 
 /* pocketsphinx logs through globals: configure them once, under the lock. */
@@ -189,8 +192,9 @@ void asr_stream_free(struct asr_stream *s)
         return;
     struct asr_model *model = s->model;
     ps_end_utt(s->ps); /* leaves the decoder ready for its next stream */
+    asr_vocab_free(s->vocab_pending);
     pthread_mutex_lock(&model->lock);
-    if (model->pool_count < ASR_POOL_MAX)
+    if (model->pool_count < ASR_POOL_MAX && !s->vocab_added)
         model->pool[model->pool_count++] = s->decoder;
     else
         decoder_free(s->decoder);
@@ -215,6 +219,12 @@ static void normalize_text(const char *hyp, char *buf, size_t len)
         size_t wlen = (size_t)(p - word);
         if (wlen == 0 || word[0] == '<' || word[0] == '[')
             continue;
+        char term[ASR_TEXT_MAX];
+        size_t term_len = asr_vocab_term_text(word, wlen, term, sizeof term);
+        if (term_len) {
+            word = term;
+            wlen = term_len;
+        }
         /* Alternate pronunciations come back as "word(2)". */
         const char *paren = memchr(word, '(', wlen);
         if (paren)
@@ -288,9 +298,23 @@ static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
     return ps_start_utt(s->ps) < 0 ? BC_EENGINE : 0;
 }
 
+/* Between utterances: the decoder's search is rebuilt with the new words. */
+static int apply_vocabulary(struct asr_stream *s)
+{
+    int rc = ps_end_utt(s->ps) < 0 ? BC_EENGINE : asr_vocab_apply(s->ps, s->vocab_pending);
+    asr_vocab_free(s->vocab_pending);
+    s->vocab_pending = NULL;
+    s->vocab_added = 1;
+    if (ps_start_utt(s->ps) < 0)
+        rc = BC_EENGINE;
+    return rc;
+}
+
 static int process_block(struct asr_stream *s, const int16_t *pcm, size_t n)
 {
     const struct asr_params *p = &s->model->params;
+    if (s->vocab_pending && !s->in_utterance && apply_vocabulary(s) < 0)
+        return BC_EENGINE;
     if (ps_process_raw(s->ps, pcm, n, FALSE, FALSE) < 0)
         return BC_EENGINE;
     s->position += (int64_t)n;
@@ -349,6 +373,15 @@ int asr_stream_in_utterance(const struct asr_stream *s)
 int asr_stream_next_utterance(const struct asr_stream *s)
 {
     return s->utterance_index;
+}
+
+int asr_stream_set_vocabulary(struct asr_stream *s, const struct asr_term *terms, size_t n)
+{
+    int taken;
+    struct asr_vocab *v = asr_vocab_prepare(s->ps, terms, n, &taken);
+    asr_vocab_free(s->vocab_pending);
+    s->vocab_pending = v;
+    return taken;
 }
 
 int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance)

@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/lang_code.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #define MT_DEFAULT_MODES_DIR "/usr/share/apertium/modes"
 #define MT_DEFAULT_READ_TIMEOUT_MS 5000
@@ -252,23 +253,6 @@ const struct mt_language *mt_language_find(const struct mt *mt, const char *code
     return t ? &t->lang : NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t mt_utf8_len(const unsigned char *s)
-{
-    size_t n = s[0] < 0x80                    ? 1
-               : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                              : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-        return 0; /* overlong, surrogate, beyond U+10FFFF */
-    return n;
-}
-
 /* Valid UTF-8 only, control characters as blanks, blanks squeezed, trimmed. */
 static char *mt_clean_input(const char *text)
 {
@@ -277,7 +261,7 @@ static char *mt_clean_input(const char *text)
     size_t n = 0;
     int blank = 0;
     while (*s) {
-        size_t len = mt_utf8_len(s);
+        size_t len = bc_utf8_len(s);
         if (len == 0) {
             s++;
             continue;

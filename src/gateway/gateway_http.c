@@ -40,7 +40,7 @@ static void respond(struct conn *c, int status, const char *type, char *body, si
     c->response_len = len;
 }
 
-static void respond_json(struct conn *c, int status, cJSON *json)
+void gw_respond_json(struct conn *c, int status, cJSON *json)
 {
     char *text = cJSON_PrintUnformatted(json);
     respond(c, status, JSON_TYPE, bc_strdup(text), strlen(text));
@@ -53,13 +53,13 @@ int gw_respond_error(struct conn *c, int status, const char *code, const char *m
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "error", message);
     cJSON_AddStringToObject(json, "code", code);
-    respond_json(c, status, json);
+    gw_respond_json(c, status, json);
     return 0;
 }
 
-/* A store that failed: a full disk or an unreachable Redis is named as
- * such, so an operator sees the cause rather than a generic error. */
-static int respond_store_failure(struct conn *c, int rc, const char *message)
+/* A full disk or an unreachable Redis is named as such, so an operator
+ * sees the cause rather than a generic error. */
+int gw_respond_store_failure(struct conn *c, int rc, const char *message)
 {
     if (rc == BC_ENOSPC)
         return gw_respond_error(c, HTTP_INSUFFICIENT_STORAGE, "disk_full", bc_strerror(rc));
@@ -92,7 +92,7 @@ static int get_health(struct gateway *srv, struct conn *c)
     cJSON_AddNumberToObject(json, "uptime_s", (double)(bc_now_us() - srv->started_us) / 1e6);
     if (srv->deps.health)
         srv->deps.health(srv->deps.user_data, json);
-    respond_json(c, HTTP_OK, json);
+    gw_respond_json(c, HTTP_OK, json);
     return 0;
 }
 
@@ -111,8 +111,7 @@ static int has_nul_escape(const char *s, size_t n)
     return 0;
 }
 
-/* The body as one JSON object and nothing else, or NULL after answering. */
-static cJSON *parse_body(struct conn *c)
+cJSON *gw_parse_body(struct conn *c)
 {
     if (c->body_len == 0) {
         gw_respond_error(c, HTTP_BAD_REQUEST, "bad_json",
@@ -176,7 +175,7 @@ static int post_session(struct gateway *srv, struct conn *c)
 {
     if (c->body_too_large)
         return gw_respond_error(c, HTTP_PAYLOAD_TOO_LARGE, "body_too_large", "request body too large");
-    cJSON *req = parse_body(c);
+    cJSON *req = gw_parse_body(c);
     if (!req)
         return 0;
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(req, "source");
@@ -184,6 +183,11 @@ static int post_session(struct gateway *srv, struct conn *c)
     const cJSON *private_ = cJSON_GetObjectItemCaseSensitive(req, "private");
     const cJSON *mode_ = cJSON_GetObjectItemCaseSensitive(req, "mode");
     enum session_mode mode = SESSION_MODE_SENTENCE;
+    char *glossary = NULL;
+    if (gw_glossary_check(srv, c, cJSON_GetObjectItemCaseSensitive(req, "glossary"), &glossary)) {
+        cJSON_Delete(req);
+        return 0;
+    }
     const char *codes[SESSION_TARGETS_MAX];
     size_t n = 0;
     int status = 0;
@@ -229,10 +233,12 @@ static int post_session(struct gateway *srv, struct conn *c)
         if (status == HTTP_UNAVAILABLE)
             probe_session_refused(code);
         cJSON_Delete(req);
+        free(glossary);
         return gw_respond_error(c, status, code, message);
     }
     if (rate_limited(srv, c)) {
         cJSON_Delete(req);
+        free(glossary);
         return 0;
     }
     struct session_info info;
@@ -243,6 +249,9 @@ static int post_session(struct gateway *srv, struct conn *c)
     /* Idle sessions must not hold the last places until the next sweep. */
     if (rc == BC_ELIMIT && gw_idle_sweep(srv) > 0)
         rc = create(srv, codes, n, is_private, &info, token, key);
+    if (rc == 0 && glossary && (rc = gw_glossary_store(srv, info.id, glossary)) < 0)
+        session_end(srv->registry, info.id, NULL); /* no session without its glossary */
+    free(glossary);
     if (rc == BC_ELIMIT) {
         probe_session_refused("too_many_sessions");
         return gw_respond_error(c, HTTP_TOO_MANY, "too_many_sessions", "too many live sessions");
@@ -250,7 +259,7 @@ static int post_session(struct gateway *srv, struct conn *c)
     if (rc == 0 && mode != SESSION_MODE_SENTENCE)
         rc = session_set_mode(srv->registry, info.id, mode);
     if (rc < 0)
-        return respond_store_failure(c, rc, NULL);
+        return gw_respond_store_failure(c, rc, NULL);
     cJSON *json = cJSON_CreateObject();
     cJSON_AddStringToObject(json, "id", info.id);
     cJSON_AddStringToObject(json, "speaker_token", token);
@@ -268,7 +277,7 @@ static int post_session(struct gateway *srv, struct conn *c)
     cJSON *arr = cJSON_AddArrayToObject(json, "targets");
     for (size_t i = 0; i < info.n_targets; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(info.targets[i]));
-    respond_json(c, HTTP_CREATED, json);
+    gw_respond_json(c, HTTP_CREATED, json);
     return 0;
 }
 
@@ -294,7 +303,7 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
         cJSON_AddNumberToObject(listeners, langs[i], counts[i]);
     cJSON_AddNumberToObject(json, "created_ms", (double)info->created_ms);
     cJSON_AddNumberToObject(json, "ended_ms", (double)info->ended_ms);
-    respond_json(c, HTTP_OK, json);
+    gw_respond_json(c, HTTP_OK, json);
     return 0;
 }
 
@@ -308,9 +317,9 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
     if (rc == BC_ESTATE)
         return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
-        return respond_store_failure(c, rc, NULL);
+        return gw_respond_store_failure(c, rc, NULL);
     if ((rc = gw_end_session(srv, info->id)) < 0)
-        return respond_store_failure(c, rc, "could not queue the session end");
+        return gw_respond_store_failure(c, rc, "could not queue the session end");
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }
@@ -323,7 +332,7 @@ static int delete_transcript(struct gateway *srv, struct conn *c, const struct s
     if (rc == BC_EAUTH)
         return gw_respond_error(c, HTTP_UNAUTHORIZED, "bad_token", "missing or wrong speaker token");
     if (rc < 0)
-        return respond_store_failure(c, rc, NULL);
+        return gw_respond_store_failure(c, rc, NULL);
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }
@@ -420,6 +429,8 @@ static int session_route(struct gateway *srv, struct conn *c)
         return delete_transcript(srv, c, &info);
     if (strcmp(sub, "/qr.svg") == 0 && c->method == GW_GET)
         return get_qr(srv, c, &info, key);
+    if (strcmp(sub, GW_GLOSSARY_PATH) == 0)
+        return gw_glossary_route(srv, c, &info);
     if (sub[0] == '\0' || strcmp(sub, "/transcript") == 0 || strcmp(sub, "/qr.svg") == 0)
         return gw_respond_error(c, HTTP_METHOD_NOT_ALLOWED, "bad_method", "method not allowed");
     return gw_respond_error(c, HTTP_NOT_FOUND, "not_found", "no such resource");

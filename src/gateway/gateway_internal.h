@@ -12,6 +12,8 @@
 #include "session/session.h"
 #include "stream/stream.h"
 
+struct cJSON;
+
 #define GW_HTTP_BODY_MAX 16384
 #define GW_URI_MAX 512
 #define GW_ORIGIN_MAX 256
@@ -103,6 +105,27 @@ int gw_may_listen(struct gateway *srv, struct lws *wsi, const struct session_inf
                   char *key, size_t key_len);
 /* Fills conn->response* with {"error": message, "code": code}; returns 0. */
 int gw_respond_error(struct conn *c, int status, const char *code, const char *message);
+/* Fills conn->response* with json (consumed). */
+void gw_respond_json(struct conn *c, int status, struct cJSON *json);
+/* The request body as one JSON object and nothing else, or NULL after
+ * answering 400. */
+struct cJSON *gw_parse_body(struct conn *c);
+/* Answers a failed registry call rc (507 disk full, 503 unreachable, else
+ * 500 with message or rc's text); returns 0. */
+int gw_respond_store_failure(struct conn *c, int rc, const char *message);
+
+/* gateway_glossary.c: a session's glossary. */
+#define GW_GLOSSARY_PATH "/glossary"
+/* Validates value, the "glossary" of a request (NULL: none given), into
+ * canonical JSON in *json (heap; NULL when none given). Returns 0, or 1
+ * after answering 400 (with the reason) or 503 (no languages known yet). */
+int gw_glossary_check(struct gateway *srv, struct conn *c, const struct cJSON *value,
+                      char **json);
+/* Stores a checked glossary for session id; session_glossary_set's codes. */
+int gw_glossary_store(struct gateway *srv, const char *id, const char *json);
+/* GET (anyone who may read the session) and PUT (the speaker's token) of
+ * /api/sessions/ID/glossary. Returns 0 with the response filled. */
+int gw_glossary_route(struct gateway *srv, struct conn *c, const struct session_info *info);
 
 /* gateway_request.c: checks what libwebsockets lets through before any
  * body is read: URI and header sizes, Content-Length and Transfer-Encoding.

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "glossary/glossary.h"
 #include "metrics/probes.h"
 #include "pipeline/pipeline_internal.h"
 #include "util/alloc.h"
@@ -36,6 +37,9 @@ struct pipeline {
     double emit_cpu_s;             /* CPU time spent translating and emitting, which the
                                       recognizer's callbacks do inside a feed */
     struct pipeline_simul *simul;  /* simultaneous mode; NULL in sentence mode */
+    struct glossary *glossary;      /* in use; NULL: none */
+    struct glossary *glossary_next; /* set mid-utterance: used from glossary_from on */
+    int glossary_pending, glossary_from;
 };
 
 /* One synthesis request in flight; freed by its last chunk. */
@@ -162,6 +166,11 @@ int pipeline_translate_partial_now(struct pipeline *p, const struct asr_hyp *hyp
     return 1;
 }
 
+static int mt_translate_fn(void *mt, const char *lang, const char *text, char **out)
+{
+    return mt_translate(mt, lang, text, out);
+}
+
 int pipeline_translate(struct pipeline *p, const char *lang, const char *text, char **out)
 {
     *out = NULL;
@@ -170,7 +179,7 @@ int pipeline_translate(struct pipeline *p, const char *lang, const char *text, c
         return 0;
     }
     int64_t mt_started_us = bc_now_us();
-    int rc = mt_translate(p->engines.mt, lang, text, out);
+    int rc = glossary_translate(p->glossary, mt_translate_fn, p->engines.mt, lang, text, out);
     probe_mt(lang, (double)(bc_now_us() - mt_started_us) / US_PER_SECOND);
     return rc;
 }
@@ -185,10 +194,26 @@ const char *pipeline_lang(const struct pipeline *p, size_t i)
     return p->langs[i];
 }
 
+/* The glossary for utterance (or, utterance < 0, for whatever starts
+ * next): a new one waits for the utterance in progress to end. */
+static const struct glossary *glossary_for(struct pipeline *p, int utterance)
+{
+    if (p->glossary_pending &&
+        (utterance < 0 ? !asr_stream_in_utterance(p->asr) : utterance >= p->glossary_from)) {
+        glossary_free(p->glossary);
+        p->glossary = p->glossary_next;
+        p->glossary_next = NULL;
+        p->glossary_pending = 0;
+    }
+    return p->glossary;
+}
+
 static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
     double cpu_s = thread_cpu_s();
-    pipeline_emit_caption(p, PIPELINE_SOURCE_LANG, hyp, hyp->text, final, NULL, -1);
+    char *spelled = glossary_spell_source(glossary_for(p, hyp->utterance), hyp->text);
+    pipeline_emit_caption(p, PIPELINE_SOURCE_LANG, hyp, spelled, final, NULL, -1);
+    free(spelled);
     if (!final && !pipeline_translate_partial_now(p, hyp)) {
         p->emit_cpu_s += thread_cpu_s() - cpu_s;
         return;
@@ -267,6 +292,8 @@ void pipeline_free(struct pipeline *p)
     pipeline_wait_idle(p);
     asr_stream_free(p->asr);
     pipeline_simul_free(p->simul);
+    glossary_free(p->glossary);
+    glossary_free(p->glossary_next);
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -309,9 +336,31 @@ static void measure_asr(struct pipeline *p, double cpu_before_s, double emit_bef
     probe_asr(asr_s > 0 ? asr_s : 0, (double)n_samples / ASR_RATE_HZ);
 }
 
+/* The recognizer prefers every term of the glossary, from its next utterance. */
+static void prefer_terms(struct pipeline *p, const struct glossary *glossary)
+{
+    size_t n = glossary_count(glossary);
+    struct asr_term *terms = bc_calloc(n ? n : 1, sizeof *terms);
+    for (size_t i = 0; i < n; i++)
+        terms[i] = (struct asr_term){glossary_term(glossary, i), glossary_sounds_like(glossary, i)};
+    asr_stream_set_vocabulary(p->asr, terms, n);
+    free(terms);
+}
+
+void pipeline_set_glossary(struct pipeline *p, struct glossary *glossary)
+{
+    prefer_terms(p, glossary);
+    glossary_free(p->glossary_next);
+    p->glossary_next = glossary;
+    p->glossary_pending = 1;
+    p->glossary_from = asr_stream_next_utterance(p->asr) + asr_stream_in_utterance(p->asr);
+    glossary_for(p, -1);
+}
+
 int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
 {
     double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
+    glossary_for(p, -1);
     int rc = asr_stream_feed(p->asr, pcm, n_samples);
     if (p->simul && rc == 0 && asr_stream_in_utterance(p->asr)) {
         double tick_cpu_s = thread_cpu_s();

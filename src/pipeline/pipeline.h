@@ -83,6 +83,12 @@ void pipeline_set_mode(struct pipeline *p, enum pipeline_mode mode);
 /* Replaces the active target languages (at most PIPELINE_LANGS_MAX). */
 void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs);
 
+struct glossary;
+/* Hands the pipeline a new glossary (NULL: none; the pipeline frees it),
+ * used from the next utterance on: the one in progress finishes with the
+ * glossary it started with. */
+void pipeline_set_glossary(struct pipeline *p, struct glossary *glossary);
+
 /* PCM16 mono at ASR_RATE_HZ. Returns 0 or BC_EENGINE. */
 int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples);
 /* Ends the utterance in progress (end of speech). */

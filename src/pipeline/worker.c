@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline/glossary_refresh.h"
 #include "pipeline/speech_out.h"
 #include "protocol/protocol.h"
 #include "util/alloc.h"
@@ -80,6 +81,7 @@ struct worker_session {
     size_t n_langs;
     int64_t langs_checked_us;
     enum session_mode mode; /* from the registry, fixed when the session was created */
+    uint64_t glossary_version; /* the pipeline's, 0: none */
     pthread_mutex_t out_lock; /* outputs: captions come from the worker, audio from TTS */
     struct lang_output outputs[PIPELINE_LANGS_MAX + 1];
     size_t n_outputs;
@@ -348,6 +350,8 @@ static void refresh_languages(struct worker_pool *pool, struct worker_session *w
     if (ws->langs_checked_us && now_us - ws->langs_checked_us < WORKER_LANG_REFRESH_US)
         return;
     ws->langs_checked_us = now_us;
+    if (ws->pipeline)
+        glossary_refresh(ws->pipeline, pool->registry, ws->id, &ws->glossary_version);
     struct session_info info;
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     if (session_get(pool->registry, ws->id, &info) < 0)
@@ -387,6 +391,8 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
         return rc;
     pipeline_set_mode(ws->pipeline, ws->mode == SESSION_MODE_SIMULTANEOUS ? PIPELINE_SIMULTANEOUS
                                                                           : PIPELINE_SENTENCE);
+    ws->glossary_version = 0;
+    glossary_refresh(ws->pipeline, pool->registry, ws->id, &ws->glossary_version);
     struct resume_state state = {0};
     size_t state_len = 0;
     stream_checkpoint_get(pool->stream, ws->id, &ws->seq, &state, &state_len);

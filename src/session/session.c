@@ -494,6 +494,29 @@ int session_catalog_get(struct session_registry *reg, char **json)
     return reg->ops->catalog_get(reg->impl, json);
 }
 
+int session_glossary_set(struct session_registry *reg, const char *id, const char *json,
+                         uint64_t *version)
+{
+    uint64_t ignored;
+    if (!json || strlen(json) > SESSION_GLOSSARY_MAX)
+        return BC_EINVAL;
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    return reg->ops->glossary_set(reg->impl, id, json, version ? version : &ignored);
+}
+
+int session_glossary_get(struct session_registry *reg, const char *id, uint64_t known_version,
+                         char **json, uint64_t *version)
+{
+    if (!json || !version)
+        return BC_EINVAL;
+    *json = NULL;
+    *version = 0;
+    if (!session_valid_id(id))
+        return BC_ENOTFOUND;
+    return reg->ops->glossary_get(reg->impl, id, known_version, json, version);
+}
+
 size_t session_languages(struct session_registry *reg, const struct session_info *info,
                          char (*langs)[SESSION_LANG_LEN], size_t max)
 {

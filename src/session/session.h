@@ -176,4 +176,19 @@ int session_recent_captions(struct session_registry *reg, const char *id, const 
 int session_catalog_set(struct session_registry *reg, const char *json);
 int session_catalog_get(struct session_registry *reg, char **json);
 
+/* The session's glossary: JSON text the gateway has validated
+ * (glossary/glossary.h), opaque to the registry, replaced as a whole. Each
+ * replacement raises the session's glossary version (the first set gives
+ * 1), so a worker can poll cheaply. set returns 0 and *version (may be
+ * NULL), BC_EINVAL (NULL, or longer than SESSION_GLOSSARY_MAX bytes),
+ * BC_ESTATE (the session ended), BC_ENOTFOUND, BC_ENOSPC or BC_EIO. get
+ * returns 0 with the stored version in *version (0: never set) and, only
+ * when it differs from known_version, a copy in *json (caller frees; NULL
+ * otherwise); or BC_ENOTFOUND, BC_EIO. */
+#define SESSION_GLOSSARY_MAX (256 * 1024)
+int session_glossary_set(struct session_registry *reg, const char *id, const char *json,
+                         uint64_t *version);
+int session_glossary_get(struct session_registry *reg, const char *id, uint64_t known_version,
+                         char **json, uint64_t *version);
+
 #endif

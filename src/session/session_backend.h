@@ -70,6 +70,14 @@ struct session_ops {
     int (*catalog_set)(void *impl, const char *json);
     /* *json is a new heap string; BC_ENOTFOUND when none was published. */
     int (*catalog_get)(void *impl, char **json);
+    /* Replaces the glossary of a live session (BC_ESTATE when ended) and
+     * counts one more version, written to *version (the first is 1). */
+    int (*glossary_set)(void *impl, const char *id, const char *json, uint64_t *version);
+    /* The stored version in *version (0: never set) and, when it differs
+     * from known_version, the glossary as a new heap string in *json (else
+     * *json stays NULL). */
+    int (*glossary_get)(void *impl, const char *id, uint64_t known_version, char **json,
+                        uint64_t *version);
     void (*close)(void *impl);
 };
 

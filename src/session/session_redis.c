@@ -467,5 +467,7 @@ static const struct session_ops rs_ops = {
     .purge_ended = rs_purge_ended,
     .catalog_set = rs_catalog_set,
     .catalog_get = rs_catalog_get,
+    .glossary_set = rs_glossary_set,
+    .glossary_get = rs_glossary_get,
     .close = rs_close,
 };

@@ -8,6 +8,8 @@
  *                           state (0 live, 1 ended), created_ms, ended_ms,
  *                           active_ms (absent until the first session_touch)
  *                           transcript_deleted (1 once its captions were deleted)
+ *                           glossary (canonical JSON), glossary_version (count
+ *                           of replacements; absent until the first)
  *   bc:{ID}:listeners       hash: language -> listeners over all gateways
  *   bc:{ID}:langs           set: the languages with captions
  *   bc:{ID}:captions:LANG   sorted set scored by utterance, one JSON member
@@ -53,6 +55,8 @@ enum rs_script_id {
     RS_ADD_CAPTION,
     RS_READ_CAPTIONS,
     RS_DELETE_TRANSCRIPT,
+    RS_GLOSSARY_SET,
+    RS_GLOSSARY_GET,
     RS_SCRIPT_COUNT
 };
 
@@ -83,5 +87,9 @@ int rs_add_caption(void *impl, const char *id, const char *lang, int utterance, 
 int rs_delete_transcript(void *impl, const char *id);
 int rs_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
                      struct transcript **out);
+/* session_redis_glossary.c */
+int rs_glossary_set(void *impl, const char *id, const char *json, uint64_t *version);
+int rs_glossary_get(void *impl, const char *id, uint64_t known_version, char **json,
+                    uint64_t *version);
 
 #endif

@@ -110,6 +110,26 @@ static const char read_captions_lua[] =
     "if ARGV[2] == '1' then return {} end\n"
     "return redis.call('ZRANGE', KEYS[2], ARGV[1], -1)\n";
 
+/* KEYS: info. ARGV: the glossary JSON. Answers {RS_DONE, new version} or
+ * {RS_NOTFOUND} / {RS_ENDED}. */
+static const char glossary_set_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return {" RS_STR(RS_NOTFOUND) "} end\n"
+    "if state ~= '0' then return {" RS_STR(RS_ENDED) "} end\n"
+    "local v = redis.call('HINCRBY', KEYS[1], 'glossary_version', 1)\n"
+    "redis.call('HSET', KEYS[1], 'glossary', ARGV[1])\n"
+    "return {" RS_STR(RS_DONE) ", tostring(v)}\n";
+
+/* KEYS: info. ARGV: the version the caller has. Answers {RS_NOTFOUND}, or
+ * {RS_DONE, version} and the glossary when the version differs: one round
+ * trip, and no copy of the glossary while it is unchanged. */
+static const char glossary_get_lua[] =
+    "local r = redis.call('HMGET', KEYS[1], 'state', 'glossary_version', 'glossary')\n"
+    "if not r[1] then return {" RS_STR(RS_NOTFOUND) "} end\n"
+    "local v = r[2] or '0'\n"
+    "if v == ARGV[1] or not r[3] then return {" RS_STR(RS_DONE) ", v} end\n"
+    "return {" RS_STR(RS_DONE) ", v, r[3]}\n";
+
 static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_CREATE] = create_lua,
     [RS_RESERVE] = reserve_lua,
@@ -120,6 +140,8 @@ static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_ADD_CAPTION] = add_caption_lua,
     [RS_READ_CAPTIONS] = read_captions_lua,
     [RS_DELETE_TRANSCRIPT] = delete_transcript_lua,
+    [RS_GLOSSARY_SET] = glossary_set_lua,
+    [RS_GLOSSARY_GET] = glossary_get_lua,
 };
 
 const char *rs_script_text(enum rs_script_id which)

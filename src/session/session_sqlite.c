@@ -29,6 +29,8 @@ static const char schema_sql[] =
     " utterance INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER, text TEXT,"
     " source_text TEXT, PRIMARY KEY(session, lang, utterance));"
     "CREATE TABLE IF NOT EXISTS catalog(k INTEGER PRIMARY KEY CHECK(k = 0),"
+    " json TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS glossaries(session TEXT PRIMARY KEY, version INTEGER NOT NULL,"
     " json TEXT NOT NULL);";
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -50,6 +52,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " LIMIT ?) ORDER BY utterance",
     [ST_CATALOG_SET] = "INSERT OR REPLACE INTO catalog(k, json) VALUES(0, ?)",
     [ST_CATALOG_GET] = "SELECT json FROM catalog WHERE k = 0",
+    [ST_GLOSSARY_SET] = "INSERT INTO glossaries(session, version, json) VALUES(?1, 1, ?2)"
+                        " ON CONFLICT(session) DO UPDATE SET version = version + 1,"
+                        " json = excluded.json RETURNING version",
+    [ST_GLOSSARY_GET] = "SELECT version, CASE WHEN version <> ?2 THEN json END FROM glossaries"
+                        " WHERE session = ?1",
 };
 
 int sq_db_fail(struct session_sqlite *s, const char *what)
@@ -453,5 +460,7 @@ static const struct session_ops sq_ops = {
     .purge_ended = sq_purge_ended,
     .catalog_set = sq_catalog_set,
     .catalog_get = sq_catalog_get,
+    .glossary_set = sq_glossary_set,
+    .glossary_get = sq_glossary_get,
     .close = sq_close,
 };

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "session/session.h"
 
@@ -24,6 +25,8 @@ enum sq_stmt_id {
     ST_RECENT,
     ST_CATALOG_SET,
     ST_CATALOG_GET,
+    ST_GLOSSARY_SET,
+    ST_GLOSSARY_GET,
     ST_COUNT
 };
 
@@ -64,5 +67,9 @@ int sq_delete_transcript(void *impl, const char *id);
 int sq_purge_ended(void *impl, int64_t ended_before_ms, size_t *n);
 int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit,
                      struct transcript **out);
+/* session_sqlite_glossary.c */
+int sq_glossary_set(void *impl, const char *id, const char *json, uint64_t *version);
+int sq_glossary_get(void *impl, const char *id, uint64_t known_version, char **json,
+                    uint64_t *version);
 
 #endif

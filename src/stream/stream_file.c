@@ -18,6 +18,7 @@
 #include "stream/stream_file_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -28,29 +29,10 @@
 
 static int mkdir_p(const char *path)
 {
-    char *p = bc_strdup(path);
-    int rc = 0;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char saved = *c;
-        *c = '\0';
-        if (mkdir(p, DIR_MODE) < 0 && errno != EEXIST) {
-            bc_error("stream: mkdir %s: %s", p, strerror(errno));
-            rc = BC_EIO;
-            break;
-        }
-        *c = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (rc == 0 && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))) {
-        bc_error("stream: %s is not a directory", path);
-        rc = BC_EIO;
-    }
-    free(p);
-    return rc;
+    if (bc_mkdir_p(path, DIR_MODE) == 0)
+        return 0;
+    bc_error("stream: cannot create directory %s: %s", path, strerror(errno));
+    return BC_EIO;
 }
 
 /* ---- hooks, all run under the memory log's lock ---- */

@@ -1,9 +1,10 @@
 // End-to-end test of the web pages against a running `babelcast serve`:
-// a speaker page streams a real recording through Chromium's fake
-// microphone, a Spanish listener page shows the translated captions and
-// schedules the translated speech (Opus, decoded by WebCodecs), a second
-// one forced to PCM16 schedules it too; then a denied microphone, ending a
-// session and a vanished server must each show their message.
+// a speaker page saves a glossary and streams a real recording through
+// Chromium's fake microphone, a Spanish listener page shows the translated
+// captions and schedules the translated speech (Opus, decoded by
+// WebCodecs), a second one forced to PCM16 schedules it too, a projector
+// view at 1920x1080 shows the captions large; then a denied microphone,
+// ending a session and a vanished server must each show their message.
 //
 // With BC_BROWSER_MODE=tls (a server with a self-signed certificate) a
 // shorter pass instead: over https, a private session made through the API
@@ -38,12 +39,19 @@ const FLOAT_SLACK_S = 1e-6;
 const MIN_SPEECH_S = 0.5;
 const MAX_SPEECH_PER_INPUT_S = 3;
 const DESKTOP_VIEWPORT = {width: 1280, height: 900};
+const PROJECTOR_VIEWPORT = {width: 1920, height: 1080};
+// Projector captions must read from the back of a room: at least this tall.
+const PROJECTOR_MIN_FONT_PX = 40;
+const PROJECTOR_FINALS_SHOWN = 2;
+// The glossary the speaker saves, and what it makes of the first clip.
+const GLOSSARY_TEXT = 'young man\tes=mozo\nDashwood\tkeep';
+const GLOSSARY_SPANISH = 'mozo';
 
 // Two librivox clips with their reference text; the Spanish words are what
 // Apertium makes of them (checked against the real server's output).
 const CLIPS = [
   {file: 'sense_and_sensibility_01_austen_64kb-0880.wav', english: ['young', 'man', 'disposed'],
-    spanish: ['joven', 'hombre', 'enfermo']},
+    spanish: ['joven', 'hombre', 'enfermo', GLOSSARY_SPANISH]},
   {file: 'sense_and_sensibility_01_austen_64kb-0930.wav', english: ['amiable', 'himself', 'might'],
     spanish: ['amable', 'incluso', 'podría', 'hecho']},
 ];
@@ -136,6 +144,38 @@ function checkListenerAudio(name, state, codec, inputSeconds) {
   }
 }
 
+/** The projector view shows the last two finals large on a dark page, the QR, and controls only on demand. */
+async function checkProjector(projector, finals) {
+  await until(projector, 'the projector to show the finals', (n) => window.babelcast.finals.length >= n,
+    finals.length, CAPTION_TIMEOUT_MS);
+  await projector.mouse.move(1, 1); // the pointer rests in a corner, then goes idle
+  await projector.waitForTimeout(3500);
+  const view = await projector.evaluate(() => {
+    const shown = [...document.querySelectorAll('#finals p.final')]
+      .filter((p) => getComputedStyle(p).display !== 'none').map((p) => p.textContent);
+    const captions = getComputedStyle(document.getElementById('captions'));
+    const qr = document.getElementById('join-qr');
+    const qrBox = qr.getBoundingClientRect();
+    return {shown, finals: window.babelcast.finals, fontPx: parseFloat(captions.fontSize), background: getComputedStyle(document.body).backgroundColor,
+      qrLoaded: qr.complete && qr.naturalWidth > 0, qrRight: qrBox.right, qrTop: qrBox.top,
+      controlsOpacity: getComputedStyle(document.querySelector('.controls')).opacity,
+      header: getComputedStyle(document.querySelector('header.site')).display};
+  });
+  step(`projector: ${JSON.stringify(view)}`);
+  assert.deepEqual(view.finals.slice(0, finals.length), finals, 'the projector got the listener\'s captions');
+  assert.deepEqual(view.shown, view.finals.slice(-PROJECTOR_FINALS_SHOWN), 'the projector shows the last two finals');
+  assert.ok(view.fontPx >= PROJECTOR_MIN_FONT_PX, `projector captions are ${view.fontPx}px`);
+  assert.equal(view.background, 'rgb(13, 15, 18)', 'the projector page is dark');
+  assert.ok(view.qrLoaded && view.qrRight > PROJECTOR_VIEWPORT.width / 2 && view.qrTop < PROJECTOR_VIEWPORT.height / 2,
+    'the join QR code sits in the top right corner');
+  assert.equal(view.controlsOpacity, '0', 'no controls while the pointer rests');
+  assert.equal(view.header, 'none', 'no page header on the projector');
+  await shoot(projector, 'listener-projector-1080p');
+  await projector.mouse.move(400, 300);
+  await until(projector, 'the controls to show when the pointer moves',
+    () => getComputedStyle(document.querySelector('.controls')).opacity === '1');
+}
+
 async function main() {
   const {file: wav, seconds: spokenSeconds} = makeMicrophoneFile();
   step(`fake microphone file ${wav} (${spokenSeconds.toFixed(1)} s)`);
@@ -169,6 +209,20 @@ async function main() {
   step(`session ${id} created through the home page`);
   await until(speaker, 'the speaker socket to be ready', () => window.babelcast.socket === 'ready');
 
+  // ---- glossary editor: a bad line is refused with its reason, then saved ----
+  await speaker.locator('#glossary:not([disabled])').waitFor();
+  await speaker.fill('#glossary', 'young man\tzz=nope');
+  await speaker.click('#glossary-save');
+  await until(speaker, 'the bad glossary to be refused', () => window.babelcast.glossaryError !== null);
+  assert.match(await speaker.locator('#glossary-status').innerText(), /line 1.*unknown language 'zz'/);
+  await speaker.fill('#glossary', GLOSSARY_TEXT);
+  await speaker.click('#glossary-save');
+  await until(speaker, 'the glossary to be saved', () => window.babelcast.glossaryVersion === 1);
+  assert.match(await speaker.locator('#glossary-status').innerText(), /Saved 2 terms/);
+  const saved = await (await fetch(`${BASE}/api/sessions/${encodeURIComponent(id)}/glossary`)).json();
+  assert.deepEqual(saved.glossary, [{term: 'young man', translations: {es: 'mozo'}}, {term: 'Dashwood', keep: true}]);
+  step('glossary saved from the speaker page');
+
   // ---- listener joins in Spanish before the speaker starts ----
   const listener = watch(await listenerCtx.newPage(), 'listener');
   await listener.goto(`${BASE}/listen/${encodeURIComponent(id)}`, {timeout: PAGE_TIMEOUT_MS});
@@ -187,6 +241,13 @@ async function main() {
   await pcmListener.locator('#listen:not([disabled])').click();
   await until(pcmListener, 'the PCM16 listener to be live', () => window.babelcast.state === 'live');
   assert.equal(await pcmListener.evaluate(() => window.babelcast.codec), 'pcm16', '?codec=pcm16 forces PCM16');
+
+  // A projector in the room: the Spanish captions, large, with no click.
+  const projectorCtx = await listenerBrowser.newContext({viewport: PROJECTOR_VIEWPORT});
+  const projector = watch(await projectorCtx.newPage(), 'projector');
+  await projector.goto(`${BASE}/listen/${encodeURIComponent(id)}?lang=es&view=projector`, {timeout: PAGE_TIMEOUT_MS});
+  await until(projector, 'the projector view to be live by itself', () => window.babelcast.state === 'live');
+  assert.equal(await projector.evaluate(() => window.babelcast.view), 'projector');
 
   // ---- speak: first sentence, a dropped connection, second sentence ----
   await speaker.click('#start');
@@ -279,6 +340,9 @@ async function main() {
   assert.ok(hasAny([vtt], [...CLIPS[0].spanish, ...CLIPS[1].spanish]), `Spanish words in the VTT: ${vtt}`);
   assert.equal(await speaker.evaluate(() => document.getElementById('qr').naturalWidth > 0), true,
     'the QR code image loads');
+
+  await checkProjector(projector, ls.finals);
+  await projectorCtx.close();
 
   await shoot(speaker, 'speaker-desktop');
   await shoot(listener, 'listener-desktop');

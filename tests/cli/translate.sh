@@ -43,11 +43,8 @@ print("es.wav %.2f s for %.2f s of input, rms %.0f" % (out_s, in_s, rms))
 assert out_s >= in_s - 0.05 and rms > 300
 PY
 
-"$bin" translate "$clip" --to es --no-speech --out "$tmp/nospeech" 2>/dev/null
-expect "[ $? -eq 2 ]" "a missing --out directory is a usage error (2)"
-mkdir "$tmp/nospeech"
-"$bin" translate "$clip" --to es --no-speech --quiet --out "$tmp/nospeech" >"$tmp/q" 2>&1
-expect "[ $? -eq 0 ] && [ ! -s $tmp/q ] && [ ! -e $tmp/nospeech/$name.es.wav ] && [ -s $tmp/nospeech/$name.es.vtt ]" "--no-speech --quiet writes captions only, prints nothing"
+"$bin" translate "$clip" --to es --no-speech --quiet --out "$tmp/nospeech/deeper" >"$tmp/q" 2>&1
+expect "[ $? -eq 0 ] && [ ! -s $tmp/q ] && [ ! -e $tmp/nospeech/deeper/$name.es.wav ] && [ -s $tmp/nospeech/deeper/$name.es.vtt ]" "--no-speech --quiet creates the missing --out directories, writes captions only, prints nothing"
 
 # Simultaneous mode: the same transcripts, whole utterances, and speech.
 mkdir "$tmp/simul"
@@ -82,6 +79,7 @@ check_error 1 "WAV whose data size lies" translate "$tmp/lying.wav" --out "$tmp"
 check_error 1 "odd-length raw PCM" translate "$tmp/odd.raw" --out "$tmp"
 check_error 1 "empty file" translate "$tmp/empty.wav" --out "$tmp"
 check_error 1 "missing file" translate "$tmp/nonexistent.wav" --out "$tmp"
+check_error 1 "--out below a file" translate "$clip" --out "$tmp/text.wav/sub"
 check_error 2 "unknown language" translate "$clip" --to xx --out "$tmp"
 check_error 2 "unknown mode" translate "$clip" --mode fast --out "$tmp"
 check_error 2 "malformed language list" translate "$clip" --to es,,ca --out "$tmp"

@@ -366,6 +366,56 @@ static void case_catalog(void)
     session_registry_close(reg);
 }
 
+/* The glossary: versions count replacements, an unchanged version hands
+ * no copy back, an ended session refuses a new one and keeps the last. */
+static void case_glossary(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    struct session_info info;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    char *json = (char *)&json; /* must be reset */
+    uint64_t version = 99;
+    ASSERT_OK(session_glossary_get(reg, info.id, 0, &json, &version));
+    ASSERT(json == NULL);
+    ASSERT_EQ(version, 0);
+    const char *first = "[{\"term\":\"Dashwood\",\"keep\":true}]";
+    const char *second = "[{\"term\":\"Holy Spirit\",\"translations\":{\"es\":\"Esp\u00edritu\"}}]";
+    uint64_t set_version = 0;
+    ASSERT_OK(session_glossary_set(reg, info.id, first, &set_version));
+    ASSERT_EQ(set_version, 1);
+    ASSERT_OK(session_glossary_get(reg, info.id, 0, &json, &version));
+    ASSERT_EQ(version, 1);
+    ASSERT_STR_EQ(json, first);
+    free(json);
+    ASSERT_OK(session_glossary_get(reg, info.id, 1, &json, &version));
+    ASSERT(json == NULL);
+    ASSERT_EQ(version, 1);
+    ASSERT_OK(session_glossary_set(reg, info.id, second, NULL));
+    ASSERT_OK(session_glossary_get(reg, info.id, 1, &json, &version));
+    ASSERT_EQ(version, 2);
+    ASSERT_STR_EQ(json, second);
+    free(json);
+    ASSERT_OK(session_glossary_set(reg, info.id, "[]", &set_version));
+    ASSERT_EQ(set_version, 3);
+    ASSERT_EQ(session_glossary_set(reg, "nosuchsess", first, NULL), BC_ENOTFOUND);
+    ASSERT_EQ(session_glossary_get(reg, "nosuchsess", 0, &json, &version), BC_ENOTFOUND);
+    ASSERT_EQ(session_glossary_get(reg, "../bad", 0, &json, &version), BC_ENOTFOUND);
+    ASSERT_EQ(session_glossary_set(reg, info.id, NULL, NULL), BC_EINVAL);
+    char *huge = malloc(SESSION_GLOSSARY_MAX + 2);
+    memset(huge, 'x', SESSION_GLOSSARY_MAX + 1);
+    huge[SESSION_GLOSSARY_MAX + 1] = '\0';
+    ASSERT_EQ(session_glossary_set(reg, info.id, huge, NULL), BC_EINVAL);
+    free(huge);
+    ASSERT_OK(session_end(reg, info.id, token));
+    ASSERT_EQ(session_glossary_set(reg, info.id, first, NULL), BC_ESTATE);
+    ASSERT_OK(session_glossary_get(reg, info.id, 0, &json, &version));
+    ASSERT_EQ(version, 3);
+    ASSERT_STR_EQ(json, "[]");
+    free(json);
+    session_registry_close(reg);
+}
+
 struct worker {
     struct session_registry *reg;
     int failures;
@@ -561,6 +611,7 @@ static void session_cases_run(void)
     case_listeners();
     case_captions();
     case_catalog();
+    case_glossary();
     case_threads();
 }
 

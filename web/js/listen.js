@@ -3,6 +3,7 @@ import {api, Backoff, CaptionView, languageName, loadLanguages, sessionIdFromPat
   wsUrl} from './common.js';
 import {OpusStreamDecoder, opusDecodingSupported} from './opus-decoder.js';
 import {AudioPlayer} from './player.js';
+import {enterProjectorView, isProjectorView, projectorUrl} from './projector.js';
 
 const CLOSE_NORMAL = 1000;
 const CLOSE_FELL_BEHIND = 4408;
@@ -27,6 +28,7 @@ const backoff = new Backoff();
 // Page state, also read by the browser tests.
 const page = {
   page: 'listen',
+  view: isProjectorView() ? 'projector' : 'page',
   sessionId: id,
   state: 'loading', // loading, idle, connecting, live, reconnecting, ended, error
   lang: null,
@@ -113,6 +115,8 @@ function ensureAudio() {
 
 function toggleMute() {
   page.muted = !page.muted;
+  // Audio started without a click (the projector view) resumes on this one.
+  if (audio && !page.muted) ensureAudio();
   if (audio) audio.gain.gain.setTargetAtTime(page.muted ? 0 : 1, audio.ctx.currentTime, 0.01);
   muteBtn.setAttribute('aria-pressed', String(page.muted));
   muteBtn.textContent = page.muted ? 'Unmute' : 'Mute';
@@ -381,6 +385,8 @@ async function init() {
   }
   $('session-code').textContent = id;
   document.title = `Listen ${id}: babelcast`;
+  $('projector-link').href = projectorUrl();
+  if (page.view === 'projector') enterProjectorView(id, keyParam);
   listenBtn.addEventListener('click', onListenClick);
   muteBtn.addEventListener('click', toggleMute);
   langEl.addEventListener('change', onLanguageChange);
@@ -424,6 +430,12 @@ async function init() {
   }
   setState('idle');
   setStatus(statusEl, 'Choose a language and press Listen.', 'info');
+  if (page.view === 'projector') {
+    // A screen in the room shows captions at once; the room hears the
+    // speaker, so translated speech waits for Unmute.
+    toggleMute();
+    startListening();
+  }
 }
 
 init();

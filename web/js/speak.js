@@ -2,6 +2,7 @@
 // with a bounded resend buffer so reconnects lose no audio.
 import {api, Backoff, CaptionView, languageName, listenUrlKey, loadLanguages, sessionIdFromPath,
   setStatus, tokenKey, wsUrl} from './common.js';
+import {setupGlossaryEditor} from './glossary-editor.js';
 import {SendBuffer} from './send-buffer.js';
 
 const TARGET_RATE_HZ = 16000;
@@ -471,6 +472,7 @@ async function init() {
     return;
   }
   page.state = 'ready';
+  setupGlossaryEditor(id, token, page);
   setStatus(statusEl, 'Connecting to the server…', 'info');
   connect();
 }
