@@ -161,6 +161,13 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *user_data)
     return n;
 }
 
+static int progress(void *user_data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow)
+{
+    const atomic_int *cancel = user_data;
+    return atomic_load(cancel) != 0; /* nonzero aborts the transfer */
+}
+
 static bool header_valid(const struct aws_header *h)
 {
     return h->name && h->value && *h->name && !strpbrk(h->name, ":\r\n") &&
@@ -260,6 +267,11 @@ int aws_request_perform(struct aws_client *c, const struct aws_request *req,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     set_method(h, req);
+    if (req->cancel) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req->cancel);
+    }
 
     CURLcode code = curl_easy_perform(h);
     if (code == CURLE_OK) {
@@ -267,6 +279,8 @@ int aws_request_perform(struct aws_client *c, const struct aws_request *req,
         resp->body = sink.data ? sink.data : bc_strdup("");
         resp->body_len = sink.len;
         sink.data = NULL;
+    } else if (req->cancel && atomic_load(req->cancel)) {
+        rc = BC_ECLOSED;
     } else if (sink.overflow) {
         bc_warn("aws: %s: response longer than %zu bytes", c->endpoint, sink.max);
         rc = BC_ELIMIT;

@@ -10,6 +10,7 @@
 #ifndef BC_AWS_H
 #define BC_AWS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "aws/aws_credentials.h"
@@ -39,6 +40,7 @@ struct aws_request {
     const void *body; /* sent as is (and hashed for the signature); NULL when body_len is 0 */
     size_t body_len;
     size_t max_response_bytes; /* a longer body fails the request; 0: AWS_DEFAULT_MAX_RESPONSE_BYTES */
+    const atomic_int *cancel;  /* may be NULL; once nonzero the request stops within about 100 ms */
 };
 
 struct aws_response {
@@ -66,7 +68,8 @@ const char *aws_client_endpoint(const struct aws_client *c);
 /* Sends req and waits for its response. Returns 0 when a response arrived,
  * whatever its status (*resp filled: release it); else *resp is empty and
  * the result is BC_ETIMEDOUT (connect or transfer timeout), BC_ELIMIT (the
- * response exceeded max_response_bytes), BC_EINVAL (bad request) or BC_EIO
+ * response exceeded max_response_bytes), BC_ECLOSED (*req->cancel was
+ * set), BC_EINVAL (bad request) or BC_EIO
  * (connection refused or reset, DNS, TLS). Nothing secret is logged. */
 int aws_request_perform(struct aws_client *c, const struct aws_request *req,
                         struct aws_response *resp);
