@@ -18,7 +18,7 @@
 
 #define SPOOL_DIR_MODE 0700
 #define SPOOL_DEFAULT_BACKOFF_MIN_MS 500
-#define SPOOL_DEFAULT_BACKOFF_MAX_MS 30000
+#define SPOOL_DEFAULT_BACKOFF_MAX_MS 10000
 #define SPOOL_DEFAULT_MAX_ATTEMPTS 5
 /* Idle, the uploader looks at ready/ this often even without a commit. */
 #define SPOOL_IDLE_RESCAN_MS 5000

@@ -34,7 +34,7 @@ typedef int (*spool_upload_fn)(void *ctx, const char *key, const char *path,
 
 struct spool_params {
     int backoff_min_ms; /* first wait after a failure; default 500 */
-    int backoff_max_ms; /* waits double up to this; default 30000 */
+    int backoff_max_ms; /* waits double up to this; default 10000 */
     int max_attempts;   /* for permanent refusals; default 5 */
 };
 
