@@ -405,6 +405,28 @@ static void test_requests(void)
     ASSERT_EQ(aws_request_perform(c, &get, &r), BC_ECLOSED);
     ASSERT_LT(bc_now_us() - started, 4000000); /* well before the server's 5 s */
     pthread_join(t, NULL);
+    ASSERT_EQ(aws_client_reload_credentials(c), BC_ESTATE); /* given, not loaded */
+    aws_client_free(c);
+
+    /* Loaded credentials are read again on request: rotated keys apply. */
+    unsetenv("AWS_SESSION_TOKEN");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDFIRST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "first-secret", 1);
+    ASSERT_OK(aws_client_new(&p, NULL, &c));
+    fake_answer(&fs, 200, "", 0);
+    get.cancel = NULL;
+    ASSERT_OK(aws_request_perform(c, &get, &r));
+    aws_response_release(&r);
+    ASSERT_STR_CONTAINS(fs.request, "Credential=AKIDFIRST/");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDSECOND", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "second-secret", 1);
+    ASSERT_OK(aws_client_reload_credentials(c));
+    ASSERT_OK(aws_request_perform(c, &get, &r));
+    aws_response_release(&r);
+    ASSERT_STR_CONTAINS(fs.request, "Credential=AKIDSECOND/");
+    verify_sigv4(&fs, "second-secret", "eu-west-1/s3/aws4_request");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
     aws_client_free(c);
     fake_stop(&fs);
 }
