@@ -90,6 +90,7 @@ int main(void)
     p.backoff_min_ms = 10;
     p.backoff_max_ms = 40;
     p.max_attempts = 2;
+    p.threads = 1; /* one uploader: a strict key order to check */
 
     /* The store is down: commits pile up in ready/, attempts go on. */
     struct spool *s;
@@ -164,7 +165,34 @@ int main(void)
     pthread_mutex_unlock(&st.lock);
     spool_close(s);
 
+    /* Several uploaders: every file arrives once. */
+    p.threads = 4;
+    pthread_mutex_lock(&st.lock);
+    st.n = 0;
+    pthread_mutex_unlock(&st.lock);
+    ASSERT_OK(spool_open(dir, &p, upload, &st, &s));
+    char key[64], body[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "many/es/%06d.wav", i);
+        snprintf(body, sizeof body, "%d", i);
+        put(s, key, body);
+    }
+    ASSERT_OK(spool_wait_empty(s, WAIT_MS));
+    spool_close(s);
+    pthread_mutex_lock(&st.lock);
+    ASSERT_EQ(st.n, 20);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "many/es/%06d.wav", i);
+        int seen = 0;
+        for (int j = 0; j < st.n; j++)
+            seen += strcmp(st.keys[j], key) == 0 && atoi(st.bodies[j]) == i;
+        ASSERT_EQ(seen, 1);
+    }
+    pthread_mutex_unlock(&st.lock);
+
     ASSERT_EQ(spool_open(dir, &p, NULL, &st, &s), BC_EINVAL);
+    p.threads = 0;
+    ASSERT_EQ(spool_open(dir, &p, upload, &st, &s), BC_EINVAL);
     char *cmd = malloc(strlen(dir) + 16);
     sprintf(cmd, "rm -rf %s", dir);
     ASSERT_EQ(system(cmd), 0);
