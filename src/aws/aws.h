@@ -40,7 +40,7 @@ struct aws_request {
     const void *body; /* sent as is (and hashed for the signature); NULL when body_len is 0 */
     size_t body_len;
     size_t max_response_bytes; /* a longer body fails the request; 0: AWS_DEFAULT_MAX_RESPONSE_BYTES */
-    const atomic_int *cancel;  /* may be NULL; once nonzero the request stops within about 100 ms */
+    const atomic_int *cancel;  /* may be NULL; once nonzero the request stops within about 1 s */
 };
 
 struct aws_response {

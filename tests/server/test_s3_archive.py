@@ -36,6 +36,7 @@ class Heard:
         self.finals = []
         self.speech = {}
         self.current = None
+        self.joined = asyncio.Event()
         self.first_audio_end = asyncio.Event()
 
 
@@ -48,7 +49,9 @@ async def listen(server, session, heard):
                 heard.speech[heard.current] += msg
                 continue
             m = json.loads(msg)
-            if m["type"] == "caption" and m.get("final") and m.get("lang") == "es":
+            if m["type"] == "hello":
+                heard.joined.set()
+            elif m["type"] == "caption" and m.get("final") and m.get("lang") == "es":
                 heard.finals.append(m["text"])
             elif m["type"] == "audio_start":
                 heard.current = m["utterance"]
@@ -66,7 +69,7 @@ async def run_session(server, clips, during=None):
     heard = Heard()
     talk = make_talk(os.path.join(server.tmp, "talk-%s.wav" % session["id"]), clips)
     listener = asyncio.ensure_future(listen(server, session, heard))
-    await asyncio.sleep(0.5)  # the listener is in before the first words
+    await asyncio.wait_for(heard.joined.wait(), WAIT_S)  # in before the first words
     # babelcast speak returns once its words are recognized and stored.
     speak = asyncio.ensure_future(asyncio.to_thread(
         run, server.binary, "speak", server.url, talk, "--session", session["id"],
