@@ -42,6 +42,10 @@ static void usage(FILE *out)
             "                            beside PREFIX/bin/babelcast, else the source tree's)\n"
             "  --stream URL              ingestion stream: mem:// or file://DIR\n"
             "                            (default file://DATA_DIR/stream)\n"
+            "  --archive URL             where translated speech and, at session end,\n"
+            "                            transcripts go: file://DIR or\n"
+            "                            s3://BUCKET/PREFIX?region=R[&endpoint=URL]\n"
+            "                            (default file://DATA_DIR/audio)\n"
             "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
             "  --workers N               pipeline threads (default: one per processor)\n"
             "  --max-sessions N          live sessions at once (default 64); for a worker,\n"
@@ -106,13 +110,14 @@ int cli_serve(int argc, char **argv)
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
         OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
-        OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT,
+        OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT, OPT_ARCHIVE,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"web-root", required_argument, NULL, OPT_WEB},
         {"stream", required_argument, NULL, OPT_STREAM},
+        {"archive", required_argument, NULL, OPT_ARCHIVE},
         {"public-url", required_argument, NULL, OPT_PUBLIC},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"max-sessions", required_argument, NULL, OPT_SESSIONS},
@@ -178,6 +183,7 @@ int cli_serve(int argc, char **argv)
         case OPT_DATA: cfg.data_dir = optarg; break;
         case OPT_WEB: cfg.gateway.web_root = optarg; break;
         case OPT_STREAM: cfg.stream_url = optarg; break;
+        case OPT_ARCHIVE: cfg.archive_url = optarg; break;
         case OPT_PUBLIC: cfg.gateway.public_url = optarg; break;
         case OPT_NO_SPEECH: cfg.with_speech = 0; break;
         case OPT_PORT_FILE: port_file = optarg; break;

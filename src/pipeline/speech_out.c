@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "audio/audio.h"
 #include "audio/audio_opus.h"
@@ -15,7 +14,6 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define ARCHIVE_DIR_MODE 0700 /* the audio archive is private */
 #define SPEECH_OUT_FREE_RETRY_US 1000
 #define MS_PER_SECOND 1000.0
 
@@ -45,7 +43,7 @@ struct opus_job {
 struct speech_out {
     char session[DELIVERY_ID_MAX];
     char lang[DELIVERY_LANG_MAX];
-    char *archive_dir;
+    struct archive *archive;
     struct delivery *bus;
     struct serial *encoder;
     struct opus_track *opus;
@@ -54,17 +52,17 @@ struct speech_out {
     bool opus_backlog_warned;
     int utterance;
     int chunk;
-    struct wav_writer *archive;
+    struct archive_speech *archived; /* the utterance being archived */
     int64_t unheard_append_ms; /* the utterance's timing until its first audio goes out; 0: none */
 };
 
-struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
+struct speech_out *speech_out_new(const char *session, const char *lang, struct archive *archive,
                                   struct delivery *bus, struct serial *encoder)
 {
     struct speech_out *o = bc_calloc(1, sizeof *o);
     snprintf(o->session, sizeof o->session, "%s", session);
     snprintf(o->lang, sizeof o->lang, "%s", lang);
-    o->archive_dir = archive_dir ? bc_strdup(archive_dir) : NULL;
+    o->archive = archive;
     o->bus = bus;
     o->encoder = encoder;
     o->chunk = -1;
@@ -184,23 +182,6 @@ static void opus_submit(struct speech_out *o, struct opus_job *job)
     }
 }
 
-static void archive_open(struct speech_out *o, int sample_rate_hz)
-{
-    if (!o->archive_dir)
-        return;
-    char *session_dir = bc_asprintf("%s/%s", o->archive_dir, o->session);
-    char *dir = bc_asprintf("%s/%s", session_dir, o->lang);
-    char *path = bc_asprintf("%s/%06d.wav", dir, o->utterance);
-    mkdir(o->archive_dir, ARCHIVE_DIR_MODE);
-    mkdir(session_dir, ARCHIVE_DIR_MODE);
-    mkdir(dir, ARCHIVE_DIR_MODE);
-    if (wav_writer_open(path, sample_rate_hz, &o->archive) < 0)
-        bc_warn("cannot archive audio to %s", path);
-    free(path);
-    free(dir);
-    free(session_dir);
-}
-
 void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample_rate_hz,
                       const struct protocol_origin *timing)
 {
@@ -208,16 +189,17 @@ void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample
         speech_out_end(o, 0);
     o->speaking = true;
     /* A later chunk of the same utterance goes on in the same file. */
-    bool continues = chunk > 0 && utterance == o->utterance && o->archive;
+    bool continues = chunk > 0 && utterance == o->utterance && o->archived;
     if (!continues) {
-        wav_writer_close(o->archive);
-        o->archive = NULL;
+        archive_speech_close(o->archived);
+        o->archived = NULL;
     }
     o->utterance = utterance;
     o->chunk = chunk;
     o->unheard_append_ms = timing ? timing->append_ms : 0;
-    if (!continues)
-        archive_open(o, sample_rate_hz);
+    if (!continues && o->archive)
+        archive_speech_open(o->archive, o->session, o->lang, utterance, sample_rate_hz,
+                            &o->archived);
     publish_json(
         o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
         with_chunk(protocol_audio_start(utterance, sample_rate_hz,
@@ -239,8 +221,7 @@ void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample
 
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n)
 {
-    if (o->archive)
-        wav_writer_append(o->archive, pcm, n);
+    archive_speech_append(o->archived, pcm, n);
     publish(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16, true, pcm, n * sizeof *pcm);
     if (o->unheard_append_ms > 0 && n > 0) {
         probe_first_audio(o->lang, (double)(bc_wall_ms() - o->unheard_append_ms) / MS_PER_SECOND);
@@ -257,8 +238,8 @@ void speech_out_end(struct speech_out *o, size_t n_samples)
 {
     /* A chunk's file stays open: the next chunk may continue it. */
     if (o->chunk < 0) {
-        wav_writer_close(o->archive);
-        o->archive = NULL;
+        archive_speech_close(o->archived);
+        o->archived = NULL;
     }
     publish_json(o->bus, o->session, o->lang, DELIVERY_CODEC_PCM16,
                  with_chunk(protocol_audio_end(o->utterance, n_samples), o->chunk));
@@ -272,7 +253,7 @@ void speech_out_free(struct speech_out *o)
 {
     if (!o)
         return;
-    wav_writer_close(o->archive);
+    archive_speech_close(o->archived);
     /* The track is freed after the jobs queued before it, so this waits
      * for room rather than skip it. */
     struct opus_job *job = opus_job_new(o, OPUS_JOB_FREE, 0);
@@ -283,6 +264,5 @@ void speech_out_free(struct speech_out *o)
     }
     if (rc < 0) /* no executor, or it is gone: nothing else holds the track */
         run_opus_job(job);
-    free(o->archive_dir);
     free(o);
 }

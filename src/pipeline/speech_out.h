@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive/archive.h"
 #include "delivery/delivery.h"
 #include "protocol/protocol.h"
 #include "util/serial.h"
@@ -17,11 +18,11 @@
 /* Where the utterance came from, for listeners to time it. */
 struct speech_out;
 
-/* archive_dir may be NULL (no archive); files go to
- * archive_dir/<session>/<lang>/<utterance>.wav. bus and encoder are
- * borrowed and must outlive the jobs this object submits (free the
- * executor before the bus). */
-struct speech_out *speech_out_new(const char *session, const char *lang, const char *archive_dir,
+/* archive may be NULL (no archive); each utterance goes to it as
+ * <session>/<lang>/<utterance>.wav. archive, bus and encoder are borrowed
+ * and must outlive the jobs this object submits (free the executor before
+ * the bus). */
+struct speech_out *speech_out_new(const char *session, const char *lang, struct archive *archive,
                                   struct delivery *bus, struct serial *encoder);
 /* timing may be NULL when unknown. chunk: the utterance's chunk this audio
  * speaks in simultaneous mode (its messages carry it; the chunks of one

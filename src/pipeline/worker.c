@@ -127,7 +127,7 @@ void worker_default_config(struct worker_config *config)
     /* More threads than cores measured slower: recognition is CPU-bound. */
     config->threads = cpus > 0 ? (int)cpus : 1;
     config->records_per_turn = WORKER_DEFAULT_RECORDS_PER_TURN;
-    config->archive_dir = NULL;
+    config->archive = NULL;
     config->max_sessions = WORKER_DEFAULT_MAX_SESSIONS;
     config->lease_ttl_ms = WORKER_DEFAULT_LEASE_TTL_MS;
 }
@@ -232,7 +232,7 @@ static struct lang_output *output_for(struct worker_session *ws, const char *lan
     struct lang_output *o = &ws->outputs[ws->n_outputs++];
     memset(o, 0, sizeof *o);
     snprintf(o->lang, sizeof o->lang, "%s", lang);
-    o->speech = speech_out_new(ws->id, lang, ws->pool->config.archive_dir, ws->pool->bus,
+    o->speech = speech_out_new(ws->id, lang, ws->pool->config.archive, ws->pool->bus,
                                ws->pool->opus_encoder);
     return o;
 }
@@ -404,9 +404,27 @@ static int open_pipeline(struct worker_pool *pool, struct worker_session *ws)
     return 0;
 }
 
+/* The session's transcripts, in every language this worker produced or
+ * the registry names, go to the archive once its last words are stored. */
+static void archive_session(struct worker_session *ws)
+{
+    if (!ws->pool->config.archive)
+        return;
+    const char *langs[PIPELINE_LANGS_MAX + 1];
+    pthread_mutex_lock(&ws->out_lock);
+    size_t n = ws->n_outputs;
+    for (size_t i = 0; i < n; i++)
+        langs[i] = ws->outputs[i].lang;
+    pthread_mutex_unlock(&ws->out_lock);
+    int rc = archive_transcripts(ws->pool->config.archive, ws->pool->registry, ws->id, langs, n);
+    if (rc < 0)
+        bc_warn("session %s: transcripts not archived: %s", ws->id, bc_strerror(rc));
+}
+
 static void finish_session(struct worker_session *ws)
 {
     pipeline_wait_idle(ws->pipeline);
+    archive_session(ws);
     cJSON *json = protocol_ended();
     publish_json(ws, DELIVERY_ALL_LANGS, json, true, true);
     cJSON_Delete(json);

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "archive/archive.h"
 #include "delivery/delivery.h"
 #include "pipeline/pipeline.h"
 #include "session/session.h"
@@ -30,7 +31,7 @@
 struct worker_config {
     int threads;              /* default: one per processor */
     int records_per_turn;     /* records processed before the session yields; default 2 */
-    const char *archive_dir;  /* translated audio goes to DIR/<session>/<lang>/<utt>.wav; NULL: none */
+    struct archive *archive;  /* translated speech and, at session end, transcripts; NULL: none */
     int max_sessions;         /* sessions owned at once; default 64 */
     int lease_ttl_ms;         /* default 2000 */
 };

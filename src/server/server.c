@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/archive.h"
 #include "archive/retention.h"
 #include "catalog/catalog.h"
 #include "delivery/delivery.h"
@@ -30,6 +31,9 @@
 #define SERVER_DELIVERY_QUEUE_MAX 65536
 /* After the drain, listeners get this long to receive what is queued. */
 #define SERVER_FLUSH_TIMEOUT_MS 2000
+/* Then archive uploads get this long; what remains is uploaded after the
+ * next start. */
+#define SERVER_ARCHIVE_FLUSH_MS 5000
 #define SERVER_CATALOG_PUBLISH_US (10 * 1000 * 1000)
 /* How often a process without sockets looks for the stop signal. */
 #define SERVER_IDLE_SLICE_US 100000
@@ -55,7 +59,7 @@ struct server {
     char *catalog_json; /* what this process's engines offer */
     struct worker_pool *workers;
     struct gateway *gateway;
-    char *archive_dir;
+    struct archive *archive;
 };
 
 void server_default_config(struct server_config *c)
@@ -192,12 +196,16 @@ static int start_workers(struct server *srv)
     srv->catalog_json = catalog_json(catalog);
     catalog_free(catalog);
     publish_catalog(srv);
-    srv->archive_dir = bc_asprintf("%s/audio", cfg->data_dir);
+    if ((rc = archive_open(cfg->archive_url, cfg->data_dir, &srv->archive)) < 0) {
+        bc_error("cannot open the archive %s: %s",
+                 cfg->archive_url ? cfg->archive_url : "in the data directory", bc_strerror(rc));
+        return rc;
+    }
     struct worker_config wc;
     worker_default_config(&wc);
     if (cfg->worker_threads > 0)
         wc.threads = cfg->worker_threads;
-    wc.archive_dir = srv->archive_dir;
+    wc.archive = srv->archive;
     wc.max_sessions = cfg->max_sessions;
     wc.lease_ttl_ms = cfg->lease_ttl_ms;
     rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
@@ -267,6 +275,9 @@ static void drain(struct server *srv)
         bc_warn("shutdown: some audio is still unprocessed; it stays in the stream");
     if (srv->gateway)
         gateway_flush(srv->gateway, SERVER_FLUSH_TIMEOUT_MS);
+    if (archive_pending(srv->archive) > 0 && archive_wait(srv->archive, SERVER_ARCHIVE_FLUSH_MS) < 0)
+        bc_warn("shutdown: %zu archive objects stay spooled until the next start",
+                archive_pending(srv->archive));
 }
 
 static void stop(struct server *srv)
@@ -282,7 +293,7 @@ static void stop(struct server *srv)
     stream_close(srv->stream);
     session_registry_close(srv->registry);
     free(srv->catalog_json);
-    free(srv->archive_dir);
+    archive_close(srv->archive); /* after the workers: they write to it */
 }
 
 int server_run(const struct server_config *config, int ready_fd)
@@ -304,7 +315,8 @@ int server_run(const struct server_config *config, int ready_fd)
         while (!stop_requested) {
             /* Workers hold the archive: they sweep, at start and hourly. */
             if (srv.workers && (!swept_us || bc_now_us() - swept_us > SERVER_RETENTION_SWEEP_US)) {
-                retention_sweep(srv.registry, srv.archive_dir, srv.config.gateway.retention_days,
+                retention_sweep(srv.registry, archive_local_dir(srv.archive),
+                                srv.config.gateway.retention_days,
                                 bc_wall_ms());
                 swept_us = bc_now_us();
             }

@@ -24,6 +24,8 @@ struct server_config {
     const char *redis_url;        /* NULL: SQLite registry, file stream, in-process bus */
     const char *data_dir;         /* default ./babelcast-data */
     const char *stream_url;       /* default: the Redis URL, else file://DATA_DIR/stream */
+    const char *archive_url;      /* worker: file://DIR or s3://BUCKET/PREFIX?region=R;
+                                     default file://DATA_DIR/audio */
     int serve_http;               /* worker: serve /healthz on gateway.listen_host:port */
     struct gateway_config gateway;
     int worker_threads;           /* 0: one per processor */
