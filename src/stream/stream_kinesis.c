@@ -379,17 +379,20 @@ int stream_kinesis_backend_open(const char *url, const struct stream_params *par
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(b->owner, sizeof b->owner, "%s:%ld:%p", host, (long)getpid(), (void *)b);
-    if ((rc = parse_options(&u, &b->opt)) < 0 || (rc = kin_api_new(&u, &b->api)) < 0)
+    if ((rc = parse_options(&u, &b->opt)) < 0)
         goto fail;
-    if (params->redis_url) {
-        rc = kin_store_redis_open(params->redis_url, u.path, &b->store, &b->store_impl);
-    } else if (params->state_dir) {
-        rc = kin_store_local_open(params->state_dir, u.path, &b->store, &b->store_impl);
-    } else {
+    if (!params->redis_url && !params->state_dir) {
         bc_error("stream: kinesis:// keeps its leases and checkpoints in Redis (--redis) or in "
                  "the data directory; neither was given");
         rc = BC_EINVAL;
+        goto fail;
     }
+    if ((rc = kin_api_new(&u, &b->api)) < 0)
+        goto fail;
+    if (params->redis_url)
+        rc = kin_store_redis_open(params->redis_url, u.path, &b->store, &b->store_impl);
+    else
+        rc = kin_store_local_open(params->state_dir, u.path, &b->store, &b->store_impl);
     if (rc < 0)
         goto fail;
     aws_url_release(&u);

@@ -1,0 +1,252 @@
+/* The kinesis:// ingestion stream against kinesalite, on a 2-shard stream
+ * with sessions on both shards: a gateway handle appends, a worker handle
+ * leases the shards and reads every session's records in order, numbered
+ * 1, 2, ...; checkpoints survive the worker's restart, which resumes after
+ * them with the same numbering; audio byte counts and dead letters. Run
+ * once with the leases and checkpoints in a local journal and once in
+ * Redis. */
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "kinesalite_fixture.h"
+#include "redis_fixture.h"
+#include "stream/stream.h"
+#include "test.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define SESSIONS 6
+#define RECORDS 12
+#define RECORD_BYTES 640
+#define WAIT_STEP_US 20000
+#define WAIT_MAX_US (30 * 1000 * 1000) /* only a broken implementation waits this long */
+#define LEASE_MS 600
+#define OWNER "test-worker"
+
+static struct kinesalite_fixture g_kin;
+static atomic_int g_notified;
+
+static void on_notify(void *user_data, const char *id)
+{
+    atomic_fetch_add(&g_notified, 1);
+}
+
+static void session_id(int i, char id[STREAM_SESSION_ID_MAX])
+{
+    snprintf(id, STREAM_SESSION_ID_MAX, "sess-%d", i);
+}
+
+/* Kinesis puts a key in shard 0 of 2 when its MD5 is below 2^127. */
+static int shard_of(const char *id)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len;
+    ASSERT(EVP_Digest(id, strlen(id), md, &len, EVP_md5(), NULL) == 1);
+    return md[0] >= 0x80;
+}
+
+static void fill(uint8_t *buf, int session, int record)
+{
+    for (int i = 0; i < RECORD_BYTES; i++)
+        buf[i] = (uint8_t)(session * 31 + record * 7 + i);
+}
+
+static struct stream *open_stream(const char *url, const char *state_dir, const char *redis_url)
+{
+    struct stream_params p;
+    stream_default_params(&p);
+    p.state_dir = state_dir;
+    p.redis_url = redis_url;
+    p.max_attempts = 2;
+    struct stream *s;
+    ASSERT_OK(stream_open(url, &p, &s));
+    return s;
+}
+
+/* Waits until this handle may own the session (it leased its shard). */
+static void wait_lease(struct stream *s, const char *id, uint64_t *token)
+{
+    int64_t deadline = bc_now_us() + WAIT_MAX_US;
+    while (stream_lease(s, id, OWNER, LEASE_MS, token) != 0) {
+        ASSERT(bc_now_us() < deadline);
+        bc_sleep_us(WAIT_STEP_US);
+    }
+}
+
+static struct stream_record *wait_read(struct stream *s, const char *id, uint64_t after)
+{
+    int64_t deadline = bc_now_us() + WAIT_MAX_US;
+    struct stream_record *rec;
+    while (stream_read(s, id, after, &rec) == BC_EAGAIN) {
+        ASSERT(bc_now_us() < deadline);
+        bc_sleep_us(WAIT_STEP_US);
+    }
+    return rec;
+}
+
+/* Reads records after..RECORDS of session i and checks number, kind and data. */
+static void read_in_order(struct stream *s, int i, uint64_t after)
+{
+    char id[STREAM_SESSION_ID_MAX];
+    session_id(i, id);
+    uint8_t want[RECORD_BYTES];
+    for (uint64_t seq = after + 1; seq <= RECORDS; seq++) {
+        struct stream_record *rec = wait_read(s, id, seq - 1);
+        ASSERT_EQ(rec->seq, seq);
+        ASSERT_EQ(rec->kind, STREAM_KIND_AUDIO);
+        ASSERT_EQ(rec->len, RECORD_BYTES);
+        fill(want, i, (int)seq);
+        ASSERT(memcmp(rec->data, want, RECORD_BYTES) == 0);
+        ASSERT(rec->append_ms > 0);
+        free(rec);
+    }
+    struct stream_record *none;
+    ASSERT_EQ(stream_read(s, id, RECORDS, &none), BC_EAGAIN);
+}
+
+static void scenario(const char *stream_name, const char *state_dir, const char *redis_url)
+{
+    char url[256];
+    snprintf(url, sizeof url, "kinesis://%s?region=us-east-1&endpoint=%s&poll_ms=50&lease_ms=%d",
+             stream_name, g_kin.endpoint, LEASE_MS);
+    kinesalite_fixture_stream(&g_kin, stream_name, 2);
+
+    /* Gateway and worker in one process share one handle without Redis;
+     * with Redis they are two, as in two processes. */
+    struct stream *gw = open_stream(url, state_dir, redis_url);
+    struct stream *w = redis_url ? open_stream(url, state_dir, redis_url) : gw;
+    int on_shard[2] = {0, 0};
+    uint8_t buf[RECORD_BYTES];
+    for (int r = 1; r <= RECORDS; r++) {
+        for (int i = 0; i < SESSIONS; i++) {
+            char id[STREAM_SESSION_ID_MAX];
+            session_id(i, id);
+            on_shard[shard_of(id)] += r == 1;
+            fill(buf, i, r);
+            uint64_t seq;
+            ASSERT_OK(stream_append(gw, id, STREAM_KIND_AUDIO, buf, sizeof buf, &seq));
+        }
+    }
+    ASSERT_GT(on_shard[0], 0);
+    ASSERT_GT(on_shard[1], 0);
+
+    stream_set_notify(w, on_notify, NULL);
+    for (int i = 0; i < SESSIONS; i++) {
+        char id[STREAM_SESSION_ID_MAX];
+        session_id(i, id);
+        uint64_t token, again;
+        wait_lease(w, id, &token);
+        ASSERT_GT(token, 0);
+        ASSERT_OK(stream_lease(w, id, OWNER, LEASE_MS, &again));
+        ASSERT_EQ(again, token);
+        ASSERT_EQ(stream_lease(w, id, "someone-else", LEASE_MS, &again), BC_ESTATE);
+        read_in_order(w, i, 0);
+        uint64_t bytes;
+        ASSERT_OK(stream_audio_bytes(gw, id, &bytes));
+        ASSERT_EQ(bytes, (uint64_t)RECORDS * RECORD_BYTES);
+        /* Half of each session processed, with its resume state. */
+        char state[32];
+        int n = snprintf(state, sizeof state, "state-%d", i);
+        ASSERT_EQ(stream_checkpoint(w, id, RECORDS + 1, state, (size_t)n), BC_EINVAL);
+        ASSERT_OK(stream_checkpoint(w, id, RECORDS / 2, state, (size_t)n));
+        ASSERT_EQ(stream_checkpoint(w, id, RECORDS / 2 - 1, state, (size_t)n), BC_EINVAL);
+    }
+    ASSERT_GT(atomic_load(&g_notified), 0);
+    char pending[SESSIONS + 1][STREAM_SESSION_ID_MAX];
+    ASSERT_EQ(stream_sessions_pending(w, pending, SESSIONS + 1), SESSIONS);
+
+    /* A record that keeps failing goes to the dead-letter log. */
+    ASSERT_EQ(stream_record_failed(w, "sess-0", RECORDS / 2 + 1, "test"), 0);
+    ASSERT_EQ(stream_record_failed(w, "sess-0", RECORDS / 2 + 1, "test"), 1);
+    ASSERT_EQ(stream_dead_letters(w, "sess-0"), 1);
+    ASSERT_EQ(stream_record_failed(w, "sess-0", 1, "test"), BC_EINVAL);
+
+    /* The worker restarts: the checkpoints hold, the numbering too. */
+    if (w != gw)
+        stream_close(w);
+    else
+        stream_close(gw);
+    w = open_stream(url, state_dir, redis_url);
+    if (!redis_url)
+        gw = w;
+    stream_set_notify(w, on_notify, NULL);
+    for (int i = 0; i < SESSIONS; i++) {
+        char id[STREAM_SESSION_ID_MAX], want[32];
+        session_id(i, id);
+        uint64_t token, seq;
+        wait_lease(w, id, &token);
+        uint8_t state[STREAM_STATE_MAX];
+        size_t state_len;
+        ASSERT_OK(stream_checkpoint_get(w, id, &seq, state, &state_len));
+        ASSERT_EQ(seq, RECORDS / 2);
+        int n = snprintf(want, sizeof want, "state-%d", i);
+        ASSERT_EQ(state_len, n);
+        ASSERT(memcmp(state, want, state_len) == 0);
+        read_in_order(w, i, RECORDS / 2);
+        ASSERT_OK(stream_checkpoint(w, id, RECORDS, NULL, 0));
+    }
+    ASSERT_EQ(stream_sessions_pending(w, pending, SESSIONS + 1), 0);
+    ASSERT_EQ(stream_dead_letters(w, "sess-0"), 1);
+
+    /* Appends after everything was processed reach the worker as 13, 14. */
+    uint8_t more[RECORD_BYTES];
+    fill(more, 0, RECORDS + 1);
+    uint64_t seq;
+    ASSERT_OK(stream_append(gw, "sess-0", STREAM_KIND_END, NULL, 0, &seq));
+    struct stream_record *rec = wait_read(w, "sess-0", RECORDS);
+    ASSERT_EQ(rec->seq, RECORDS + 1);
+    ASSERT_EQ(rec->kind, STREAM_KIND_END);
+    ASSERT_EQ(rec->len, 0);
+    free(rec);
+    stream_set_notify(w, NULL, NULL);
+    if (w != gw)
+        stream_close(w);
+    stream_close(gw);
+}
+
+static void test_bad_urls(void)
+{
+    static const char *const bad[] = {
+        "kinesis://?region=us-east-1",
+        "kinesis://bad/name?region=us-east-1",
+        "kinesis://s?region=us-east-1&limit=0",
+        "kinesis://s?region=us-east-1&start=somewhere",
+        "kinesis://s?region=us-east-1&poll_ms=x",
+        "kinesis://s?region=us-east-1&unknown=1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct stream_params p;
+        stream_default_params(&p);
+        p.state_dir = "/tmp";
+        struct stream *s;
+        ASSERT_EQ(stream_open(bad[i], &p, &s), BC_EINVAL);
+    }
+    /* Without Redis or a data directory there is nowhere to keep leases. */
+    struct stream *s;
+    ASSERT_EQ(stream_open("kinesis://s?region=us-east-1", NULL, &s), BC_EINVAL);
+}
+
+int main(void)
+{
+    bc_log_set_level(BC_LOG_WARN);
+    test_bad_urls();
+    kinesalite_fixture_start(&g_kin);
+
+    char dir[] = "/tmp/bc-kinesis-XXXXXX";
+    ASSERT(mkdtemp(dir));
+    scenario("local", dir, NULL);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ASSERT_EQ(system(cmd), 0);
+
+    struct redis_fixture redis;
+    redis_fixture_start(&redis);
+    scenario("shared", NULL, redis.url);
+    redis_fixture_stop(&redis);
+
+    kinesalite_fixture_stop(&g_kin);
+    printf("stream_kinesis: all passed\n");
+    return 0;
+}
