@@ -38,3 +38,9 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
+# The AWS emulators the archive and stream tests start (s3rver, kinesalite),
+# pinned by tests/aws/package-lock.json.
+aws_emulators_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/aws"
+if [ ! -d "$aws_emulators_dir/node_modules/s3rver" ]; then
+  (cd "$aws_emulators_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi

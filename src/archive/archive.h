@@ -8,8 +8,8 @@
  *   s3://BUCKET[/PREFIX]?region=R[&endpoint=URL]
  *                objects PREFIX/SESSION/LANG/NNNNNN.wav and
  *                PREFIX/SESSION/transcript.LANG.FMT. Each is written to
- *                a spool under DATA/spool/s3 first and PUT by a background
- *                thread, retried with backoff while S3 is unreachable, and
+ *                a spool under DATA/spool/s3 first and PUT by background
+ *                threads, retried with backoff while S3 is unreachable, and
  *                deleted from the spool only once S3 has it; a restart
  *                resumes the spool. Keys are fixed by (session, language,
  *                utterance), so an object written again after a crash

@@ -94,6 +94,25 @@ static int read_file(const char *path, char **data, size_t *len)
     return rc;
 }
 
+/* S3 answers 400 to some failures that go away: worth retrying, never
+ * worth giving an object up for. */
+static const char *const transient_codes[] = {
+    "<Code>ExpiredToken</Code>", "<Code>RequestTimeout</Code>", "<Code>TokenRefreshRequired</Code>",
+    "<Code>InvalidToken</Code>"};
+
+/* What an answer means to the spool; refused credentials are read again
+ * (rotated keys, a refreshed session token) before the next attempt. */
+static int answer_error(struct archive_s3 *s, const struct aws_response *resp)
+{
+    int rc = aws_status_error(resp->status);
+    bool transient = false;
+    for (size_t i = 0; i < sizeof transient_codes / sizeof transient_codes[0]; i++)
+        transient |= rc == BC_EINVAL && strstr(resp->body, transient_codes[i]) != NULL;
+    if (rc == BC_EAUTH || transient)
+        aws_client_reload_credentials(s->client);
+    return transient ? BC_EAGAIN : rc;
+}
+
 /* The spool's callback: one PUT per object, on the spool's thread. */
 static int s3_upload(void *ctx, const char *key, const char *path, const atomic_int *cancel)
 {
@@ -123,7 +142,7 @@ static int s3_upload(void *ctx, const char *key, const char *path, const atomic_
     struct aws_response resp;
     rc = aws_request_perform(s->client, &req, &resp);
     if (rc == 0) {
-        rc = aws_status_error(resp.status);
+        rc = answer_error(s, &resp);
         if (rc < 0)
             bc_debug("archive: PUT %s answered %ld", object, resp.status);
         aws_response_release(&resp);

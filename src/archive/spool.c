@@ -20,6 +20,10 @@
 #define SPOOL_DEFAULT_BACKOFF_MIN_MS 500
 #define SPOOL_DEFAULT_BACKOFF_MAX_MS 10000
 #define SPOOL_DEFAULT_MAX_ATTEMPTS 5
+/* S3 answers a PUT in tens of ms: one at a time would fall behind a busy
+ * worker's stream of utterances. */
+#define SPOOL_DEFAULT_THREADS 4
+#define SPOOL_THREADS_MAX 64
 /* Idle, the uploader looks at ready/ this often even without a commit. */
 #define SPOOL_IDLE_RESCAN_MS 5000
 #define SPOOL_WAIT_POLL_US 50000
@@ -39,8 +43,15 @@ struct spool {
     bool committed;       /* something arrived since the last scan */
     uint64_t next_tmp;
     uint64_t uploaded, failures, given_up;
+    struct uploader *uploaders; /* params.threads of them */
+    int n_started;
+};
+
+/* One uploader thread and the file it is uploading (guarded by the lock). */
+struct uploader {
+    struct spool *spool;
     pthread_t thread;
-    bool started;
+    char *busy; /* file name in flight, or NULL */
 };
 
 void spool_default_params(struct spool_params *p)
@@ -48,6 +59,7 @@ void spool_default_params(struct spool_params *p)
     p->backoff_min_ms = SPOOL_DEFAULT_BACKOFF_MIN_MS;
     p->backoff_max_ms = SPOOL_DEFAULT_BACKOFF_MAX_MS;
     p->max_attempts = SPOOL_DEFAULT_MAX_ATTEMPTS;
+    p->threads = SPOOL_DEFAULT_THREADS;
 }
 
 int spool_key_valid(const char *key)
@@ -197,14 +209,39 @@ struct upload_state {
     unsigned jitter_seed;
 };
 
+/* Marks name as this uploader's unless another one has it. */
+static bool claim(struct uploader *u, const char *name)
+{
+    struct spool *s = u->spool;
+    bool taken = false;
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->params.threads && !taken; i++)
+        taken = s->uploaders[i].busy && strcmp(s->uploaders[i].busy, name) == 0;
+    if (!taken)
+        u->busy = bc_strdup(name);
+    pthread_mutex_unlock(&s->lock);
+    return !taken;
+}
+
+static void release(struct uploader *u)
+{
+    pthread_mutex_lock(&u->spool->lock);
+    free(u->busy);
+    u->busy = NULL;
+    pthread_mutex_unlock(&u->spool->lock);
+}
+
 /* Uploads ready files in order until one fails. Returns false after a
  * failure (the caller backs off). */
-static bool upload_pass(struct spool *s, struct upload_state *st)
+static bool upload_pass(struct uploader *u, struct upload_state *st)
 {
+    struct spool *s = u->spool;
     char **names;
     size_t n = scan_ready(s, &names);
     bool ok = true;
     for (size_t i = 0; i < n && ok && !atomic_load(&s->stopping); i++) {
+        if (!claim(u, names[i]))
+            continue;
         char *path = bc_asprintf("%s/%s", s->ready_dir, names[i]);
         char *key = bc_strdup(names[i]);
         translate(key, SPOOL_NAME_SEPARATOR, SPOOL_KEY_SEPARATOR);
@@ -234,6 +271,7 @@ static bool upload_pass(struct spool *s, struct upload_state *st)
                 ok = false;
             }
         }
+        release(u);
         free(key);
         free(path);
     }
@@ -243,13 +281,14 @@ static bool upload_pass(struct spool *s, struct upload_state *st)
 
 static void *uploader_main(void *arg)
 {
-    struct spool *s = arg;
+    struct uploader *u = arg;
+    struct spool *s = u->spool;
     struct upload_state st = {.jitter_seed = (unsigned)bc_now_us()};
     pthread_mutex_lock(&s->lock);
     while (!atomic_load(&s->stopping)) {
         s->committed = false;
         pthread_mutex_unlock(&s->lock);
-        bool ok = upload_pass(s, &st);
+        bool ok = upload_pass(u, &st);
         pthread_mutex_lock(&s->lock);
         if (ok) {
             wait_ms(s, SPOOL_IDLE_RESCAN_MS, true);
@@ -277,7 +316,7 @@ int spool_open(const char *dir, const struct spool_params *params, spool_upload_
     else
         spool_default_params(&p);
     if (!dir || !*dir || !upload || p.backoff_min_ms < 1 || p.backoff_max_ms < p.backoff_min_ms ||
-        p.max_attempts < 1)
+        p.max_attempts < 1 || p.threads < 1 || p.threads > SPOOL_THREADS_MAX)
         return BC_EINVAL;
     struct spool *s = bc_calloc(1, sizeof *s);
     s->dir = bc_strdup(dir);
@@ -304,11 +343,15 @@ int spool_open(const char *dir, const struct spool_params *params, spool_upload_
     if (rc < 0)
         goto fail;
     empty_dir(s->tmp_dir);
-    if (pthread_create(&s->thread, NULL, uploader_main, s) != 0) {
-        rc = BC_EIO;
-        goto fail;
+    s->uploaders = bc_calloc((size_t)p.threads, sizeof *s->uploaders);
+    for (int i = 0; i < p.threads; i++) {
+        s->uploaders[i].spool = s;
+        if (pthread_create(&s->uploaders[i].thread, NULL, uploader_main, &s->uploaders[i]) != 0) {
+            rc = BC_EIO;
+            goto fail;
+        }
+        s->n_started++;
     }
-    s->started = true;
     *out = s;
     return 0;
 fail:
@@ -324,8 +367,9 @@ void spool_close(struct spool *s)
     atomic_store(&s->stopping, 1);
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    if (s->started)
-        pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->n_started; i++)
+        pthread_join(s->uploaders[i].thread, NULL);
+    free(s->uploaders);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->dir);

@@ -8,7 +8,8 @@
  * (committed, one file per key: '/' in a key becomes '+'), failed/ (keys the
  * store refused for good, kept for the operator).
  *
- * The uploader takes ready files in key order. A retryable failure (the
+ * Uploader threads take ready files in key order (each file by one
+ * thread at a time). A retryable failure (the
  * store is down, slow, throttling or refusing our credentials) waits with
  * exponential backoff and tries again, forever: nothing is lost, and
  * nothing after it is skipped. A permanent refusal (BC_EINVAL, BC_EFORMAT,
@@ -26,7 +27,8 @@
 
 #define SPOOL_KEY_MAX 512
 
-/* Hands the file at path over as key. Runs on the uploader thread; returns
+/* Hands the file at path over as key. Runs on an uploader thread (several
+ * at once for different keys); returns
  * 0 when the store has it, else a BC_E* code (see above). cancel becomes
  * nonzero when the spool closes: give up soon (BC_ECLOSED). */
 typedef int (*spool_upload_fn)(void *ctx, const char *key, const char *path,
@@ -36,6 +38,7 @@ struct spool_params {
     int backoff_min_ms; /* first wait after a failure; default 500 */
     int backoff_max_ms; /* waits double up to this; default 10000 */
     int max_attempts;   /* for permanent refusals; default 5 */
+    int threads;        /* uploads in flight at once; default 4 */
 };
 
 struct spool_stats {
@@ -50,12 +53,12 @@ struct spool;
 void spool_default_params(struct spool_params *p);
 
 /* Creates dir and its subdirectories (mode 0700) when missing, empties
- * tmp/, and starts the uploader, which begins with what ready/ holds from
+ * tmp/, and starts the uploaders, which begin with what ready/ holds from
  * before. params NULL: defaults. upload and ctx must outlive the spool.
  * Returns 0 and *out, BC_EINVAL or BC_EIO. */
 int spool_open(const char *dir, const struct spool_params *params, spool_upload_fn upload,
                void *ctx, struct spool **out);
-/* Stops the uploader (an upload in flight is cancelled); what is not
+/* Stops the uploaders (uploads in flight are cancelled); what is not
  * uploaded stays in ready/ for the next open. NULL is a no-op. */
 void spool_close(struct spool *s);
 

@@ -30,13 +30,14 @@
 #define HTTP_UNAVAILABLE 503
 
 struct aws_client {
-    struct aws_credentials creds;
+    struct aws_credentials creds; /* guarded by lock once requests run */
+    bool loaded;                  /* from the environment or the file: reloadable */
     char *endpoint;
     char sigv4[SIGV4_MAX]; /* "aws:amz:REGION:SERVICE" */
     const char *protocols; /* the endpoint's scheme only */
     int connect_timeout_ms;
     int timeout_ms;
-    pthread_mutex_t lock; /* guards idle */
+    pthread_mutex_t lock; /* guards idle and creds */
     CURL *idle[IDLE_HANDLES_MAX];
     size_t n_idle;
 };
@@ -77,6 +78,7 @@ int aws_client_new(const struct aws_client_params *params, const struct aws_cred
         c->creds = *creds;
     else if ((rc = aws_credentials_load(&c->creds)) < 0)
         goto fail;
+    c->loaded = !creds;
     c->endpoint = params->endpoint ? bc_strdup(params->endpoint)
                                    : aws_endpoint_default(params->service, params->region);
     size_t len = strlen(c->endpoint);
@@ -174,8 +176,23 @@ static bool header_valid(const struct aws_header *h)
            !strpbrk(h->value, "\r\n");
 }
 
+int aws_client_reload_credentials(struct aws_client *c)
+{
+    if (!c || !c->loaded)
+        return BC_ESTATE;
+    struct aws_credentials fresh;
+    int rc = aws_credentials_load(&fresh);
+    if (rc == 0) {
+        pthread_mutex_lock(&c->lock);
+        c->creds = fresh;
+        pthread_mutex_unlock(&c->lock);
+    }
+    aws_credentials_wipe(&fresh);
+    return rc;
+}
+
 /* The request's headers; the session token rides along and is signed. */
-static int build_headers(const struct aws_client *c, const struct aws_request *req,
+static int build_headers(const struct aws_credentials *creds, const struct aws_request *req,
                          struct curl_slist **out)
 {
     struct curl_slist *list = NULL;
@@ -188,8 +205,8 @@ static int build_headers(const struct aws_client *c, const struct aws_request *r
         list = curl_slist_append(list, line);
         free(line);
     }
-    if (c->creds.session_token[0]) {
-        char *line = bc_asprintf("x-amz-security-token: %s", c->creds.session_token);
+    if (creds->session_token[0]) {
+        char *line = bc_asprintf("x-amz-security-token: %s", creds->session_token);
         list = curl_slist_append(list, line);
         explicit_bzero(line, strlen(line));
         free(line);
@@ -239,14 +256,17 @@ int aws_request_perform(struct aws_client *c, const struct aws_request *req,
     if (!c || !req || !req->method || !req->path || req->path[0] != '/' ||
         (req->body_len && !req->body) || strpbrk(req->path, " \r\n"))
         return BC_EINVAL;
+    struct aws_credentials creds;
+    pthread_mutex_lock(&c->lock);
+    creds = c->creds;
+    pthread_mutex_unlock(&c->lock);
     struct curl_slist *headers = NULL;
-    int rc = build_headers(c, req, &headers);
-    if (rc < 0)
-        return rc;
-    CURL *h = handle_take(c);
+    int rc = build_headers(&creds, req, &headers);
+    CURL *h = rc < 0 ? NULL : handle_take(c);
     if (!h) {
+        aws_credentials_wipe(&creds);
         curl_slist_free_all(headers);
-        return BC_EIO;
+        return rc < 0 ? rc : BC_EIO;
     }
     char *url = bc_asprintf("%s%s", c->endpoint, req->path);
     struct body_sink sink = {.max = req->max_response_bytes ? req->max_response_bytes
@@ -260,8 +280,8 @@ int aws_request_perform(struct aws_client *c, const struct aws_request *req,
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, (long)EXPECT_100_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "babelcast/" BC_VERSION);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->sigv4);
-    curl_easy_setopt(h, CURLOPT_USERNAME, c->creds.access_key_id);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, c->creds.secret_access_key);
+    curl_easy_setopt(h, CURLOPT_USERNAME, creds.access_key_id);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, creds.secret_access_key);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
@@ -292,6 +312,7 @@ int aws_request_perform(struct aws_client *c, const struct aws_request *req,
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_PASSWORD, "");
     handle_give_back(c, h);
+    aws_credentials_wipe(&creds);
     curl_slist_free_all(headers);
     free(sink.data);
     free(url);

@@ -40,7 +40,7 @@ struct aws_request {
     const void *body; /* sent as is (and hashed for the signature); NULL when body_len is 0 */
     size_t body_len;
     size_t max_response_bytes; /* a longer body fails the request; 0: AWS_DEFAULT_MAX_RESPONSE_BYTES */
-    const atomic_int *cancel;  /* may be NULL; once nonzero the request stops within about 100 ms */
+    const atomic_int *cancel;  /* may be NULL; once nonzero the request stops within about 1 s */
 };
 
 struct aws_response {
@@ -62,6 +62,12 @@ int aws_client_new(const struct aws_client_params *params, const struct aws_cred
                    struct aws_client **out);
 /* NULL is a no-op. No request may be running. */
 void aws_client_free(struct aws_client *c);
+/* Reads the credentials again (aws_credentials_load), for a client made
+ * with creds NULL: rotated keys or a refreshed session token in the
+ * environment's file take effect for the next requests. Returns 0,
+ * BC_ESTATE (the client was given its credentials) or a load error (the
+ * old credentials stay). */
+int aws_client_reload_credentials(struct aws_client *c);
 /* scheme://host[:port] requests go to; valid while c lives. */
 const char *aws_client_endpoint(const struct aws_client *c);
 

@@ -31,6 +31,9 @@
 #define SERVER_DELIVERY_QUEUE_MAX 65536
 /* After the drain, listeners get this long to receive what is queued. */
 #define SERVER_FLUSH_TIMEOUT_MS 2000
+/* Then archive uploads get this long; what remains is uploaded after the
+ * next start. */
+#define SERVER_ARCHIVE_FLUSH_MS 5000
 #define SERVER_CATALOG_PUBLISH_US (10 * 1000 * 1000)
 /* How often a process without sockets looks for the stop signal. */
 #define SERVER_IDLE_SLICE_US 100000
@@ -274,6 +277,9 @@ static void drain(struct server *srv)
         bc_warn("shutdown: some audio is still unprocessed; it stays in the stream");
     if (srv->gateway)
         gateway_flush(srv->gateway, SERVER_FLUSH_TIMEOUT_MS);
+    if (archive_pending(srv->archive) > 0 && archive_wait(srv->archive, SERVER_ARCHIVE_FLUSH_MS) < 0)
+        bc_warn("shutdown: %zu archive objects stay spooled until the next start",
+                archive_pending(srv->archive));
 }
 
 static void stop(struct server *srv)
