@@ -65,8 +65,10 @@ static void kinesalite_fixture_start(struct kinesalite_fixture *fx)
     setenv("AWS_SECRET_ACCESS_KEY", "test-secret", 1);
 }
 
-/* Creates stream name with shards shards (ACTIVE at once). */
-static void kinesalite_fixture_stream(struct kinesalite_fixture *fx, const char *name, int shards)
+/* Calls operation (e.g. "CreateStream") with a JSON body; exits the test
+ * unless it answers 200. */
+static void kinesalite_fixture_call(struct kinesalite_fixture *fx, const char *operation,
+                                    const char *body)
 {
     struct aws_client_params p = {.service = "kinesis", .region = "us-east-1",
                                   .endpoint = fx->endpoint};
@@ -75,19 +77,27 @@ static void kinesalite_fixture_stream(struct kinesalite_fixture *fx, const char 
         fprintf(stderr, "no AWS client\n");
         exit(1);
     }
-    char body[256];
-    snprintf(body, sizeof body, "{\"StreamName\":\"%s\",\"ShardCount\":%d}", name, shards);
-    const struct aws_header h[] = {{"X-Amz-Target", "Kinesis_20131202.CreateStream"},
+    char target[64];
+    snprintf(target, sizeof target, "Kinesis_20131202.%s", operation);
+    const struct aws_header h[] = {{"X-Amz-Target", target},
                                    {"Content-Type", "application/x-amz-json-1.1"}};
     struct aws_request r = {.method = "POST", .path = "/", .headers = h, .n_headers = 2,
                             .body = body, .body_len = strlen(body)};
     struct aws_response resp;
     if (aws_request_perform(c, &r, &resp) < 0 || resp.status != 200) {
-        fprintf(stderr, "CreateStream %s failed\n", name);
+        fprintf(stderr, "%s %s failed\n", operation, body);
         exit(1);
     }
     aws_response_release(&resp);
     aws_client_free(c);
+}
+
+/* Creates stream name with shards shards (ACTIVE at once). */
+static void kinesalite_fixture_stream(struct kinesalite_fixture *fx, const char *name, int shards)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"StreamName\":\"%s\",\"ShardCount\":%d}", name, shards);
+    kinesalite_fixture_call(fx, "CreateStream", body);
 }
 
 static void kinesalite_fixture_stop(struct kinesalite_fixture *fx)

@@ -106,6 +106,32 @@ static void read_in_order(struct stream *s, int i, uint64_t after)
     ASSERT_EQ(stream_read(s, id, RECORDS, &none), BC_EAGAIN);
 }
 
+/* The shard of sess-0 splits in two: its parent is read to its end and
+ * processed first, then the child that gets the session's next record goes
+ * on with its numbering (the count is carried over from the parent). */
+static void reshard(const char *stream_name, struct stream *gw, struct stream *w)
+{
+    static const char *const middle[] = {"85070591730234615865843651857942052864",
+                                         "255211775190703847597530955573826158592"};
+    int shard = shard_of("sess-0");
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"StreamName\":\"%s\",\"ShardToSplit\":\"shardId-%012d\","
+             "\"NewStartingHashKey\":\"%s\"}",
+             stream_name, shard, middle[shard]);
+    kinesalite_fixture_call(&g_kin, "SplitShard", body);
+    uint8_t buf[RECORD_BYTES];
+    fill(buf, 0, RECORDS + 2);
+    uint64_t seq, token;
+    ASSERT_OK(stream_append(gw, "sess-0", STREAM_KIND_AUDIO, buf, sizeof buf, &seq));
+    struct stream_record *rec = wait_read(w, "sess-0", RECORDS + 1);
+    ASSERT_EQ(rec->seq, RECORDS + 2);
+    ASSERT(memcmp(rec->data, buf, RECORD_BYTES) == 0);
+    free(rec);
+    wait_lease(w, "sess-0", &token);
+    ASSERT_OK(stream_checkpoint(w, "sess-0", RECORDS + 2, NULL, 0));
+}
+
 static void scenario(const char *stream_name, const char *state_dir, const char *redis_url)
 {
     char url[256];
@@ -200,6 +226,8 @@ static void scenario(const char *stream_name, const char *state_dir, const char 
     ASSERT_EQ(rec->kind, STREAM_KIND_END);
     ASSERT_EQ(rec->len, 0);
     free(rec);
+    ASSERT_OK(stream_checkpoint(w, "sess-0", RECORDS + 1, NULL, 0));
+    reshard(stream_name, gw, w);
     stream_set_notify(w, NULL, NULL);
     if (w != gw)
         stream_close(w);
