@@ -68,6 +68,21 @@ struct kin_session *kin_session_find(struct kin_backend *b, const char *id, int 
     return s;
 }
 
+/* Caller holds b->lock. After its last record the session needs no
+ * ordering here; an entry only this appender used goes (a gateway would
+ * otherwise keep one per session ever served). */
+static void session_forget_appender(struct kin_backend *b, struct kin_session *s)
+{
+    s->ordering[0] = '\0';
+    if (s->shard || s->first || s->lease_owner[0] || s->ckpt_loaded)
+        return;
+    struct kin_session **p = &b->buckets[hash_id(s->id)];
+    while (*p != s)
+        p = &(*p)->hnext;
+    *p = s->hnext;
+    free(s);
+}
+
 static int kb_append(void *impl, const char *id, enum stream_kind kind, const void *data,
                      size_t len, uint64_t *seq_out)
 {
@@ -91,6 +106,8 @@ static int kb_append(void *impl, const char *id, enum stream_kind kind, const vo
     struct kin_session *s = kin_session_find(b, id, 1);
     if (kin_seqnum_cmp(seqnum, s->ordering) > 0)
         snprintf(s->ordering, sizeof s->ordering, "%s", seqnum);
+    if (kind == STREAM_KIND_SESSION_END)
+        session_forget_appender(b, s);
     pthread_mutex_unlock(&b->lock);
     /* The record is in the stream: a failed count only makes a reconnecting
      * speaker resend some audio (at least once, never lost). */

@@ -7,14 +7,18 @@ process).
    gives for the same talk, and the transcripts are the same.
 2. kill -9 of the server while accepted audio is still being processed,
    restart on the same data directory: the transcript is complete, every
-   utterance once and in order, and no final is told twice."""
+   utterance once and in order, and no final is told twice.
+3. The same with a gateway and a worker in two processes sharing Redis
+   (leases and checkpoints there): kill -9 of the worker mid-talk, a new
+   worker takes the shards over once their leases expire."""
 import asyncio
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from cluster import Listener, Speaker, end_session, read_talk, transcript, wait_until  # noqa: E402
-from harness import LIBRIVOX, Server, check, make_talk  # noqa: E402
+from harness import LIBRIVOX, RedisServer, Server, check, make_talk  # noqa: E402
 from kinesalite import CREDENTIALS, Kinesalite, shard_of  # noqa: E402
 
 SESSIONS_PER_SHARD = 2
@@ -108,7 +112,10 @@ def test_flow(binary, kin, audio, ref):
         server.cleanup()
 
 
-async def kill_and_restart(server, session, audio):
+async def kill_and_restart(server, session, audio, worker=None):
+    """Talks into server's session; kill -9 of worker (default: the server)
+    after the first finals, then starts it again and ends the session."""
+    worker = worker or server
     first = Listener(listen_url(server, session))
     task = asyncio.create_task(first.run())
     await first.connected.wait()
@@ -117,12 +124,17 @@ async def kill_and_restart(server, session, audio):
     await Speaker([server], session, audio, pace=100).run()
     await wait_until(lambda: len(first.fresh()) >= KILL_AFTER_FINALS, RECOVERY_TIMEOUT_S,
                      "the first finals")
-    server.kill()
-    await task
+    worker.kill()
+    if worker is server:
+        await task
     told_before = len(first.fresh())
     check(told_before < len(CLIP_WORDS), "the kill came while audio was still being processed (%d finals told)"
           % told_before)
-    server.start()
+    worker.start()
+    if worker is not server:
+        await asyncio.to_thread(end_session, server, session)
+        await asyncio.wait_for(task, RECOVERY_TIMEOUT_S)
+        return first, Listener(None)
     second = Listener(listen_url(server, session))
     task = asyncio.create_task(second.run())
     await second.connected.wait()
@@ -131,28 +143,60 @@ async def kill_and_restart(server, session, audio):
     return first, second
 
 
+def check_complete(server, session, first, second, ref_utterances):
+    check(first.ended or second.ended, "after the kill the session ran to its end")
+    told = [u for u, _ in first.fresh()] + [u for u, _ in second.fresh()]
+    check(told == sorted(set(told)), "no final told twice, none out of order: %s" % told)
+    cues = transcript(server, session)
+    utterances = [c["utterance"] for c in cues]
+    check(utterances == ref_utterances,
+          "the transcript has every utterance of the talk once, in order: %s" % utterances)
+    text = " ".join(c["text"] for c in cues)
+    for word in CLIP_WORDS:
+        check(text.count(word) == 1, "'%s' once in the transcript" % word)
+
+
 def test_killed(binary, kin, audio, ref_utterances):
     kin.create_stream("killed", 2)
     server = Server(binary, extra=["--stream", kin.url("killed", OPTIONS)]).start()
     try:
         session = server.create_session(["es"])
         first, second = asyncio.run(kill_and_restart(server, session, audio))
-        check(second.ended, "after the restart the session ran to its end")
-        told = [u for u, _ in first.fresh()] + [u for u, _ in second.fresh()]
-        check(told == sorted(set(told)), "no final told twice, none out of order: %s" % told)
-        cues = transcript(server, session)
-        utterances = [c["utterance"] for c in cues]
-        check(utterances == ref_utterances,
-              "the transcript has every utterance of the talk once, in order: %s" % utterances)
-        text = " ".join(c["text"] for c in cues)
-        for word in CLIP_WORDS:
-            check(text.count(word) == 1, "'%s' once in the transcript" % word)
+        check_complete(server, session, first, second, ref_utterances)
         server.stop()
     except BaseException:
         server.dump_log()
         raise
     finally:
         server.cleanup()
+
+
+def test_worker_killed(binary, kin, audio, ref_utterances):
+    kin.create_stream("shared", 2)
+    redis = RedisServer().start()
+    extra = ["--redis", redis.url, "--stream", kin.url("shared", OPTIONS)]
+    nodes = []
+    try:
+        worker = Server(binary, extra=["--role", "worker"] + extra).start()
+        nodes.append(worker)
+        gateway = Server(binary, extra=["--role", "gateway"] + extra).start()
+        nodes.append(gateway)
+        deadline = time.time() + RECOVERY_TIMEOUT_S
+        while gateway.request("GET", "/api/languages")[0] != 200 and time.time() < deadline:
+            time.sleep(0.2)  # the worker publishes its languages
+        session = gateway.create_session(["es"])
+        first, second = asyncio.run(kill_and_restart(gateway, session, audio, worker))
+        check_complete(gateway, session, first, second, ref_utterances)
+        for node in nodes:
+            node.stop()
+    except BaseException:
+        for node in nodes:
+            node.dump_log()
+        raise
+    finally:
+        for node in nodes:
+            node.cleanup()
+        redis.cleanup()
 
 
 def main():
@@ -167,6 +211,7 @@ def main():
         test_flow(binary, kin, short, reference(binary, short, 2 * SESSIONS_PER_SHARD))
         _, full_cues = reference(binary, full)
         test_killed(binary, kin, full, [c["utterance"] for c in full_cues])
+        test_worker_killed(binary, kin, full, [c["utterance"] for c in full_cues])
     finally:
         kin.cleanup()
     print("kinesis: all passed")

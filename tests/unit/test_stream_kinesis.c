@@ -5,11 +5,16 @@
  * them with the same numbering; audio byte counts and dead letters. Run
  * once with the leases and checkpoints in a local journal and once in
  * Redis. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kinesalite_fixture.h"
+#include "metrics/metrics.h"
 #include "redis_fixture.h"
 #include "stream/stream.h"
 #include "test.h"
@@ -256,6 +261,129 @@ static void test_bad_urls(void)
     ASSERT_EQ(stream_open("kinesis://s?region=us-east-1", NULL, &s), BC_EINVAL);
 }
 
+/* ---- throttling: a fake endpoint refuses the first appends ---- */
+
+#define THROTTLED_ANSWERS 3
+#define FAKE_REQUEST_MAX 65536
+
+struct fake_kinesis {
+    int fd;
+    int port;
+    int throttle; /* answers to throttle before accepting; -1: all */
+    atomic_int requests;
+    pthread_t thread;
+};
+
+static void *fake_main(void *arg)
+{
+    struct fake_kinesis *f = arg;
+    static const char throttled[] =
+        "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"slow down\"}";
+    static const char accepted[] = "{\"SequenceNumber\":\"4960\",\"ShardId\":\"shardId-000000000000\"}";
+    char *buf = malloc(FAKE_REQUEST_MAX);
+    for (;;) {
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        /* One request per connection: read the headers and the body. */
+        size_t got = 0;
+        long body = -1;
+        char *end = NULL;
+        while (got < FAKE_REQUEST_MAX - 1) {
+            ssize_t n = read(c, buf + got, FAKE_REQUEST_MAX - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            buf[got] = '\0';
+            end = strstr(buf, "\r\n\r\n");
+            const char *cl = strstr(buf, "Content-Length:");
+            if (end && cl)
+                body = strtol(cl + strlen("Content-Length:"), NULL, 10);
+            if (end && body >= 0 && got >= (size_t)(end + 4 - buf) + (size_t)body)
+                break;
+        }
+        int n = atomic_fetch_add(&f->requests, 1);
+        int throttle = f->throttle < 0 || n < f->throttle;
+        const char *answer = throttle ? throttled : accepted;
+        char head[256];
+        int len = snprintf(head, sizeof head,
+                           "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                           throttle ? 400 : 200, throttle ? "Bad Request" : "OK", strlen(answer));
+        if (write(c, head, (size_t)len) < 0 || write(c, answer, strlen(answer)) < 0)
+            perror("fake kinesis");
+        close(c);
+    }
+    free(buf);
+    return NULL;
+}
+
+static void fake_start(struct fake_kinesis *f, int throttle)
+{
+    memset(f, 0, sizeof *f);
+    f->throttle = throttle;
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ASSERT(f->fd >= 0 && bind(f->fd, (struct sockaddr *)&a, sizeof a) == 0);
+    ASSERT(listen(f->fd, 16) == 0 && getsockname(f->fd, (struct sockaddr *)&a, &len) == 0);
+    f->port = ntohs(a.sin_port);
+    ASSERT(pthread_create(&f->thread, NULL, fake_main, f) == 0);
+}
+
+static void fake_stop(struct fake_kinesis *f)
+{
+    shutdown(f->fd, SHUT_RDWR);
+    close(f->fd);
+    pthread_join(f->thread, NULL);
+}
+
+/* How often the throttling counter went up, from the metrics text. */
+static double throttled_total(void)
+{
+    char *text;
+    size_t len;
+    metrics_render(&text, &len);
+    const char *line = strstr(text, "\nbabelcast_stream_throttled_total ");
+    double v = line ? strtod(line + strlen("\nbabelcast_stream_throttled_total "), NULL) : 0;
+    free(text);
+    return v;
+}
+
+/* Throttled appends are retried with backoff and counted; one still
+ * throttled after the append's deadline fails with BC_EAGAIN, so the
+ * gateway acknowledges nothing Kinesis did not accept. */
+static void test_throttled(const char *state_dir)
+{
+    for (int always = 0; always <= 1; always++) {
+        struct fake_kinesis f;
+        fake_start(&f, always ? -1 : THROTTLED_ANSWERS);
+        char url[128];
+        snprintf(url, sizeof url, "kinesis://fake?region=us-east-1&endpoint=http://127.0.0.1:%d",
+                 f.port);
+        struct stream *s = open_stream(url, state_dir, NULL);
+        double before = throttled_total();
+        uint8_t buf[RECORD_BYTES];
+        fill(buf, 0, 1);
+        uint64_t seq, bytes;
+        const char *id = always ? "throttled-always" : "throttled-once";
+        int rc = stream_append(s, id, STREAM_KIND_AUDIO, buf, sizeof buf, &seq);
+        ASSERT_OK(stream_audio_bytes(s, id, &bytes));
+        if (always) {
+            ASSERT_EQ(rc, BC_EAGAIN);
+            ASSERT_GT(atomic_load(&f.requests), 1);
+            ASSERT_EQ(bytes, 0);
+        } else {
+            ASSERT_OK(rc);
+            ASSERT_EQ(atomic_load(&f.requests), THROTTLED_ANSWERS + 1);
+            ASSERT_EQ(throttled_total() - before, THROTTLED_ANSWERS);
+            ASSERT_EQ(bytes, RECORD_BYTES);
+        }
+        stream_close(s);
+        fake_stop(&f);
+    }
+}
+
 int main(void)
 {
     bc_log_set_level(BC_LOG_WARN);
@@ -264,6 +392,7 @@ int main(void)
 
     char dir[] = "/tmp/bc-kinesis-XXXXXX";
     ASSERT(mkdtemp(dir));
+    test_throttled(dir);
     scenario("local", dir, NULL);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
