@@ -301,7 +301,8 @@ static int kl_shard_get(void *impl, const char *shard, struct kin_shard_state *o
         snprintf(out->pos, sizeof out->pos, "%s", sh->pos);
         out->done = sh->done;
         out->counts = bc_calloc(sh->n_counts + 1, sizeof *out->counts);
-        memcpy(out->counts, sh->counts, sh->n_counts * sizeof *sh->counts);
+        if (sh->n_counts)
+            memcpy(out->counts, sh->counts, sh->n_counts * sizeof *sh->counts);
         out->n_counts = sh->n_counts;
     }
     pthread_mutex_unlock(&s->lock);
