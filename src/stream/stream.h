@@ -17,7 +17,7 @@
  *                     (partition key = session id); workers lease shards and
  *                     read them; leases and checkpoints in Redis (redis_url)
  *                     or in state_dir for one process. See stream_kinesis.c
- *                     and stream_kinesis_shard.c. stream_append reports seq 0
+ *                     and stream_kinesis_reader.c. stream_append reports seq 0
  *                     there: records are numbered by the reader.
  *
  * Durability on redis:// is Redis's: with `appendonly yes` and

@@ -7,7 +7,7 @@
  * record from this handle, so a session's records keep their order. The
  * data is a small header (kind, append_ms; see KIN_HEADER_BYTES) and the
  * record's bytes. stream_append reports seq 0: a record's number is given
- * by the reader (stream_kinesis_shard.c explains the numbering).
+ * by the reader (stream_kinesis_reader.c explains the numbering).
  *
  * Workers own shards, not sessions: once stream_set_notify is given a
  * callback, this handle leases shards (in Redis when params.redis_url is

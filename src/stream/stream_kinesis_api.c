@@ -146,10 +146,12 @@ static int kin_call(struct kin_api *a, const char *op, const cJSON *req, int max
             if (resp.status == 200 && json) {
                 *out = json;
                 json = NULL;
-            } else if (is_throttle(type) || resp.status == 429 || resp.status >= 500) {
-                if (is_throttle(type) || resp.status == 429)
-                    probe_stream_throttled();
+            } else if (is_throttle(type) || resp.status == 429) {
+                probe_stream_throttled();
                 rc = BC_EAGAIN;
+                retry = 1;
+            } else if (resp.status >= 500) {
+                rc = BC_EIO;
                 retry = 1;
             } else {
                 rc = answer_error(op, resp.status, type[0] ? type : "(no error type)",

@@ -2,8 +2,9 @@
  * Kinesis JSON 1.1 calls, throttling retries), stream_kinesis_store.c and
  * stream_kinesis_store_local.c (shard leases, checkpoints and per-session
  * counters in Redis or in a local journal), stream_kinesis.c (the stream
- * operations, the shard coordinator and one reader thread per leased
- * shard). Not part of the stream interface. */
+ * operations), stream_kinesis_shard.c (the shard coordinator) and
+ * stream_kinesis_reader.c (a reader thread per leased shard). Not part of
+ * the stream interface. */
 #ifndef BC_STREAM_KINESIS_INTERNAL_H
 #define BC_STREAM_KINESIS_INTERNAL_H
 
@@ -132,7 +133,7 @@ int kin_store_redis_open(const char *url, const char *stream, const struct kin_s
 int kin_store_local_open(const char *dir, const char *stream, const struct kin_store_ops **ops,
                          void **impl);
 
-/* ---- the backend (stream_kinesis.c, stream_kinesis_shard.c) ----------- */
+/* ---- the backend (stream_kinesis.c, _shard.c, _reader.c) -------------- */
 
 /* A record read from a shard, in the shard's list until the processed
  * prefix moves past it. */
@@ -238,6 +239,8 @@ int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, struct kin_ses
  * append_ms as 8 bytes big-endian) and then the record's data. */
 #define KIN_HEADER_BYTES 10
 void kin_record_header(enum stream_kind kind, int64_t append_ms, uint8_t out[KIN_HEADER_BYTES]);
+/* The reader thread of shard arg (a struct kin_shard *). */
+void *kin_reader_main(void *arg);
 /* Starts the coordinator thread (shard leases and readers). */
 int kin_coordinator_start(struct kin_backend *b);
 /* Stops the coordinator and the readers; gives the held leases back. */
