@@ -13,6 +13,7 @@
  *                     the lease's token); see stream_redis.c for the keys
  *   kinesis://NAME?region=R[&endpoint=URL][&limit=N][&poll_ms=N]
  *          [&start=trim_horizon|latest][&lease_ms=N][&max_shards=N]
+ *          [&max_attempts=N]
  *                     an Amazon Kinesis data stream: gateways PutRecord
  *                     (partition key = session id); workers lease shards and
  *                     read them; leases and checkpoints in Redis (redis_url)

@@ -1,5 +1,5 @@
 /* kinesis://STREAM?region=R[&endpoint=URL][&limit=N][&poll_ms=N]
- *     [&start=trim_horizon|latest][&lease_ms=N][&max_shards=N]
+ *     [&start=trim_horizon|latest][&lease_ms=N][&max_shards=N][&max_attempts=N]
  * The ingestion stream in an Amazon Kinesis data stream.
  *
  * Gateways append with PutRecord: partition key = session id, and
@@ -378,8 +378,8 @@ static int parse_options(const struct aws_url *u, struct kin_options *o)
 int stream_kinesis_backend_open(const char *url, const struct stream_params *params,
                                 const struct stream_ops **ops, void **impl)
 {
-    static const char *const extra[] = {"limit", "poll_ms", "start", "lease_ms", "max_shards",
-                                        NULL};
+    static const char *const extra[] = {"limit",      "poll_ms",      "start", "lease_ms",
+                                        "max_shards", "max_attempts", NULL};
     struct aws_url u;
     int rc = aws_url_parse(url, KIN_SCHEME, extra, &u);
     if (rc < 0)
@@ -396,7 +396,9 @@ int stream_kinesis_backend_open(const char *url, const struct stream_params *par
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(b->owner, sizeof b->owner, "%s:%ld:%p", host, (long)getpid(), (void *)b);
-    if ((rc = parse_options(&u, &b->opt)) < 0)
+    if ((rc = parse_options(&u, &b->opt)) < 0 ||
+        (rc = int_option(&u, "max_attempts", 1, KIN_MAX_OPTION, params->max_attempts,
+                         &b->params.max_attempts)) < 0)
         goto fail;
     if (!params->redis_url && !params->state_dir) {
         bc_error("stream: kinesis:// keeps its leases and checkpoints in Redis (--redis) or in "

@@ -248,6 +248,7 @@ static void test_bad_urls(void)
         "kinesis://s?region=us-east-1&start=somewhere",
         "kinesis://s?region=us-east-1&poll_ms=x",
         "kinesis://s?region=us-east-1&unknown=1",
+        "kinesis://s?region=us-east-1&max_attempts=0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct stream_params p;
