@@ -141,12 +141,12 @@ static int kb_checkpoint(void *impl, const char *id, uint64_t seq, const void *s
 {
     struct kin_backend *b = impl;
     pthread_mutex_lock(&b->lock);
-    struct kin_session *s = kin_session_find(b, id, 0);
+    const struct kin_session *s = kin_session_find(b, id, 0);
     struct kin_shard *sh = s ? s->shard : NULL;
     pthread_mutex_unlock(&b->lock);
     if (!sh)
         return BC_ESTATE; /* its shard is not (or no longer) read here */
-    return kin_shard_commit(b, sh, s, seq, state, state_len);
+    return kin_shard_commit(b, sh, id, seq, state, state_len);
 }
 
 static int kb_checkpoint_get(void *impl, const char *id, uint64_t *seq, void *state,

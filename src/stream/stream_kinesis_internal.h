@@ -229,12 +229,12 @@ struct kin_session *kin_session_find(struct kin_backend *b, const char *id, int 
 /* Caller holds b->lock: the shard's lease is held (writes are fenced by
  * the store besides). */
 int kin_shard_held(const struct kin_shard *sh);
-/* Marks records of sess up to seq processed, stores its checkpoint and
- * moves the shard's checkpoint over the processed prefix (sess NULL: the
+/* Marks records of session id up to seq processed, stores its checkpoint
+ * and moves the shard's checkpoint over the processed prefix (id NULL: the
  * prefix only). Returns 0, BC_EINVAL (seq out of range), BC_ESTATE (the
- * shard is not held: fenced) or BC_EIO. */
-int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, struct kin_session *sess,
-                     uint64_t seq, const void *state, size_t state_len);
+ * session is not read from sh, or sh is not held: fenced) or BC_EIO. */
+int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, const char *id, uint64_t seq,
+                     const void *state, size_t state_len);
 /* A record's data in the stream: KIN_HEADER_BYTES (a version, the kind,
  * append_ms as 8 bytes big-endian) and then the record's data. */
 #define KIN_HEADER_BYTES 10

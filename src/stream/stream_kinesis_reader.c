@@ -93,13 +93,14 @@ static void advance(struct kin_shard *sh)
         sh->done = 1;
 }
 
-int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, struct kin_session *sess,
-                     uint64_t seq, const void *state, size_t state_len)
+int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, const char *id, uint64_t seq,
+                     const void *state, size_t state_len)
 {
     pthread_mutex_lock(&sh->commit_lock);
     pthread_mutex_lock(&b->lock);
     int rc = 0;
-    if (!kin_shard_held(sh) || (sess && sess->shard != sh)) {
+    struct kin_session *sess = id ? kin_session_find(b, id, 0) : NULL;
+    if (!kin_shard_held(sh) || (id && (!sess || sess->shard != sh))) {
         rc = BC_ESTATE;
     } else if (sess && (seq < sess->ckpt || seq > sess->count)) {
         rc = BC_EINVAL;
@@ -126,7 +127,7 @@ int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, struct kin_ses
     struct kin_commit c = {.shard = sh->id,
                            .owner = b->owner,
                            .token = sh->token,
-                           .id = sess ? sess->id : NULL,
+                           .id = id,
                            .seq = seq,
                            .state = state,
                            .state_len = state_len,
