@@ -1,5 +1,6 @@
 #include "archive/archive.h"
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #define S3_SCHEME "s3://"
 #define DEFAULT_SUBDIR "audio"
 #define ARCHIVE_LANGS_MAX (2 * SESSION_TARGETS_MAX + 2)
+#define ARCHIVE_FILE_MODE 0600 /* the archive is private */
 
 static const enum transcript_format transcript_formats[] = {TRANSCRIPT_VTT, TRANSCRIPT_SRT,
                                                             TRANSCRIPT_TXT, TRANSCRIPT_JSON};
@@ -136,7 +138,10 @@ static int put_text(struct archive *a, const char *key, const char *text, size_t
     char *path = a->ops->begin(a->impl, key);
     if (!path)
         return BC_EIO;
-    FILE *f = fopen(path, "wb");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, ARCHIVE_FILE_MODE);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+    if (!f && fd >= 0)
+        close(fd);
     bool ok = f && fwrite(text, 1, len, f) == len;
     ok = f && fclose(f) == 0 && ok;
     int rc = ok ? a->ops->commit(a->impl, key, path) : BC_EIO;
