@@ -17,6 +17,7 @@
 #include "metrics/metrics.h"
 #include "redis_fixture.h"
 #include "stream/stream.h"
+#include "stream/stream_kinesis_internal.h"
 #include "test.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -262,6 +263,48 @@ static void test_bad_urls(void)
     ASSERT_EQ(stream_open("kinesis://s?region=us-east-1", NULL, &s), BC_EINVAL);
 }
 
+/* ---- the lease and checkpoint store: fencing ---- */
+
+/* A worker that lost its shard's lease writes nothing more: neither the
+ * shard's position nor a session's checkpoint. */
+static void test_store_fencing(const struct kin_store_ops *ops, void *impl)
+{
+    uint64_t a, b, again;
+    ASSERT_OK(ops->lease(impl, "shard-x", "A", 60000, &a));
+    ASSERT_OK(ops->lease(impl, "shard-x", "A", 60000, &again));
+    ASSERT_EQ(again, a);
+    ASSERT_EQ(ops->lease(impl, "shard-x", "B", 60000, &b), BC_ESTATE);
+    struct kin_count counts[] = {{"sess-f", 7}};
+    struct kin_commit c = {.shard = "shard-x", .owner = "A", .token = a, .id = "sess-f",
+                           .seq = 7, .state = "s7", .state_len = 2, .pos = "100",
+                           .counts = counts, .n_counts = 1};
+    ASSERT_OK(ops->commit(impl, &c));
+    ASSERT_OK(ops->release(impl, "shard-x", "A"));
+    ASSERT_OK(ops->lease(impl, "shard-x", "B", 60000, &b));
+    ASSERT_GT(b, a);
+    counts[0].n = 9;
+    c.seq = 9;
+    c.pos = "200";
+    ASSERT_EQ(ops->commit(impl, &c), BC_ESTATE);
+    struct kin_shard_state st;
+    ASSERT_OK(ops->shard_get(impl, "shard-x", &st));
+    ASSERT_STR_EQ(st.pos, "100");
+    ASSERT_EQ(st.n_counts, 1);
+    ASSERT_EQ(st.counts[0].n, 7);
+    free(st.counts);
+    uint64_t seq;
+    uint8_t state[STREAM_STATE_MAX];
+    size_t state_len;
+    ASSERT_OK(ops->session_get(impl, "sess-f", &seq, state, &state_len));
+    ASSERT_EQ(seq, 7);
+    ASSERT_EQ(state_len, 2);
+    uint64_t f1, f2;
+    ASSERT_OK(ops->session_fence(impl, "sess-f", &f1));
+    ASSERT_OK(ops->session_fence(impl, "sess-f", &f2));
+    ASSERT_GT(f2, f1);
+    ops->close(impl);
+}
+
 /* ---- throttling: a fake endpoint refuses the first appends ---- */
 
 #define THROTTLED_ANSWERS 3
@@ -393,6 +436,10 @@ int main(void)
 
     char dir[] = "/tmp/bc-kinesis-XXXXXX";
     ASSERT(mkdtemp(dir));
+    const struct kin_store_ops *ops;
+    void *impl;
+    ASSERT_OK(kin_store_local_open(dir, "fencing", &ops, &impl));
+    test_store_fencing(ops, impl);
     test_throttled(dir);
     scenario("local", dir, NULL);
     char cmd[64];
@@ -401,6 +448,8 @@ int main(void)
 
     struct redis_fixture redis;
     redis_fixture_start(&redis);
+    ASSERT_OK(kin_store_redis_open(redis.url, "fencing", &ops, &impl));
+    test_store_fencing(ops, impl);
     scenario("shared", NULL, redis.url);
     redis_fixture_stop(&redis);
 
