@@ -2,9 +2,11 @@
  * with sessions on both shards: a gateway handle appends, a worker handle
  * leases the shards and reads every session's records in order, numbered
  * 1, 2, ...; checkpoints survive the worker's restart, which resumes after
- * them with the same numbering; audio byte counts and dead letters. Run
- * once with the leases and checkpoints in a local journal and once in
- * Redis. */
+ * them with the same numbering; audio byte counts and dead letters; a
+ * split shard, whose child goes on with the numbering. Run once with the
+ * leases and checkpoints in a local journal and once in Redis. Also: both
+ * stores refuse a writer that lost its lease, and throttled appends (a fake
+ * endpoint) are retried, counted and refused while throttling lasts. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
