@@ -1,9 +1,13 @@
 /* Ingestion stream: append throughput of 3200-byte records (100 ms of
  * 16 kHz PCM16) and append->read latency with a notified reader that
  * checkpoints every record, as a session worker does, and the time one
- * append takes; mem:// and file:// (default fsync interval), and redis://
- * when a Redis URL is given (sessions "bench-PID-..." are ended after).
- * Usage: bench_stream [records] [redis://host:port] */
+ * append takes; mem:// and file:// (default fsync interval), redis://
+ * when a Redis URL is given (sessions "bench-PID-..." are ended after), and
+ * kinesis:// when a Kinesis URL is given (an existing stream, e.g. on
+ * kinesalite; leases and checkpoints in a temporary directory; the
+ * throughput run appends without checkpoints, which only a reader holding
+ * the shard may write).
+ * Usage: bench_stream [records] [redis://host:port|-] [kinesis://NAME?region=R&...] */
 #define _XOPEN_SOURCE 700 /* nftw */
 
 #include <ftw.h>
@@ -24,6 +28,18 @@
 #define LATENCY_RECORDS 1000
 #define LATENCY_GAP_US 10000 /* a 100 ms record every 10 ms: 10x real time */
 #define BACKOFF_US 100
+#define KINESIS_SCHEME "kinesis://"
+
+/* Where kinesis:// keeps its leases and checkpoints (set in main). */
+static const char *g_state_dir;
+
+static int open_stream(const char *url, struct stream **s)
+{
+    struct stream_params p;
+    stream_default_params(&p);
+    p.state_dir = g_state_dir;
+    return stream_open(url, &p, s);
+}
 
 struct reader {
     struct stream *s;
@@ -87,8 +103,9 @@ static int throughput(const char *url, const uint8_t *audio, size_t records, dou
     struct stream *s = NULL;
     char id[STREAM_SESSION_ID_MAX];
     snprintf(id, sizeof id, "tput-%ld-%lld", (long)getpid(), (long long)bc_wall_ms());
-    if (stream_open(url, NULL, &s) != 0)
+    if (open_stream(url, &s) != 0)
         return -1;
+    int checkpoints = strncmp(url, KINESIS_SCHEME, strlen(KINESIS_SCHEME)) != 0;
     int64_t t0 = bc_now_us();
     for (size_t i = 0; i < records; i++) {
         uint64_t seq;
@@ -96,7 +113,7 @@ static int throughput(const char *url, const uint8_t *audio, size_t records, dou
         while ((rc = stream_append(s, id, STREAM_KIND_AUDIO, audio, RECORD_BYTES, &seq)) ==
                BC_EAGAIN)
             bc_sleep_us(BACKOFF_US);
-        if (rc != 0 || ((i + 1) % CHECKPOINT_EVERY_RECORDS == 0 &&
+        if (rc != 0 || (checkpoints && (i + 1) % CHECKPOINT_EVERY_RECORDS == 0 &&
                         stream_checkpoint(s, id, seq, NULL, 0) != 0)) {
             stream_close(s);
             return -1;
@@ -118,7 +135,7 @@ static int latency(const char *url, uint8_t *audio, int64_t out[5])
     snprintf(r.id, sizeof r.id, "bench-%ld-%lld", (long)getpid(), (long long)bc_wall_ms());
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
-    int rc = stream_open(url, NULL, &r.s);
+    int rc = open_stream(url, &r.s);
     pthread_t th;
     if (rc == 0) {
         stream_set_notify(r.s, on_append, &r);
@@ -156,7 +173,7 @@ int main(int argc, char **argv)
 {
     size_t records = argc > 1 ? strtoul(argv[1], NULL, 10) : DEFAULT_RECORDS;
     if (records == 0) {
-        fprintf(stderr, "usage: bench_stream [records] [redis://host:port]\n");
+        fprintf(stderr, "usage: bench_stream [records] [redis://host:port|-] [kinesis://...]\n");
         return 2;
     }
     uint8_t audio[RECORD_BYTES];
@@ -175,10 +192,13 @@ int main(int argc, char **argv)
     char file_tput[600], file_lat[600];
     snprintf(file_tput, sizeof(file_tput), "file://%s/tput", root);
     snprintf(file_lat, sizeof(file_lat), "file://%s/lat", root);
-    const char *redis = argc > 2 ? argv[2] : NULL;
-    const char *names[] = {"mem://", "file:// (fsync 200 ms)", "redis://"};
-    const char *urls[][2] = {{"mem://", "mem://"}, {file_tput, file_lat}, {redis, redis}};
-    size_t backends = redis ? 3 : 2;
+    g_state_dir = root;
+    const char *redis = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
+    const char *kinesis = argc > 3 ? argv[3] : NULL;
+    const char *names[] = {"mem://", "file:// (fsync 200 ms)", "redis://", "kinesis://"};
+    const char *urls[][2] = {
+        {"mem://", "mem://"}, {file_tput, file_lat}, {redis, redis}, {kinesis, kinesis}};
+    size_t backends = sizeof names / sizeof names[0];
 
     printf("%zu appends of %d-byte records; latency over %d records, one per %d us, "
            "reader checkpoints each\n\n",
@@ -189,6 +209,8 @@ int main(int argc, char **argv)
            "p50 us", "p99 us");
     int status = 0;
     for (size_t b = 0; b < backends; b++) {
+        if (!urls[b][0])
+            continue;
         double rps = 0;
         int64_t lat[5] = {0};
         if (throughput(urls[b][0], audio, records, &rps) != 0 || latency(urls[b][1], audio, lat)) {

@@ -211,3 +211,14 @@ void probe_set_worker_sessions(size_t n)
 {
     metrics_set(&worker_sessions, NULL, (double)n);
 }
+
+static const struct metrics_desc stream_throttled = {
+    .type = METRICS_COUNTER,
+    .name = "babelcast_stream_throttled_total",
+    .help = "Calls to the ingestion stream's service that were throttled and retried "
+            "(Kinesis ProvisionedThroughputExceeded or LimitExceeded)."};
+
+void probe_stream_throttled(void)
+{
+    metrics_add(&stream_throttled, NULL, 1);
+}

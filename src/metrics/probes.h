@@ -50,4 +50,8 @@ void probe_first_audio(const char *lang, double seconds);
 void probe_dead_letter(void);
 void probe_set_worker_sessions(size_t n);
 
+/* Either side. */
+/* A call to the stream's service (Kinesis) was throttled; it is retried. */
+void probe_stream_throttled(void);
+
 #endif

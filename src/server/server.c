@@ -133,6 +133,8 @@ static int open_stream(struct server *srv)
     const char *url = cfg->stream_url ? cfg->stream_url : cfg->redis_url ? cfg->redis_url : default_url;
     struct stream_params params;
     stream_default_params(&params);
+    params.redis_url = cfg->redis_url;
+    params.state_dir = cfg->data_dir;
     int rc = stream_open(url, &params, &srv->stream);
     if (rc < 0)
         bc_error("cannot open the ingestion stream %s: %s", url, bc_strerror(rc));

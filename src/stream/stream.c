@@ -19,6 +19,7 @@
 #define MEM_SCHEME "mem://"
 #define FILE_SCHEME "file://"
 #define REDIS_SCHEME "redis://"
+#define KINESIS_SCHEME "kinesis://"
 
 struct stream {
     const struct stream_ops *ops;
@@ -50,6 +51,8 @@ void stream_default_params(struct stream_params *params)
     params->fsync_interval_ms = STREAM_DEFAULT_FSYNC_INTERVAL_MS;
     params->retention_ms = STREAM_DEFAULT_RETENTION_MS;
     params->max_attempts = STREAM_DEFAULT_MAX_ATTEMPTS;
+    params->redis_url = NULL;
+    params->state_dir = NULL;
 }
 
 int stream_open(const char *url, const struct stream_params *params, struct stream **out)
@@ -78,8 +81,11 @@ int stream_open(const char *url, const struct stream_params *params, struct stre
         rc = stream_file_backend_open(url + strlen(FILE_SCHEME), &p, &ops, &impl);
     } else if (strncmp(url, REDIS_SCHEME, strlen(REDIS_SCHEME)) == 0) {
         rc = stream_redis_backend_open(url, &p, &ops, &impl);
+    } else if (strncmp(url, KINESIS_SCHEME, strlen(KINESIS_SCHEME)) == 0) {
+        rc = stream_kinesis_backend_open(url, &p, &ops, &impl);
     } else {
-        bc_error("stream: unsupported url '%s' (want mem://, file://DIR or redis://HOST:PORT)",
+        bc_error("stream: unsupported url '%s' (want mem://, file://DIR, redis://HOST:PORT or "
+                 "kinesis://NAME?region=R)",
                  url);
         return BC_EINVAL;
     }

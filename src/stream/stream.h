@@ -11,8 +11,15 @@
  *                     one Redis shared by many processes: gateways append,
  *                     workers lease sessions, read and checkpoint (fenced by
  *                     the lease's token); see stream_redis.c for the keys
- * (kinesis://name fits the same table: shards map to sessions, leases to
- * stream_lease, checkpoints to stream_checkpoint.)
+ *   kinesis://NAME?region=R[&endpoint=URL][&limit=N][&poll_ms=N]
+ *          [&start=trim_horizon|latest][&lease_ms=N][&max_shards=N]
+ *          [&max_attempts=N]
+ *                     an Amazon Kinesis data stream: gateways PutRecord
+ *                     (partition key = session id); workers lease shards and
+ *                     read them; leases and checkpoints in Redis (redis_url)
+ *                     or in state_dir for one process. See stream_kinesis.c
+ *                     and stream_kinesis_reader.c. stream_append reports seq 0
+ *                     there: records are numbered by the reader.
  *
  * Durability on redis:// is Redis's: with `appendonly yes` and
  * `appendfsync everysec` an acknowledged append survives a redis-server
@@ -55,6 +62,8 @@ struct stream_params {
     int fsync_interval_ms;    /* file log: at most this much accepted audio is at risk on power loss; default 200 */
     int retention_ms;         /* file log: processed records of ended sessions are deleted after this; default 24 h */
     int max_attempts;         /* processing attempts per record before the dead-letter log; default 3 */
+    const char *redis_url;    /* kinesis://: leases and checkpoints in this Redis; default NULL */
+    const char *state_dir;    /* kinesis:// without redis_url: their journal's directory; default NULL */
 };
 
 typedef void (*stream_notify_cb)(void *user_data, const char *session_id);

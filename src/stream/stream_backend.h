@@ -47,6 +47,9 @@ int stream_file_backend_open(const char *dir, const struct stream_params *params
 /* url is the whole redis:// URL. */
 int stream_redis_backend_open(const char *url, const struct stream_params *params,
                               const struct stream_ops **ops, void **impl);
+/* url is the whole kinesis:// URL. */
+int stream_kinesis_backend_open(const char *url, const struct stream_params *params,
+                                const struct stream_ops **ops, void **impl);
 
 /* ---- The in-memory log ---------------------------------------------------
  * One mutex guards everything. Records after the checkpoint stay in memory
