@@ -110,6 +110,14 @@ static const char read_captions_lua[] =
     "if ARGV[2] == '1' then return {} end\n"
     "return redis.call('ZRANGE', KEYS[2], ARGV[1], -1)\n";
 
+/* KEYS: info. ARGV: shedding level. A live session only: the hash of a
+ * session that expired is not brought back. */
+static const char set_shedding_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "redis.call('HSET', KEYS[1], 'shedding', ARGV[1])\n"
+    "return " RS_STR(RS_DONE) "\n";
+
 static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_CREATE] = create_lua,
     [RS_RESERVE] = reserve_lua,
@@ -120,6 +128,7 @@ static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_ADD_CAPTION] = add_caption_lua,
     [RS_READ_CAPTIONS] = read_captions_lua,
     [RS_DELETE_TRANSCRIPT] = delete_transcript_lua,
+    [RS_SET_SHEDDING] = set_shedding_lua,
 };
 
 const char *rs_script_text(enum rs_script_id which)
