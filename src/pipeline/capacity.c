@@ -161,16 +161,16 @@ int capacity_room(struct capacity *cap, size_t sessions, int64_t now_us)
     return (size_t)estimate > sessions ? estimate - (int)sessions : 0;
 }
 
-enum capacity_shed capacity_shedding(const struct capacity *cap, enum capacity_shed current,
-                                     int64_t delay_ms)
+enum session_shedding capacity_shedding(const struct capacity *cap,
+                                        enum session_shedding current, int64_t delay_ms)
 {
     int64_t threshold = cap->config.latency_budget_ms / 2;
     if (delay_ms > 2 * threshold)
-        return CAPACITY_SHED_PARTIALS;
+        return SESSION_SHED_PARTIALS;
     if (delay_ms > threshold)
-        return current > CAPACITY_SHED_TRANSLATED_PARTIALS ? current
-                                                           : CAPACITY_SHED_TRANSLATED_PARTIALS;
+        return current > SESSION_SHED_TRANSLATED_PARTIALS ? current
+                                                           : SESSION_SHED_TRANSLATED_PARTIALS;
     if (delay_ms < threshold / 2)
-        return CAPACITY_SHED_NONE;
+        return SESSION_SHED_NONE;
     return current;
 }

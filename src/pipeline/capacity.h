@@ -19,7 +19,8 @@
  * max_sessions.
  *
  * A session falls behind when the queue delay of its records is over
- * shed_delay_ms; it then sheds work in a fixed order (capacity_shedding).
+ * half the latency budget; it then sheds work in a fixed order
+ * (capacity_shedding, enum session_shedding).
  *
  * Thread-safe: every function takes the object's own lock, never another. */
 #ifndef BC_CAPACITY_H
@@ -27,6 +28,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "session/session.h"
 
 #define CAPACITY_WINDOW_MS 10000
 #define CAPACITY_MIN_AUDIO_MS 2000
@@ -69,19 +72,12 @@ int capacity_estimate(struct capacity *cap, size_t sessions, int64_t now_us,
 /* Sessions the pool may still claim: estimate - sessions, at least 0. */
 int capacity_room(struct capacity *cap, size_t sessions, int64_t now_us);
 
-/* The shedding order of a session that falls behind. */
-enum capacity_shed {
-    CAPACITY_SHED_NONE = 0,
-    CAPACITY_SHED_TRANSLATED_PARTIALS, /* partials are not translated */
-    CAPACITY_SHED_PARTIALS,            /* no partial goes out at all; finals always do */
-};
-
 /* The level a session should shed at, from the queue delay of the record
  * it is about to process and its current level: over the shed threshold
  * (half the latency budget) it steps up one level, over twice that it
  * sheds partials; it steps back to none once the delay is under half the
  * threshold again (hysteresis, so a session near the line does not flap). */
-enum capacity_shed capacity_shedding(const struct capacity *cap, enum capacity_shed current,
-                                     int64_t delay_ms);
+enum session_shedding capacity_shedding(const struct capacity *cap,
+                                        enum session_shedding current, int64_t delay_ms);
 
 #endif
