@@ -118,6 +118,7 @@ struct worker_pool {
     int maintenance_started;
     struct capacity *capacity;
     int room_changed; /* sessions came or went: announce the room now */
+    int announced_room; /* what gateways see; -1 until announced */
 };
 
 void worker_default_config(struct worker_config *config)
@@ -658,8 +659,13 @@ static void announce_room(struct worker_pool *pool)
     int room = capacity_room(pool->capacity, pool->n_sessions, bc_now_us());
     pthread_mutex_unlock(&pool->lock);
     int rc = session_room_set(pool->registry, pool->owner, room, pool->config.lease_ttl_ms);
-    if (rc < 0)
+    if (rc < 0) {
         bc_debug("room not announced: %s", bc_strerror(rc));
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->announced_room = room;
+    pthread_mutex_unlock(&pool->lock);
 }
 
 static void *maintenance_main(void *arg)
@@ -695,7 +701,7 @@ void worker_pool_capacity(struct worker_pool *pool, struct worker_capacity *out)
     pthread_mutex_lock(&pool->lock);
     out->sessions = pool->n_sessions;
     capacity_estimate(pool->capacity, pool->n_sessions, bc_now_us(), &stats);
-    out->room = capacity_room(pool->capacity, pool->n_sessions, bc_now_us());
+    out->room = pool->announced_room;
     for (size_t i = 0; i < pool->n_sessions; i++)
         out->shedding[pool->sessions[i]->shedding]++;
     pthread_mutex_unlock(&pool->lock);
@@ -726,6 +732,7 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
     struct capacity_config cc = {pool->config.max_sessions, pool->config.threads,
                                  pool->config.target_load, pool->config.latency_budget_ms};
     pool->capacity = capacity_new(&cc);
+    pool->announced_room = -1;
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(pool->owner, sizeof pool->owner, "%s:%ld:%p", host, (long)getpid(), (void *)pool);

@@ -46,7 +46,7 @@ struct worker_config {
 /* What the pool's capacity is judged from, and the room it announces. */
 struct worker_capacity {
     size_t sessions;
-    int room;
+    int room;                /* as last announced in the registry; -1 before */
     double busy_per_audio_s; /* 0 while unmeasured */
     int64_t delay_p95_ms;
     int estimate;
