@@ -10,7 +10,11 @@ the gateway refuses the rest clearly.
    first session is admitted while nothing is measured; once its load is
    measured, a new session is refused, and the speaker of a session created
    before (which no worker has taken) is closed with 4503 "server full".
-3. Redis, one gateway and one worker (--max-sessions 1): while the worker
+3. Shedding: with a latency budget of 1 ms every record is late, so the
+   session sheds all partials (and stays so: it never waits under a
+   quarter of the budget); GET /api/sessions/{id} and /metrics say so, and
+   its finals still arrive.
+4. Redis, one gateway and one worker (--max-sessions 1): while the worker
    is full the gateway refuses new sessions the same way.
 No assertion depends on timing: every wait is for a state, with a generous
 limit."""
@@ -30,6 +34,7 @@ from cluster import Cluster, Listener, Speaker, end_session, read_talk, wait_unt
 from harness import LIBRIVOX, Server, check, fail, make_talk  # noqa: E402
 
 PACE = 2.0               # the talk goes out at twice real time
+FAST_PACE = 50.0         # faster than any worker recognizes: records queue up
 STATE_TIMEOUT_S = 120
 ENDED_TIMEOUT_S = 180
 SHEDDING_LEVELS = ("none", "translated_partials", "partials")
@@ -178,6 +183,52 @@ def test_measured_load(binary, audio):
         server.cleanup()
 
 
+def scrape_value(node, prefix):
+    with urllib.request.urlopen(node.url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return None
+
+
+def test_shedding(binary, audio):
+    server = Server(binary, extra=["--latency-budget-ms", "1"]).start()
+    try:
+        session = server.create_session(["es"])
+        seen = {}
+
+        def shedding():
+            status, body = server.request("GET", "/api/sessions/" + session["id"])
+            seen["body"] = body
+            return status == 200 and body.get("shedding") == "partials"
+
+        async def run():
+            listener = Listener("%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"]))
+            task = asyncio.create_task(listener.run())
+            await listener.connected.wait()
+            speaker = Speaker([server], session, audio, FAST_PACE)
+            await speaker.run()
+            await wait_until(shedding, STATE_TIMEOUT_S, "the session to shed partials")
+            check(True, "a session whose records are late sheds partials: %r" % seen["body"])
+            check(scrape_value(server, 'babelcast_sessions_shedding{level="partials"}') == 1,
+                  "/metrics counts it among the sessions shedding partials")
+            end_session(server, session)
+            await wait_until(lambda: listener.ended, ENDED_TIMEOUT_S, "the end")
+            await task
+            return listener
+
+        listener = asyncio.run(run())
+        check(len(listener.fresh()) > 0, "finals still arrive while shedding (%d)"
+              % len(listener.fresh()))
+        server.stop()
+    except BaseException:
+        server.dump_log()
+        raise
+    finally:
+        server.cleanup()
+
+
 def test_cluster(binary, audio):
     cluster = Cluster(binary)
     try:
@@ -222,6 +273,7 @@ def main():
         audio = read_talk(make_talk(os.path.join(tmp, "talk.wav"), LIBRIVOX[1:3]))
         test_max_sessions(binary, audio)
         test_measured_load(binary, audio)
+        test_shedding(binary, audio)
         test_cluster(binary, audio)
     print("capacity: all passed")
 
