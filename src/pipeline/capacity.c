@@ -138,18 +138,21 @@ int capacity_estimate(struct capacity *cap, size_t sessions, int64_t now_us,
     s.delay_p95_ms = delay_p95_locked(cap, now_us);
     pthread_mutex_unlock(&cap->lock);
     const struct capacity_config *c = &cap->config;
+    int floor = c->threads < c->max_sessions ? c->threads : c->max_sessions;
     s.audio_s = (double)audio_ms / MS_PER_S;
     s.estimate = c->max_sessions;
     if (audio_ms >= CAPACITY_MIN_AUDIO_MS && busy_us > 0) {
         s.busy_per_audio_s = (double)busy_us / US_PER_MS / (double)audio_ms;
         double affordable = (double)c->threads * c->target_load / s.busy_per_audio_s;
         if (affordable < (double)s.estimate)
-            s.estimate = (int)affordable;
+            s.estimate = affordable > floor ? (int)affordable : floor;
     }
     /* Queues already too long: whatever the load says, no more sessions
-     * until they shorten. */
-    if (s.delay_p95_ms > c->latency_budget_ms / 2 && (size_t)s.estimate > sessions)
-        s.estimate = (int)sessions;
+     * until they shorten. Below the floor no record waits for a thread, so
+     * a delay there is the machine's, not this pool's queues. */
+    size_t held = sessions > (size_t)floor ? sessions : (size_t)floor;
+    if (s.delay_p95_ms > c->latency_budget_ms / 2 && (size_t)s.estimate > held)
+        s.estimate = (int)held;
     if (stats)
         *stats = s;
     return s.estimate;

@@ -14,7 +14,10 @@
  *
  * capped at max_sessions, and held at the sessions it has while the queue
  * delay's p95 is over half the latency budget (the other half is left to
- * recognition, translation and synthesis). Before the window holds
+ * recognition, translation and synthesis). It is never below one session
+ * per thread (nor above max_sessions): with fewer sessions than threads no
+ * record waits for a thread, so neither a slow machine nor one session's
+ * backlog says anything about the pool's room. Before the window holds
  * CAPACITY_MIN_AUDIO_MS of audio there is no evidence and the estimate is
  * max_sessions.
  *

@@ -569,6 +569,10 @@ static void retire(struct worker_pool *pool, struct worker_session *ws, int lost
         bc_debug("session %s: another worker owns it", ws->id);
     if (lost)
         mark_foreign(pool, ws->id);
+    /* While the lock is released below the session is still listed: a
+     * lease renewal or a notification must not queue it again, or a second
+     * thread would retire it twice. */
+    ws->finished = 1;
     pthread_mutex_unlock(&pool->lock);
     pipeline_free(ws->pipeline);
     pthread_mutex_lock(&pool->lock);
