@@ -488,6 +488,9 @@ static int claim(struct worker_pool *pool, struct worker_session *ws)
         return rc;
     ws->leased = 1;
     bc_debug("session %s: claimed (fencing token %llu)", ws->id, (unsigned long long)ws->fence);
+    /* A previous owner may have left its shedding level behind. */
+    if (session_shedding_set(pool->registry, ws->id, SESSION_SHED_NONE) < 0)
+        bc_debug("session %s: shedding level not reset", ws->id);
     return 0;
 }
 
