@@ -19,6 +19,9 @@
 #define SERVE_MAX_IDLE_S (366L * 24 * 3600)
 #define SERVE_MAX_RETENTION_DAYS 36600
 #define SERVE_PATH_MAX 4096
+/* Over 100 %: threads may be kept busy beyond their time (when they wait
+ * on engines in other processes). */
+#define SERVE_MAX_LOAD_PCT 1000
 
 static void usage(FILE *out)
 {
@@ -50,7 +53,14 @@ static void usage(FILE *out)
             "  --public-url URL          base of shared links (default http://HOST:PORT)\n"
             "  --workers N               pipeline threads (default: one per processor)\n"
             "  --max-sessions N          live sessions at once (default 64); for a worker,\n"
-            "                            the sessions it processes at once\n"
+            "                            the most sessions it processes at once\n"
+            "  --capacity-load-pct N     share of the worker threads' time live sessions\n"
+            "                            may keep busy, in percent (default 80): a worker\n"
+            "                            takes sessions while their measured load fits\n"
+            "  --latency-budget-ms N     end of speech to first audio goal (default 1000):\n"
+            "                            a worker whose records wait over half of it takes\n"
+            "                            no more sessions, and a session whose records do\n"
+            "                            sheds partial captions until it catches up\n"
             "  --lease-ttl-ms N          a worker's hold on a session; another worker takes\n"
             "                            over this long after it dies (default 2000)\n"
             "  --max-listeners N         listeners per session (default 500)\n"
@@ -111,7 +121,7 @@ int cli_serve(int argc, char **argv)
         OPT_LISTENERS, OPT_FRAME, OPT_SILENCE, OPT_MAX_UTT, OPT_QUEUE, OPT_LAG, OPT_NO_SPEECH,
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
         OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
-        OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT, OPT_ARCHIVE,
+        OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT, OPT_ARCHIVE, OPT_CAPACITY_LOAD, OPT_LATENCY_BUDGET,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -141,6 +151,8 @@ int cli_serve(int argc, char **argv)
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"capacity-load-pct", required_argument, NULL, OPT_CAPACITY_LOAD},
+        {"latency-budget-ms", required_argument, NULL, OPT_LATENCY_BUDGET},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -221,11 +233,15 @@ int cli_serve(int argc, char **argv)
         case OPT_MAX_UTT:
         case OPT_QUEUE:
         case OPT_LEASE_TTL:
+        case OPT_CAPACITY_LOAD:
+        case OPT_LATENCY_BUDGET:
         case OPT_LAG: {
             long max = opt == OPT_FRAME   ? SERVE_MAX_FRAME_BYTES
                        : opt == OPT_QUEUE ? SERVE_MAX_QUEUE_BYTES
-                       : opt == OPT_LAG || opt == OPT_LEASE_TTL ? SERVE_MAX_LAG_MS
-                                          : SERVE_MAX_COUNT;
+                       : opt == OPT_CAPACITY_LOAD ? SERVE_MAX_LOAD_PCT
+                       : opt == OPT_LAG || opt == OPT_LEASE_TTL || opt == OPT_LATENCY_BUDGET
+                           ? SERVE_MAX_LAG_MS
+                           : SERVE_MAX_COUNT;
             if (cli_parse_int(optarg, 1, max, &value) < 0)
                 return cli_fail(CLI_EXIT_USAGE, "--%s wants a number from 1 to %ld, got '%s'",
                                 option_name(options, opt), max, optarg);
@@ -238,6 +254,8 @@ int cli_serve(int argc, char **argv)
             if (opt == OPT_MAX_UTT) cfg.asr.utterance_max_ms = (int)value;
             if (opt == OPT_QUEUE) cfg.gateway.listener_queue_max_bytes = (size_t)value;
             if (opt == OPT_LAG) cfg.gateway.listener_max_lag_ms = (int)value;
+            if (opt == OPT_CAPACITY_LOAD) cfg.capacity_load_pct = (int)value;
+            if (opt == OPT_LATENCY_BUDGET) cfg.latency_budget_ms = (int)value;
             break;
         }
         default: return cli_bad_option("serve", argv[optind - 1]);

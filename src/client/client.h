@@ -73,7 +73,8 @@ int client_http(const char *method, const char *url, const char *body, const cha
 /* POST base_url/api/sessions with source "en" and the n_targets targets.
  * Returns 0 with the new session's id and speaker token (caller frees
  * both), BC_EIO / BC_ETIMEDOUT (not reachable) or BC_EINVAL, BC_ELIMIT
- * (429), BC_ENOTFOUND (422 unknown language) with the server's message in
+ * (429), BC_ENOTFOUND (422 unknown language), BC_EAGAIN (503: the server
+ * is full or has no worker; retry later) with the server's message in
  * err. */
 int client_rest_create_session(const char *base_url, const char *const *targets, size_t n_targets,
                                int timeout_ms, char **id, char **token, char *err, size_t err_len);

@@ -26,6 +26,7 @@
 #define HTTP_STATUS_CONFLICT 409
 #define HTTP_STATUS_UNPROCESSABLE 422
 #define HTTP_STATUS_TOO_MANY 429
+#define HTTP_STATUS_UNAVAILABLE 503
 #define URL_PORT_MAX 65535
 
 int client_url_parse(const char *url, struct client_url *out, char *err, size_t err_len)
@@ -243,6 +244,7 @@ static int rest_status_err(long status)
     case HTTP_STATUS_UNPROCESSABLE: return BC_ENOTFOUND;
     case HTTP_STATUS_CONFLICT: return BC_ESTATE;
     case HTTP_STATUS_TOO_MANY: return BC_ELIMIT;
+    case HTTP_STATUS_UNAVAILABLE: return BC_EAGAIN;
     default: return BC_EIO;
     }
 }

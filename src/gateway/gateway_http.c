@@ -236,6 +236,10 @@ static int post_session(struct gateway *srv, struct conn *c)
         free(glossary);
         return gw_respond_error(c, status, code, message);
     }
+    if (!gw_workers_have_room(srv)) {
+        cJSON_Delete(req);
+        return gw_refuse_server_full(c);
+    }
     if (rate_limited(srv, c)) {
         cJSON_Delete(req);
         free(glossary);
@@ -303,6 +307,7 @@ static int get_session(struct gateway *srv, struct conn *c, const struct session
         cJSON_AddNumberToObject(listeners, langs[i], counts[i]);
     cJSON_AddNumberToObject(json, "created_ms", (double)info->created_ms);
     cJSON_AddNumberToObject(json, "ended_ms", (double)info->ended_ms);
+    gw_add_shedding(srv, json, info);
     gw_respond_json(c, HTTP_OK, json);
     return 0;
 }

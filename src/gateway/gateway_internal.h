@@ -166,6 +166,17 @@ void gw_rate_free(struct gateway *gw);
 int gw_idle_sweep(struct gateway *gw);
 void gw_idle_start(struct gateway *gw);
 
+/* gateway_admission.c: 1 when a worker announced room for one more
+ * session, or when no worker announced any (or the registry cannot be
+ * read): nothing to judge by, the stream holds the audio until a worker
+ * takes it. */
+int gw_workers_have_room(struct gateway *gw);
+/* Fills conn->response* with 503 server_full and a Retry-After; returns 0. */
+int gw_refuse_server_full(struct conn *c);
+/* Adds "shedding" ("none", "translated_partials", "partials") to a
+ * session's details; left out when the registry cannot say. */
+void gw_add_shedding(struct gateway *gw, cJSON *json, const struct session_info *info);
+
 /* gateway_tls.c: the paths of DIR/cert.pem and DIR/key.pem (heap, caller
  * frees both, also after a failure), made (0600, in a 0700 DIR) as a
  * self-signed certificate for host, public_url's host (may be NULL), this

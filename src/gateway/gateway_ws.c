@@ -203,6 +203,14 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
         return close_now(c, CLOSE_TRY_AGAIN, "session registry unreachable: try again");
     if (rc < 0)
         return close_now(c, CLOSE_BAD_TOKEN, "missing or wrong speaker token");
+    /* A session no worker has taken yet (none of its audio is in the
+     * stream) that no worker has room for now: load rose since it was
+     * created. Its speaker would talk into a queue nobody reads. */
+    uint64_t audio_bytes;
+    if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0 && audio_bytes == 0 &&
+        !gw_workers_have_room(srv))
+        return close_now(c, CLOSE_BUSY, "server full: no worker can take this session now; "
+                                        "try again later");
     c->kind = CONN_SPEAKER;
     link_conn(srv, c, GW_SPEAKER_SNDBUF_BYTES);
     snprintf(c->lang, sizeof c->lang, "%s", info->source);
@@ -214,7 +222,6 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     delivery_subscribe(srv->bus, c->session, 1);
     /* What the log holds, not what this process saw: after a restart, or
      * when the speaker comes from another gateway, it resumes exactly there. */
-    uint64_t audio_bytes;
     if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0)
         s->received_samples = (int64_t)(audio_bytes / BYTES_PER_SAMPLE);
     cJSON *json = protocol_ready(c->session, s->received_samples);

@@ -58,13 +58,24 @@ static const struct metrics_desc lag_drops = {
 static const struct metrics_desc refused = {
     .type = METRICS_COUNTER,
     .name = "babelcast_sessions_refused_total",
-    .help = "Session creations refused, by error code (429 too_many_sessions, 503 no_worker...).",
+    .help = "Session creations refused, by error code (429 too_many_sessions, 503 server_full, "
+            "503 no_worker...).",
     .labels = {"code"}};
 
 static const struct metrics_desc worker_sessions = {.type = METRICS_GAUGE,
                                                     .name = "babelcast_worker_sessions",
                                                     .help =
                                                         "Sessions this worker owns and processes."};
+static const struct metrics_desc worker_room = {
+    .type = METRICS_GAUGE,
+    .name = "babelcast_worker_room",
+    .help = "Sessions this worker may still claim (its measured capacity minus what it owns)."};
+static const struct metrics_desc shedding = {
+    .type = METRICS_GAUGE,
+    .name = "babelcast_sessions_shedding",
+    .help = "Sessions this worker owns by what they leave out while behind "
+            "(none, translated_partials, partials).",
+    .labels = {"level"}};
 static const struct metrics_desc asr_rtf = {
     .type = METRICS_HISTOGRAM,
     .name = "babelcast_asr_real_time_factor",
@@ -117,14 +128,14 @@ void probe_init(const char *role, int gateway_side, int worker_side)
         const char *peers[][1] = {{"listener"}, {"speaker"}};
         for (size_t i = 0; i < N_OF(peers); i++)
             metrics_add(&lag_drops, peers[i], 0);
-        const char *codes[][1] = {{"too_many_sessions"}, {"no_worker"}};
+        const char *codes[][1] = {{"too_many_sessions"}, {"no_worker"}, {"server_full"}};
         for (size_t i = 0; i < N_OF(codes); i++)
             metrics_add(&refused, codes[i], 0);
     }
     if (worker_side) {
-        const struct metrics_desc *const all[] = {&worker_sessions, &asr_rtf,     &asr_cpu,
-                                                  &asr_audio,       &mt_duration, &tts_duration,
-                                                  &first_audio,     &dead_letters};
+        const struct metrics_desc *const all[] = {
+            &worker_sessions, &worker_room,  &shedding,    &asr_rtf,     &asr_cpu,
+            &asr_audio,       &mt_duration,  &tts_duration, &first_audio, &dead_letters};
         for (size_t i = 0; i < N_OF(all); i++)
             metrics_register(all[i]);
     }
@@ -221,4 +232,15 @@ static const struct metrics_desc stream_throttled = {
 void probe_stream_throttled(void)
 {
     metrics_add(&stream_throttled, NULL, 1);
+}
+
+void probe_set_worker_room(int n)
+{
+    metrics_set(&worker_room, NULL, (double)n);
+}
+
+void probe_set_shedding(const char *level, size_t n)
+{
+    const char *labels[] = {level};
+    metrics_set(&shedding, labels, (double)n);
 }

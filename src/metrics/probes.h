@@ -7,7 +7,7 @@
  * for lag, refused sessions, live sessions and listeners.
  * Worker side: recognition real-time factor, translation and synthesis
  * durations, end of speech to first translated audio, dead letters, owned
- * sessions. */
+ * sessions, room for more, sessions shedding work. */
 #ifndef BC_PROBES_H
 #define BC_PROBES_H
 
@@ -49,6 +49,11 @@ void probe_first_audio(const char *lang, double seconds);
 /* A record was set aside in the dead-letter log. */
 void probe_dead_letter(void);
 void probe_set_worker_sessions(size_t n);
+/* Sessions the worker may still claim. */
+void probe_set_worker_room(int n);
+/* Sessions owned that shed at level ("none", "translated_partials",
+ * "partials"). */
+void probe_set_shedding(const char *level, size_t n);
 
 /* Either side. */
 /* A call to the stream's service (Kinesis) was throttled; it is retried. */

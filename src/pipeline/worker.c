@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pipeline/glossary_refresh.h"
+#include "pipeline/capacity.h"
 #include "pipeline/speech_out.h"
 #include "protocol/protocol.h"
 #include "util/alloc.h"
@@ -27,8 +28,6 @@
 /* Records remembered for timing (60 s of 100 ms frames): longer than any utterance. */
 #define WORKER_RECORD_MARKS 600
 #define SAMPLES_PER_MS (ASR_RATE_HZ / 1000)
-/* Input this late means the session is behind: skip translated partials. */
-#define WORKER_LAGGING_MS 500
 /* Chunks of synthesized speech waiting for Opus encoding (one thread
  * encodes over 100 times faster than real time). */
 #define WORKER_OPUS_JOBS_MAX 8192
@@ -71,6 +70,7 @@ struct worker_session {
     uint64_t seq;           /* last record fed */
     uint64_t current_seq;   /* record being fed, for caption metadata */
     int64_t current_append_ms;
+    enum session_shedding shedding; /* what the session leaves out while behind */
     struct record_mark marks[WORKER_RECORD_MARKS]; /* ring, oldest overwritten */
     size_t n_marks, next_mark;
     int leased, lost;       /* lost: another owner took the session: drop it */
@@ -119,6 +119,9 @@ struct worker_pool {
     int n_threads;
     pthread_t maintenance;
     int maintenance_started;
+    struct capacity *capacity;
+    int room_changed; /* sessions came or went: announce the room now */
+    int announced_room; /* what gateways see; -1 until announced */
 };
 
 void worker_default_config(struct worker_config *config)
@@ -130,6 +133,10 @@ void worker_default_config(struct worker_config *config)
     config->archive = NULL;
     config->max_sessions = WORKER_DEFAULT_MAX_SESSIONS;
     config->lease_ttl_ms = WORKER_DEFAULT_LEASE_TTL_MS;
+    struct capacity_config cc;
+    capacity_default_config(&cc);
+    config->target_load = cc.target_load;
+    config->latency_budget_ms = cc.latency_budget_ms;
 }
 
 /* Caller holds pool->lock. */
@@ -139,13 +146,16 @@ static struct worker_session *find_session(struct worker_pool *pool, const char 
         if (strcmp(pool->sessions[i]->id, id) == 0)
             return pool->sessions[i];
     }
-    if (!create || pool->n_sessions >= (size_t)pool->config.max_sessions)
+    if (!create || pool->n_sessions >= WORKER_SESSIONS_MAX ||
+        capacity_room(pool->capacity, pool->n_sessions, bc_now_us()) < 1)
         return NULL;
     struct worker_session *ws = bc_calloc(1, sizeof *ws);
     ws->pool = pool;
     snprintf(ws->id, sizeof ws->id, "%s", id);
     pthread_mutex_init(&ws->out_lock, NULL);
     pool->sessions[pool->n_sessions++] = ws;
+    pool->room_changed = 1;
+    pthread_cond_signal(&pool->tick);
     return ws;
 }
 
@@ -155,6 +165,8 @@ static void remove_session(struct worker_pool *pool, struct worker_session *ws)
     for (size_t i = 0; i < pool->n_sessions; i++) {
         if (pool->sessions[i] == ws) {
             pool->sessions[i] = pool->sessions[--pool->n_sessions];
+            pool->room_changed = 1;
+            pthread_cond_signal(&pool->tick);
             break;
         }
     }
@@ -276,6 +288,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
 {
     struct record_mark origin = record_at(ws, ev->end_ms);
     int is_source = strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0;
+    if (!ev->final && ws->shedding >= SESSION_SHED_PARTIALS)
+        return 0;
     if (ev->final) {
         int rc = session_add_caption_fenced(ws->pool->registry, ws->id, ev->lang, ev->utterance,
                                             ev->start_ms, ev->end_ms, ev->text, ev->source_text,
@@ -425,6 +439,8 @@ static void finish_session(struct worker_session *ws)
 {
     pipeline_wait_idle(ws->pipeline);
     archive_session(ws);
+    if (ws->shedding != SESSION_SHED_NONE)
+        session_shedding_set(ws->pool->registry, ws->id, SESSION_SHED_NONE);
     cJSON *json = protocol_ended();
     publish_json(ws, DELIVERY_ALL_LANGS, json, true, true);
     cJSON_Delete(json);
@@ -433,11 +449,30 @@ static void finish_session(struct worker_session *ws)
     ws->finished = 1;
 }
 
-static int process_record(struct worker_session *ws, const struct stream_record *rec)
+/* Judges the session's lag by how long the record waited, and sheds or
+ * restores work accordingly; a change is recorded in the registry so any
+ * gateway can report it. */
+static void judge_lag(struct worker_session *ws, const struct stream_record *rec)
 {
-    ws->current_seq = rec->seq;
-    ws->current_append_ms = rec->append_ms;
-    pipeline_set_lagging(ws->pipeline, bc_wall_ms() - rec->append_ms > WORKER_LAGGING_MS);
+    struct worker_pool *pool = ws->pool;
+    int64_t delay_ms = bc_wall_ms() - rec->append_ms;
+    capacity_record_delay(pool->capacity, delay_ms, bc_now_us());
+    enum session_shedding level = capacity_shedding(pool->capacity, ws->shedding, delay_ms);
+    pipeline_set_lagging(ws->pipeline, level >= SESSION_SHED_TRANSLATED_PARTIALS);
+    if (level == ws->shedding)
+        return;
+    bc_info("session %s: records waited %lld ms: shedding %s", ws->id, (long long)delay_ms,
+            session_shedding_name(level));
+    pthread_mutex_lock(&pool->lock);
+    ws->shedding = level; /* the pool lock guards it for worker_pool_capacity */
+    pthread_mutex_unlock(&pool->lock);
+    int rc = session_shedding_set(pool->registry, ws->id, level);
+    if (rc < 0)
+        bc_debug("session %s: shedding level not recorded: %s", ws->id, bc_strerror(rc));
+}
+
+static int run_record(struct worker_session *ws, const struct stream_record *rec)
+{
     switch (rec->kind) {
     case STREAM_KIND_AUDIO:
         return pipeline_feed(ws->pipeline, (const int16_t *)rec->data, rec->len / sizeof(int16_t));
@@ -455,6 +490,23 @@ static int process_record(struct worker_session *ws, const struct stream_record 
     }
 }
 
+/* Runs the record through the pipeline, measuring the wall time it takes
+ * per second of audio for the capacity estimate. */
+static int process_record(struct worker_session *ws, const struct stream_record *rec)
+{
+    ws->current_seq = rec->seq;
+    ws->current_append_ms = rec->append_ms;
+    judge_lag(ws, rec);
+    int64_t started_us = bc_now_us();
+    int rc = run_record(ws, rec);
+    int64_t audio_ms = rec->kind == STREAM_KIND_AUDIO
+                           ? (int64_t)(rec->len / sizeof(int16_t)) / SAMPLES_PER_MS
+                           : 0;
+    int64_t now_us = bc_now_us();
+    capacity_record_busy(ws->pool->capacity, now_us - started_us, audio_ms, now_us);
+    return rc;
+}
+
 enum turn_result { TURN_IDLE, TURN_MORE, TURN_LOST };
 
 /* Takes the session's lease before its first record. */
@@ -467,6 +519,9 @@ static int claim(struct worker_pool *pool, struct worker_session *ws)
         return rc;
     ws->leased = 1;
     bc_debug("session %s: claimed (fencing token %llu)", ws->id, (unsigned long long)ws->fence);
+    /* A previous owner may have left its shedding level behind. */
+    if (session_shedding_set(pool->registry, ws->id, SESSION_SHED_NONE) < 0)
+        bc_debug("session %s: shedding level not reset", ws->id);
     return 0;
 }
 
@@ -548,6 +603,10 @@ static void retire(struct worker_pool *pool, struct worker_session *ws, int lost
         bc_debug("session %s: another worker owns it", ws->id);
     if (lost)
         mark_foreign(pool, ws->id);
+    /* While the lock is released below the session is still listed: a
+     * lease renewal or a notification must not queue it again, or a second
+     * thread would retire it twice. */
+    ws->finished = 1;
     pthread_mutex_unlock(&pool->lock);
     pipeline_free(ws->pipeline);
     pthread_mutex_lock(&pool->lock);
@@ -628,26 +687,65 @@ static void scan_pending(struct worker_pool *pool)
     free(ids);
 }
 
+/* Announces the pool's room in the registry, valid for one lease ttl
+ * (announced again every third of it). Registry calls run outside the
+ * pool lock. */
+static void announce_room(struct worker_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->room_changed = 0;
+    int room = capacity_room(pool->capacity, pool->n_sessions, bc_now_us());
+    pthread_mutex_unlock(&pool->lock);
+    int rc = session_room_set(pool->registry, pool->owner, room, pool->config.lease_ttl_ms);
+    if (rc < 0) {
+        bc_debug("room not announced: %s", bc_strerror(rc));
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->announced_room = room;
+    pthread_mutex_unlock(&pool->lock);
+}
+
 static void *maintenance_main(void *arg)
 {
     struct worker_pool *pool = arg;
     int64_t period_us = (int64_t)pool->config.lease_ttl_ms * 1000 / 3;
+    int64_t due_us = 0;
     pthread_mutex_lock(&pool->lock);
     while (!pool->stopping) {
         pthread_mutex_unlock(&pool->lock);
-        renew_leases(pool);
-        scan_pending(pool);
+        if (bc_now_us() >= due_us) {
+            renew_leases(pool);
+            scan_pending(pool);
+            due_us = bc_now_us() + period_us;
+        }
+        announce_room(pool);
         pthread_mutex_lock(&pool->lock);
+        /* The monotonic clock of bc_now_us, which the tick condition uses. */
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + period_us * 1000;
-        until.tv_sec += ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
-        if (!pool->stopping)
+        until.tv_sec = (time_t)(due_us / 1000000);
+        until.tv_nsec = (long)(due_us % 1000000) * 1000;
+        if (!pool->stopping && !pool->room_changed)
             pthread_cond_timedwait(&pool->tick, &pool->lock, &until);
     }
     pthread_mutex_unlock(&pool->lock);
     return NULL;
+}
+
+void worker_pool_capacity(struct worker_pool *pool, struct worker_capacity *out)
+{
+    memset(out, 0, sizeof *out);
+    struct capacity_stats stats;
+    pthread_mutex_lock(&pool->lock);
+    out->sessions = pool->n_sessions;
+    capacity_estimate(pool->capacity, pool->n_sessions, bc_now_us(), &stats);
+    out->room = pool->announced_room;
+    for (size_t i = 0; i < pool->n_sessions; i++)
+        out->shedding[pool->sessions[i]->shedding]++;
+    pthread_mutex_unlock(&pool->lock);
+    out->busy_per_audio_s = stats.busy_per_audio_s;
+    out->delay_p95_ms = stats.delay_p95_ms;
+    out->estimate = stats.estimate;
 }
 
 int worker_pool_new(const struct worker_config *config, const struct pipeline_engines *engines,
@@ -669,6 +767,10 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
         pool->config.max_sessions = WORKER_DEFAULT_MAX_SESSIONS;
     if (pool->config.lease_ttl_ms < 1)
         pool->config.lease_ttl_ms = WORKER_DEFAULT_LEASE_TTL_MS;
+    struct capacity_config cc = {pool->config.max_sessions, pool->config.threads,
+                                 pool->config.target_load, pool->config.latency_budget_ms};
+    pool->capacity = capacity_new(&cc);
+    pool->announced_room = -1;
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     snprintf(pool->owner, sizeof pool->owner, "%s:%ld:%p", host, (long)getpid(), (void *)pool);
@@ -719,6 +821,9 @@ void worker_pool_free(struct worker_pool *pool)
             stream_lease_release(pool->stream, ws->id, pool->owner);
         remove_session(pool, ws);
     }
+    if (pool->maintenance_started && session_room_clear(pool->registry, pool->owner) < 0)
+        bc_debug("room announcement left to expire");
+    capacity_free(pool->capacity);
     serial_free(pool->opus_encoder);
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->tick);

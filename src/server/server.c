@@ -38,6 +38,7 @@
 /* How often a process without sockets looks for the stop signal. */
 #define SERVER_IDLE_SLICE_US 100000
 #define MS_PER_DAY (24LL * 3600 * 1000)
+#define PERCENT 100.0
 #define SERVER_RETENTION_SWEEP_US (3600LL * 1000 * 1000)
 
 static volatile sig_atomic_t stop_requested;
@@ -178,14 +179,28 @@ static void add_health(void *user_data, cJSON *json)
 {
     struct server *srv = user_data;
     cJSON_AddStringToObject(json, "role", server_role_name(srv->config.role));
-    if (srv->workers)
-        cJSON_AddNumberToObject(json, "worker_sessions", (double)worker_pool_sessions(srv->workers));
+    if (!srv->workers)
+        return;
+    struct worker_capacity cap;
+    worker_pool_capacity(srv->workers, &cap);
+    cJSON_AddNumberToObject(json, "worker_sessions", (double)cap.sessions);
+    cJSON *c = cJSON_AddObjectToObject(json, "worker_capacity");
+    cJSON_AddNumberToObject(c, "room", cap.room);
+    cJSON_AddNumberToObject(c, "estimate", cap.estimate);
+    cJSON_AddNumberToObject(c, "busy_per_audio_s", cap.busy_per_audio_s);
+    cJSON_AddNumberToObject(c, "queue_delay_p95_ms", (double)cap.delay_p95_ms);
 }
 
 static void collect_worker_metrics(void *user_data)
 {
     struct server *srv = user_data;
-    probe_set_worker_sessions(worker_pool_sessions(srv->workers));
+    struct worker_capacity cap;
+    worker_pool_capacity(srv->workers, &cap);
+    probe_set_worker_sessions(cap.sessions);
+    probe_set_worker_room(cap.room);
+    for (int level = SESSION_SHED_NONE; level <= SESSION_SHED_PARTIALS; level++)
+        probe_set_shedding(session_shedding_name((enum session_shedding)level),
+                           cap.shedding[level]);
 }
 
 static int start_workers(struct server *srv)
@@ -210,6 +225,10 @@ static int start_workers(struct server *srv)
     wc.archive = srv->archive;
     wc.max_sessions = cfg->max_sessions;
     wc.lease_ttl_ms = cfg->lease_ttl_ms;
+    if (cfg->capacity_load_pct > 0)
+        wc.target_load = cfg->capacity_load_pct / PERCENT;
+    if (cfg->latency_budget_ms > 0)
+        wc.latency_budget_ms = cfg->latency_budget_ms;
     rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
     if (rc < 0)
         return rc;

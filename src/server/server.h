@@ -33,6 +33,9 @@ struct server_config {
                                      it processes at once; default 64 */
     int max_listeners_per_session; /* default 500 */
     int lease_ttl_ms;             /* a worker's hold on a session; default 2000 */
+    int capacity_load_pct;        /* worker: share of its threads' time sessions may use;
+                                     0: the default (pipeline/capacity.h) */
+    int latency_budget_ms;        /* worker: end of speech -> first audio goal; 0: default */
     int with_speech;              /* synthesize translated speech; default 1 */
     int shutdown_timeout_ms;      /* graceful drain limit; default 20000 */
     struct asr_params asr;

@@ -34,11 +34,6 @@ static const char id_alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
 
 static const char hex_digits[] = "0123456789abcdef";
 
-struct session_registry {
-    const struct session_ops *ops;
-    void *impl;
-};
-
 void session_default_limits(struct session_limits *limits)
 {
     limits->max_sessions = SESSION_DEFAULT_MAX_SESSIONS;

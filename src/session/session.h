@@ -190,5 +190,40 @@ int session_glossary_set(struct session_registry *reg, const char *id, const cha
                          uint64_t *version);
 int session_glossary_get(struct session_registry *reg, const char *id, uint64_t known_version,
                          char **json, uint64_t *version);
+/* ---- Capacity: workers' room and sessions' shedding ---- */
+
+#define SESSION_WORKER_NAME_MAX 96
+
+/* What a session that fell behind leaves out, in this order (finals are
+ * never left out). */
+enum session_shedding {
+    SESSION_SHED_NONE = 0,
+    SESSION_SHED_TRANSLATED_PARTIALS,
+    SESSION_SHED_PARTIALS,
+};
+/* "none", "translated_partials", "partials". */
+const char *session_shedding_name(enum session_shedding level);
+
+/* A worker (any name unique to it, at most SESSION_WORKER_NAME_MAX - 1
+ * characters) announces that it can claim free_slots more sessions. The
+ * announcement holds for ttl_ms, so the room of a worker that died
+ * vanishes; workers announce again well within it. With Redis the expiry
+ * is judged on the reader's clock against the writer's: hosts need
+ * clocks within a fraction of ttl_ms. Returns 0, BC_EINVAL or BC_EIO. */
+int session_room_set(struct session_registry *reg, const char *worker, int free_slots, int ttl_ms);
+/* Withdraws a worker's announcement (it stops). Returns 0, BC_EINVAL or BC_EIO. */
+int session_room_clear(struct session_registry *reg, const char *worker);
+/* The free slots summed over current announcements into *free_slots and
+ * the number of workers announcing into *workers (0: none is known, so
+ * nothing can be judged). Returns 0 or BC_EIO. */
+int session_room_get(struct session_registry *reg, int *free_slots, int *workers);
+
+/* The shedding level of a live session, written by the worker running it
+ * and read by any gateway. set returns 0, BC_EINVAL, BC_ENOTFOUND or
+ * BC_EIO; get returns 0 and *level (SESSION_SHED_NONE until a worker set
+ * one), BC_ENOTFOUND or BC_EIO. */
+int session_shedding_set(struct session_registry *reg, const char *id, enum session_shedding level);
+int session_shedding_get(struct session_registry *reg, const char *id,
+                         enum session_shedding *level);
 
 #endif

@@ -78,7 +78,20 @@ struct session_ops {
      * *json stays NULL). */
     int (*glossary_get)(void *impl, const char *id, uint64_t known_version, char **json,
                         uint64_t *version);
+    /* Capacity (session_capacity.c validated the arguments). room_get
+     * counts only announcements not older than their ttl at now_ms. */
+    int (*room_set)(void *impl, const char *worker, int free_slots, int64_t expires_ms);
+    int (*room_clear)(void *impl, const char *worker);
+    int (*room_get)(void *impl, int64_t now_ms, int *free_slots, int *workers);
+    int (*shedding_set)(void *impl, const char *id, enum session_shedding level);
+    int (*shedding_get)(void *impl, const char *id, enum session_shedding *level);
     void (*close)(void *impl);
+};
+
+/* The handle: a backend's table and state. */
+struct session_registry {
+    const struct session_ops *ops;
+    void *impl;
 };
 
 /* Backend constructors. limits is complete. */

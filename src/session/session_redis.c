@@ -50,8 +50,7 @@ static int reply_error(redisReply *reply, const char *what)
     return BC_EIO;
 }
 
-/* One command from NUL-ended strings; an error reply becomes BC_EIO. */
-static int rs_command(struct session_redis *r, int argc, const char **argv, redisReply **reply)
+int rs_command(struct session_redis *r, int argc, const char **argv, redisReply **reply)
 {
     size_t lens[RS_EVAL_FIXED_ARGS + RS_EVAL_MAX_ARGS];
     if (argc > (int)(sizeof lens / sizeof lens[0]))
@@ -469,5 +468,10 @@ static const struct session_ops rs_ops = {
     .catalog_get = rs_catalog_get,
     .glossary_set = rs_glossary_set,
     .glossary_get = rs_glossary_get,
+    .room_set = rs_room_set,
+    .room_clear = rs_room_clear,
+    .room_get = rs_room_get,
+    .shedding_set = rs_shedding_set,
+    .shedding_get = rs_shedding_get,
     .close = rs_close,
 };

@@ -10,6 +10,7 @@
  *                           transcript_deleted (1 once its captions were deleted)
  *                           glossary (canonical JSON), glossary_version (count
  *                           of replacements; absent until the first)
+ *                           shedding (enum session_shedding; absent: none)
  *   bc:{ID}:listeners       hash: language -> listeners over all gateways
  *   bc:{ID}:langs           set: the languages with captions
  *   bc:{ID}:captions:LANG   sorted set scored by utterance, one JSON member
@@ -17,7 +18,9 @@
  *   bc:{ID}:fence           integer, the fencing token of the newest lease
  *                           (written by the stream backend, read here)
  *   bc:registry:live        sorted set of live ids scored by created_ms
- *   bc:catalog              string, the language catalog JSON */
+ *   bc:catalog              string, the language catalog JSON
+ *   bc:registry:room        hash: worker -> "EXPIRES_MS FREE_SLOTS", the
+ *                           room each worker announced */
 #ifndef BC_SESSION_REDIS_INTERNAL_H
 #define BC_SESSION_REDIS_INTERNAL_H
 
@@ -30,6 +33,7 @@
 
 #define RS_LIVE_KEY "bc:registry:live"
 #define RS_CATALOG_KEY "bc:catalog"
+#define RS_ROOM_KEY "bc:registry:room"
 #define RS_INFO_SUFFIX "info"
 #define RS_LISTENERS_SUFFIX "listeners"
 #define RS_LANGS_SUFFIX "langs"
@@ -57,6 +61,7 @@ enum rs_script_id {
     RS_DELETE_TRANSCRIPT,
     RS_GLOSSARY_SET,
     RS_GLOSSARY_GET,
+    RS_SET_SHEDDING,
     RS_SCRIPT_COUNT
 };
 
@@ -81,6 +86,17 @@ int rs_eval_int(struct session_redis *r, enum rs_script_id which, int n_keys, co
                 int n_args, long long *value);
 /* The key of session id with suffix into buf (RS_KEY_MAX). */
 void rs_key(char *buf, const char *id, const char *suffix);
+
+/* One command from NUL-ended strings (at most 11 arguments); an
+ * error reply becomes BC_EIO. Returns 0 and *reply (caller frees). */
+int rs_command(struct session_redis *r, int argc, const char **argv, redisReply **reply);
+
+/* session_redis_capacity.c */
+int rs_room_set(void *impl, const char *worker, int free_slots, int64_t expires_ms);
+int rs_room_clear(void *impl, const char *worker);
+int rs_room_get(void *impl, int64_t now_ms, int *free_slots, int *workers);
+int rs_shedding_set(void *impl, const char *id, enum session_shedding level);
+int rs_shedding_get(void *impl, const char *id, enum session_shedding *level);
 
 int rs_add_caption(void *impl, const char *id, const char *lang, int utterance, int64_t start_ms,
                    int64_t end_ms, const char *text, const char *source_text, uint64_t fence);

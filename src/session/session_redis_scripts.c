@@ -129,6 +129,13 @@ static const char glossary_get_lua[] =
     "local v = r[2] or '0'\n"
     "if v == ARGV[1] or not r[3] then return {" RS_STR(RS_DONE) ", v} end\n"
     "return {" RS_STR(RS_DONE) ", v, r[3]}\n";
+/* KEYS: info. ARGV: shedding level. A live session only: the hash of a
+ * session that expired is not brought back. */
+static const char set_shedding_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return " RS_STR(RS_NOTFOUND) " end\n"
+    "redis.call('HSET', KEYS[1], 'shedding', ARGV[1])\n"
+    "return " RS_STR(RS_DONE) "\n";
 
 static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_CREATE] = create_lua,
@@ -142,6 +149,7 @@ static const char *const scripts[RS_SCRIPT_COUNT] = {
     [RS_DELETE_TRANSCRIPT] = delete_transcript_lua,
     [RS_GLOSSARY_SET] = glossary_set_lua,
     [RS_GLOSSARY_GET] = glossary_get_lua,
+    [RS_SET_SHEDDING] = set_shedding_lua,
 };
 
 const char *rs_script_text(enum rs_script_id which)

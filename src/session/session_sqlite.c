@@ -82,6 +82,8 @@ static void sq_close(void *impl)
         sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s->listeners);
+    free(s->rooms);
+    free(s->shedding);
     free(s);
 }
 
@@ -462,5 +464,10 @@ static const struct session_ops sq_ops = {
     .catalog_get = sq_catalog_get,
     .glossary_set = sq_glossary_set,
     .glossary_get = sq_glossary_get,
+    .room_set = sq_room_set,
+    .room_clear = sq_room_clear,
+    .room_get = sq_room_get,
+    .shedding_set = sq_shedding_set,
+    .shedding_get = sq_shedding_get,
     .close = sq_close,
 };

@@ -36,6 +36,18 @@ struct sq_listener_count {
     int count;
 };
 
+/* Capacity state lives in memory, like listener counts: one process. */
+struct sq_room {
+    char worker[SESSION_WORKER_NAME_MAX];
+    int free_slots;
+    int64_t expires_ms;
+};
+
+struct sq_shedding {
+    char id[SESSION_ID_LEN + 1];
+    enum session_shedding level; /* never SESSION_SHED_NONE: those are removed */
+};
+
 struct session_sqlite {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
@@ -43,6 +55,10 @@ struct session_sqlite {
     struct session_limits limits;
     struct sq_listener_count *listeners; /* only entries with count > 0 */
     size_t n_listeners, cap_listeners;
+    struct sq_room *rooms;
+    size_t n_rooms, cap_rooms;
+    struct sq_shedding *shedding;
+    size_t n_shedding, cap_shedding;
 };
 
 /* Logs the connection's last error; returns BC_ENOSPC when it was
@@ -71,5 +87,12 @@ int sq_read_captions(void *impl, const char *id, const char *lang, int64_t limit
 int sq_glossary_set(void *impl, const char *id, const char *json, uint64_t *version);
 int sq_glossary_get(void *impl, const char *id, uint64_t known_version, char **json,
                     uint64_t *version);
+
+/* session_sqlite_capacity.c */
+int sq_room_set(void *impl, const char *worker, int free_slots, int64_t expires_ms);
+int sq_room_clear(void *impl, const char *worker);
+int sq_room_get(void *impl, int64_t now_ms, int *free_slots, int *workers);
+int sq_shedding_set(void *impl, const char *id, enum session_shedding level);
+int sq_shedding_get(void *impl, const char *id, enum session_shedding *level);
 
 #endif

@@ -202,6 +202,18 @@ async function main() {
   await speaker.locator('#create:not([disabled])').waitFor();
   await speaker.check('#target-es');
   await shoot(speaker, 'home-desktop');
+  // A full server (503 server_full, as a gateway answers when no worker has
+  // room): the page says so and when to try again, and creation stays possible.
+  await speaker.route('**/api/sessions', (route) => (route.request().method() === 'POST'
+    ? route.fulfill({status: 503, contentType: 'application/json', headers: {'Retry-After': '10'},
+      body: JSON.stringify({error: 'the server is at capacity', code: 'server_full'})})
+    : route.continue()));
+  await speaker.click('#create');
+  await speaker.locator('#status', {hasText: 'server is full'}).waitFor();
+  assert.match(await speaker.locator('#status').innerText(), /server is full.*Try again in 10 s/);
+  await speaker.unroute('**/api/sessions');
+  await speaker.locator('#create:not([disabled])').waitFor();
+  step('a full server is reported on the home page');
   await speaker.click('#create');
   await speaker.waitForURL(/\/speak\/[^/]+$/, {timeout: PAGE_TIMEOUT_MS});
   const id = decodeURIComponent(new URL(speaker.url()).pathname.split('/')[2]);

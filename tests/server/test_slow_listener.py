@@ -20,6 +20,7 @@ from harness import LIBRIVOX, check, make_talk, run_with_server, send_talk  # no
 
 FRAME_BYTES = 3200
 LAG_MS = 4000
+NO_SHEDDING_BUDGET_MS = 3600 * 1000
 SMALL_RCVBUF = 4096
 DONE_TIMEOUT_S = 120
 READ_TIMEOUT_S = 30
@@ -184,5 +185,9 @@ def test(server):
 
 
 if __name__ == "__main__":
-    # A short lag limit so the drop happens within the talk.
-    run_with_server("slow_listener", test, extra=["--listener-lag-ms", str(LAG_MS)])
+    # A short lag limit so the drop happens within the talk. The talks go
+    # out at full speed, so their sessions fall behind; a latency budget
+    # no talk here reaches keeps them from shedding partials, whose pile-up
+    # at the stalled speaker is what gets it dropped.
+    run_with_server("slow_listener", test, extra=["--listener-lag-ms", str(LAG_MS),
+                                                  "--latency-budget-ms", str(NO_SHEDDING_BUDGET_MS)])

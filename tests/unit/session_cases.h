@@ -1,5 +1,6 @@
 /* The registry's behaviour, the same on every backend: lifecycle, tokens,
- * ids, limits, listener counts, captions, the catalog and threads. A test
+ * ids, limits, listener counts, captions, the catalog, capacity (room
+ * and shedding) and threads. A test
  * sets session_cases_open to a function that returns a fresh, empty
  * registry of its backend with the given limits (0: default), then calls
  * session_cases_run. Header-only: include it in one test. */
@@ -598,9 +599,69 @@ static void case_mode(void)
     session_registry_close(reg);
 }
 
+/* Room announcements: summed over workers, replaced, withdrawn, and
+ * forgotten once their ttl passed. Shedding levels: per live session,
+ * none until set, back to none. */
+#define ROOM_SHORT_TTL_MS 1
+#define ROOM_LONG_TTL_MS 60000
+#define ROOM_EXPIRY_WAIT_US 20000
+static void case_capacity(void)
+{
+    struct session_registry *reg = session_cases_open(0, 0);
+    int free_slots = -1, workers = -1;
+    ASSERT_OK(session_room_get(reg, &free_slots, &workers));
+    ASSERT_EQ(free_slots, 0);
+    ASSERT_EQ(workers, 0);
+    ASSERT_OK(session_room_set(reg, "worker-a", 3, ROOM_LONG_TTL_MS));
+    ASSERT_OK(session_room_set(reg, "worker-b", 0, ROOM_LONG_TTL_MS));
+    ASSERT_OK(session_room_get(reg, &free_slots, &workers));
+    ASSERT_EQ(free_slots, 3);
+    ASSERT_EQ(workers, 2);
+    ASSERT_OK(session_room_set(reg, "worker-a", 1, ROOM_LONG_TTL_MS));
+    ASSERT_OK(session_room_set(reg, "worker-c", 2, ROOM_SHORT_TTL_MS));
+    bc_sleep_us(ROOM_EXPIRY_WAIT_US);
+    ASSERT_OK(session_room_get(reg, &free_slots, &workers));
+    ASSERT_EQ(free_slots, 1); /* worker-c's announcement expired */
+    ASSERT_EQ(workers, 2);
+    ASSERT_OK(session_room_clear(reg, "worker-a"));
+    ASSERT_OK(session_room_clear(reg, "never-announced"));
+    ASSERT_OK(session_room_get(reg, &free_slots, &workers));
+    ASSERT_EQ(free_slots, 0);
+    ASSERT_EQ(workers, 1);
+    ASSERT_EQ(session_room_set(reg, "", 1, ROOM_LONG_TTL_MS), BC_EINVAL);
+    ASSERT_EQ(session_room_set(reg, NULL, 1, ROOM_LONG_TTL_MS), BC_EINVAL);
+    ASSERT_EQ(session_room_set(reg, "worker-a", -1, ROOM_LONG_TTL_MS), BC_EINVAL);
+    ASSERT_EQ(session_room_set(reg, "worker-a", 1, 0), BC_EINVAL);
+
+    struct session_info info;
+    char token[SESSION_TOKEN_LEN + 1];
+    create(reg, &info, token);
+    enum session_shedding level = SESSION_SHED_PARTIALS;
+    ASSERT_OK(session_shedding_get(reg, info.id, &level));
+    ASSERT_EQ(level, SESSION_SHED_NONE);
+    ASSERT_OK(session_shedding_set(reg, info.id, SESSION_SHED_TRANSLATED_PARTIALS));
+    ASSERT_OK(session_shedding_get(reg, info.id, &level));
+    ASSERT_EQ(level, SESSION_SHED_TRANSLATED_PARTIALS);
+    ASSERT_OK(session_shedding_set(reg, info.id, SESSION_SHED_PARTIALS));
+    ASSERT_OK(session_shedding_get(reg, info.id, &level));
+    ASSERT_EQ(level, SESSION_SHED_PARTIALS);
+    ASSERT_OK(session_shedding_set(reg, info.id, SESSION_SHED_NONE));
+    ASSERT_OK(session_shedding_get(reg, info.id, &level));
+    ASSERT_EQ(level, SESSION_SHED_NONE);
+    ASSERT_EQ(session_shedding_set(reg, info.id, (enum session_shedding)7), BC_EINVAL);
+    ASSERT_EQ(session_shedding_set(reg, "zzzzzzzzzz", SESSION_SHED_PARTIALS), BC_ENOTFOUND);
+    ASSERT_EQ(session_shedding_get(reg, "zzzzzzzzzz", &level), BC_ENOTFOUND);
+    ASSERT_EQ(session_shedding_get(reg, "short", &level), BC_ENOTFOUND);
+    ASSERT_STR_EQ(session_shedding_name(SESSION_SHED_NONE), "none");
+    ASSERT_STR_EQ(session_shedding_name(SESSION_SHED_TRANSLATED_PARTIALS), "translated_partials");
+    ASSERT_STR_EQ(session_shedding_name(SESSION_SHED_PARTIALS), "partials");
+    session_registry_close(reg);
+}
+
 static void session_cases_run(void)
 {
     case_mode();
+    case_capacity();
     case_private();
     case_delete_transcript();
     case_activity();

@@ -26,10 +26,11 @@ export function listenUrlKey(id) {
 }
 
 export class ApiError extends Error {
-  constructor(message, status, code) {
+  constructor(message, status, code, retryAfterS = 0) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfterS = retryAfterS; // from Retry-After, 0 when absent
   }
 }
 
@@ -50,7 +51,8 @@ export async function api(path, options = {}) {
   }
   if (!res.ok) {
     const message = body && body.error ? body.error : `The server answered ${res.status}.`;
-    throw new ApiError(message, res.status, body && body.code ? body.code : 'http_' + res.status);
+    const retryAfterS = Number.parseInt(res.headers.get('Retry-After') || '', 10) || 0;
+    throw new ApiError(message, res.status, body && body.code ? body.code : 'http_' + res.status, retryAfterS);
   }
   return body;
 }

@@ -68,7 +68,10 @@ document.getElementById('create-form').addEventListener('submit', async (ev) => 
     // speak_url may name another host (the server's public URL).
     location.assign(`/speak/${encodeURIComponent(s.id)}`);
   } catch (e) {
-    const why = e.code === 'too_many_sessions' ? 'The server is running as many sessions as it can. Try again later.' : e.message;
+    const later = e.retryAfterS ? ` Try again in ${e.retryAfterS} s.` : ' Try again later.';
+    const why = e.code === 'too_many_sessions' ? `The server is running as many sessions as it can.${later}`
+      : e.code === 'server_full' ? `The server is full: it cannot translate another talk right now.${later}`
+        : e.message;
     setStatus(statusEl, `Could not create the session: ${why}`, 'error');
     createBtn.disabled = false;
   }

@@ -180,9 +180,11 @@ function onClose(code, reason) {
   page.socket = 'reconnecting';
   page.reconnects += 1;
   const delay = backoff.next();
-  const why = code === 4503 ? 'The server is busy.'
-    : code === 4429 ? 'The server is at its limit.'
-      : 'Connection to the server lost.';
+  const why = code === 4503 && /server full/.test(reason || '')
+    ? 'The server is full: no worker can take this session right now.'
+    : code === 4503 ? 'The server is busy.'
+      : code === 4429 ? 'The server is at its limit.'
+        : 'Connection to the server lost.';
   const kept = page.capture === 'live' || buffer.pending > 0
     ? ' Your audio is kept and sent when the connection is back.' : '';
   setStatus(statusEl, `${why} Reconnecting in ${Math.ceil(delay / 1000)} s…${kept}`, 'warn');

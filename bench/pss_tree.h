@@ -1,0 +1,92 @@
+/* Memory of a process tree: the sum of Pss (proportional set size: shared
+ * pages divided among the processes sharing them) over a process and all
+ * its descendants, from /proc/PID/smaps_rollup. Header-only, for
+ * benchmarks. */
+#ifndef BC_BENCH_PSS_TREE_H
+#define BC_BENCH_PSS_TREE_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PSS_TREE_MAX_PROCS 4096
+#define PSS_TREE_LINE_MAX 512
+
+/* The parent of pid from /proc/PID/stat, or -1. */
+static long pss_tree_parent(long pid)
+{
+    char path[64], buf[PSS_TREE_LINE_MAX];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    long ppid = -1;
+    if (!p || sscanf(p + 2, "%*c %ld", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+/* Pss of one process in kB, or -1 when it cannot be read. */
+static long pss_tree_one_kb(long pid)
+{
+    char path[64], line[PSS_TREE_LINE_MAX];
+    snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Pss: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* Sum of Pss over root and its descendants in kB (processes that exit
+ * while it is read are skipped); *n_procs gets how many were counted.
+ * -1 when root cannot be read. */
+static long pss_tree_kb(long root, int *n_procs)
+{
+    long pids[PSS_TREE_MAX_PROCS], parents[PSS_TREE_MAX_PROCS];
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) && n < PSS_TREE_MAX_PROCS;) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        pids[n] = pid;
+        parents[n++] = pss_tree_parent(pid);
+    }
+    closedir(d);
+    long total = pss_tree_one_kb(root);
+    if (total < 0)
+        return -1;
+    *n_procs = 1;
+    /* Breadth-first over the parent links: in_tree grows as children are found. */
+    long in_tree[PSS_TREE_MAX_PROCS];
+    size_t n_tree = 0;
+    in_tree[n_tree++] = root;
+    for (size_t t = 0; t < n_tree; t++) {
+        for (size_t i = 0; i < n && n_tree < PSS_TREE_MAX_PROCS; i++) {
+            if (parents[i] != in_tree[t])
+                continue;
+            in_tree[n_tree++] = pids[i];
+            long kb = pss_tree_one_kb(pids[i]);
+            if (kb >= 0) {
+                total += kb;
+                (*n_procs)++;
+            }
+        }
+    }
+    return total;
+}
+
+#endif

@@ -1,0 +1,282 @@
+"""Graceful overload: a worker takes sessions only while it has room, and
+the gateway refuses the rest clearly.
+
+1. All-in-one, --max-sessions 1: while one session runs (its captions
+   arrive), POST /api/sessions answers 503 server_full with a JSON error
+   and Retry-After, counted in /metrics; the running session reports its
+   shedding level; once it ends there is room again.
+2. All-in-one, capacity from measured load (--capacity-load-pct 1 with one
+   worker thread: no real session fits, whatever max-sessions says): the
+   first session is admitted while nothing is measured; once its load is
+   measured, a new session is refused, and the speaker of a session created
+   before (which no worker has taken) is closed with 4503 "server full".
+3. Shedding: with a latency budget of 1 ms every record is late, so the
+   session sheds all partials (and stays so: it never waits under a
+   quarter of the budget); GET /api/sessions/{id} and /metrics say so, and
+   its finals still arrive.
+4. Redis, one gateway and one worker (--max-sessions 1): while the worker
+   is full the gateway refuses new sessions the same way.
+No assertion depends on timing: every wait is for a state, with a generous
+limit."""
+import asyncio
+import http.client
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websockets
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster import Cluster, Listener, Speaker, end_session, read_talk, wait_until  # noqa: E402
+from harness import LIBRIVOX, Server, check, fail, make_talk  # noqa: E402
+
+PACE = 2.0               # the talk goes out at twice real time
+FAST_PACE = 50.0         # faster than any worker recognizes: records queue up
+STATE_TIMEOUT_S = 120
+ENDED_TIMEOUT_S = 180
+SHEDDING_LEVELS = ("none", "translated_partials", "partials")
+
+
+def post_session(node):
+    """(status, headers, JSON body) of POST /api/sessions."""
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+    conn.request("POST", "/api/sessions", body=json.dumps({"source": "en", "targets": ["es"]}),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        body = {"raw": payload.decode(errors="replace")}
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+
+
+def capacity_of(node):
+    """The worker_capacity object of a node's /healthz (None when absent)."""
+    try:
+        with urllib.request.urlopen(node.url + "/healthz", timeout=10) as r:
+            return json.loads(r.read()).get("worker_capacity")
+    except OSError:
+        return None
+
+
+def room_is(node, pred):
+    cap = capacity_of(node)
+    return cap is not None and pred(cap)
+
+
+def check_refused(node, what):
+    status, headers, body = post_session(node)
+    check(status == 503, "%s: a new session is refused with 503 (got %d %r)" % (what, status, body))
+    check(body.get("code") == "server_full" and isinstance(body.get("error"), str)
+          and body["error"], "%s: the JSON error says server_full (%r)" % (what, body))
+    retry = headers.get("retry-after", "")
+    check(retry.isdigit() and int(retry) > 0, "%s: Retry-After in seconds (%r)" % (what, retry))
+
+
+def scrape_refused(node):
+    with urllib.request.urlopen(node.url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith('babelcast_sessions_refused_total{code="server_full"}'):
+            return float(line.split()[-1])
+    return None
+
+
+async def run_session(node, session, audio, during):
+    """A Spanish listener and the speaker; during() runs while the speaker
+    talks; then the session ends. Returns the listener."""
+    listener = Listener("%s/ws/listen/%s?lang=es" % (node.ws_url, session["id"]))
+    task = asyncio.create_task(listener.run())
+    await listener.connected.wait()
+    speaker = Speaker([node], session, audio, PACE)
+    speak = asyncio.create_task(speaker.run())
+    await during()
+    await speak
+    check(not speaker.closes, "the admitted speaker streamed on one connection (%s)"
+          % speaker.closes)
+    end_session(node, session)
+    await wait_until(lambda: listener.ended, ENDED_TIMEOUT_S, "the listener to be told the end")
+    await task
+    return listener
+
+
+def test_max_sessions(binary, audio):
+    server = Server(binary, extra=["--max-sessions", "1"]).start()
+    try:
+        session = server.create_session(["es"])
+
+        async def during():
+            await wait_until(lambda: room_is(server, lambda c: c["room"] == 0), STATE_TIMEOUT_S,
+                             "the worker to have no room")
+            check_refused(server, "--max-sessions 1")
+            status, body = server.request("GET", "/api/sessions/" + session["id"])
+            check(status == 200 and body.get("shedding") in SHEDDING_LEVELS,
+                  "the running session reports its shedding level (%r)" % body.get("shedding"))
+
+        listener = asyncio.run(run_session(server, session, audio, during))
+        check(len(listener.fresh()) > 0, "the admitted session's captions arrived (%d finals)"
+              % len(listener.fresh()))
+        check((scrape_refused(server) or 0) >= 1, "/metrics counts the refusal as server_full")
+        status, body = server.request("GET", "/api/sessions/" + session["id"])
+        check(body.get("shedding") == "none", "an ended session sheds nothing (%r)" % body)
+        deadline = time.time() + STATE_TIMEOUT_S
+        while not room_is(server, lambda c: c["room"] >= 1):
+            if time.time() > deadline:
+                fail("the worker has no room after the session ended")
+            time.sleep(0.2)
+        status, _, body = post_session(server)
+        check(status == 201, "after the session ended a new one is admitted (%d %r)" % (status, body))
+        server.stop()
+    except BaseException:
+        server.dump_log()
+        raise
+    finally:
+        server.cleanup()
+
+
+async def refused_speaker(node, session):
+    """The close code and reason a speaker of an untaken session gets."""
+    url = "%s/ws/speak/%s?token=%s" % (node.ws_url, session["id"], session["speaker_token"])
+    try:
+        async with websockets.connect(url) as ws:
+            await asyncio.wait_for(ws.recv(), 30)
+            await asyncio.wait_for(ws.recv(), 30)
+            return ws.close_code, ws.close_reason
+    except websockets.ConnectionClosed as e:
+        return e.code, e.reason
+
+
+def test_measured_load(binary, audio):
+    server = Server(binary, extra=["--capacity-load-pct", "1", "--workers", "1"]).start()
+    try:
+        cap = capacity_of(server)
+        check(cap is not None and cap["room"] >= 1, "nothing measured yet: there is room (%r)" % cap)
+        session = server.create_session(["es"])
+        waiting = server.create_session(["es"])  # admitted too, no audio yet
+
+        async def during():
+            await wait_until(lambda: room_is(server, lambda c: c["busy_per_audio_s"] > 0
+                                             and c["room"] == 0),
+                             STATE_TIMEOUT_S, "the measured load to leave no room")
+            cap = capacity_of(server)
+            check(cap["estimate"] <= 1 and cap["busy_per_audio_s"] > 0,
+                  "the estimate comes from the measured load, not --max-sessions (%r)" % cap)
+            check_refused(server, "measured load")
+            code, reason = await refused_speaker(server, waiting)
+            check(code == 4503 and "server full" in reason,
+                  "the speaker of a session no worker can take is closed with 4503 (%r %r)"
+                  % (code, reason))
+
+        listener = asyncio.run(run_session(server, session, audio, during))
+        check(len(listener.fresh()) > 0, "the admitted session's captions arrived (%d finals)"
+              % len(listener.fresh()))
+        server.stop()
+    except BaseException:
+        server.dump_log()
+        raise
+    finally:
+        server.cleanup()
+
+
+def scrape_value(node, prefix):
+    with urllib.request.urlopen(node.url + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return None
+
+
+def test_shedding(binary, audio):
+    server = Server(binary, extra=["--latency-budget-ms", "1"]).start()
+    try:
+        session = server.create_session(["es"])
+        seen = {}
+
+        def shedding():
+            status, body = server.request("GET", "/api/sessions/" + session["id"])
+            seen["body"] = body
+            return status == 200 and body.get("shedding") == "partials"
+
+        async def run():
+            listener = Listener("%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"]))
+            task = asyncio.create_task(listener.run())
+            await listener.connected.wait()
+            speaker = Speaker([server], session, audio, FAST_PACE)
+            await speaker.run()
+            await wait_until(shedding, STATE_TIMEOUT_S, "the session to shed partials")
+            check(True, "a session whose records are late sheds partials: %r" % seen["body"])
+            check(scrape_value(server, 'babelcast_sessions_shedding{level="partials"}') == 1,
+                  "/metrics counts it among the sessions shedding partials")
+            end_session(server, session)
+            await wait_until(lambda: listener.ended, ENDED_TIMEOUT_S, "the end")
+            await task
+            return listener
+
+        listener = asyncio.run(run())
+        check(len(listener.fresh()) > 0, "finals still arrive while shedding (%d)"
+              % len(listener.fresh()))
+        server.stop()
+    except BaseException:
+        server.dump_log()
+        raise
+    finally:
+        server.cleanup()
+
+
+def test_cluster(binary, audio):
+    cluster = Cluster(binary)
+    try:
+        gateway = cluster.node("gateway")
+        worker = Server(binary, extra=["--role", "worker", "--redis", cluster.redis.url,
+                                       "--max-sessions", "1"]).start()
+        cluster.nodes.append(worker)
+        cluster.wait_for_catalog(gateway)
+        session = gateway.create_session(["es"])
+
+        async def during():
+            await wait_until(lambda: room_is(worker, lambda c: c["room"] == 0), STATE_TIMEOUT_S,
+                             "the only worker to be full")
+            deadline = time.time() + STATE_TIMEOUT_S
+            while True:  # the announcement travels through Redis
+                status, headers, body = post_session(gateway)
+                if status == 503 or time.time() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            check(status == 503 and body.get("code") == "server_full"
+                  and headers.get("retry-after", "").isdigit(),
+                  "the gateway refuses while its only worker is full (%d %r)" % (status, body))
+            status, body = gateway.request("GET", "/api/sessions/" + session["id"])
+            check(body.get("shedding") in SHEDDING_LEVELS,
+                  "any gateway reports the session's shedding level (%r)" % body.get("shedding"))
+
+        listener = asyncio.run(run_session(gateway, session, audio, during))
+        check(len(listener.fresh()) > 0, "the admitted session's captions arrived through the "
+              "gateway (%d finals)" % len(listener.fresh()))
+        for n in cluster.nodes:
+            n.stop()
+    except BaseException:
+        cluster.dump_logs()
+        raise
+    finally:
+        cluster.cleanup()
+
+
+def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = read_talk(make_talk(os.path.join(tmp, "talk.wav"), LIBRIVOX[1:3]))
+        test_max_sessions(binary, audio)
+        test_measured_load(binary, audio)
+        test_shedding(binary, audio)
+        test_cluster(binary, audio)
+    print("capacity: all passed")
+
+
+if __name__ == "__main__":
+    main()
