@@ -288,7 +288,8 @@ static int on_caption(struct worker_session *ws, const struct pipeline_event *ev
 {
     struct record_mark origin = record_at(ws, ev->end_ms);
     int is_source = strcmp(ev->lang, PIPELINE_SOURCE_LANG) == 0;
-    if (!ev->final && ws->shedding >= SESSION_SHED_PARTIALS)
+    /* A caption that commits a chunk carries settled words: never shed. */
+    if (!ev->final && ev->chunk < 0 && ws->shedding >= SESSION_SHED_PARTIALS)
         return 0;
     if (ev->final) {
         int rc = session_add_caption_fenced(ws->pool->registry, ws->id, ev->lang, ev->utterance,
