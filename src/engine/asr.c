@@ -26,6 +26,11 @@ struct asr_stream {
     struct asr_model *model;
     struct asr_recognizer *local;
     struct asr_remote *remote;
+    struct asr_callbacks cb;
+    /* Forked: the state when the last call began, where a fresh recognizer
+     * takes over if the call fails. */
+    int64_t call_position;
+    int call_next_utterance;
 };
 
 static int forked(const struct asr_model *model)
@@ -149,6 +154,7 @@ int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callback
     *out = NULL;
     struct asr_stream *s = bc_calloc(1, sizeof *s);
     s->model = model;
+    s->cb = *callbacks;
     int rc = forked(model) ? start_remote(model, callbacks, &s->remote)
                            : start_local(model, callbacks, &s->local);
     if (rc < 0) {
@@ -174,37 +180,84 @@ void asr_stream_free(struct asr_stream *s)
     free(s);
 }
 
+static int remote_lost(const struct asr_stream *s)
+{
+    return s->remote && asr_remote_failed(s->remote);
+}
+
+/* After a failed call a fresh recognizer process takes over where that call
+ * began, so the caller's retry of the same samples continues the timeline;
+ * the utterance that was in progress is lost. */
+static int revive(struct asr_stream *s)
+{
+    struct asr_remote *fresh;
+    int rc = start_remote(s->model, &s->cb, &fresh);
+    if (rc == 0 && (s->call_position > 0 || s->call_next_utterance > 0))
+        rc = asr_remote_resume(fresh, s->call_position, s->call_next_utterance);
+    if (rc < 0) {
+        asr_remote_free(fresh);
+        return BC_EENGINE;
+    }
+    bc_warn("speech recognition continues in process %d at %.2f s", (int)asr_remote_pid(fresh),
+            (double)s->call_position / ASR_RATE_HZ);
+    asr_remote_free(s->remote);
+    s->remote = fresh;
+    return 0;
+}
+
+/* Readies a forked stream for a call: remembers where it begins. */
+static int begin_remote_call(struct asr_stream *s)
+{
+    if (remote_lost(s) && revive(s) < 0)
+        return BC_EENGINE;
+    s->call_position = asr_remote_position(s->remote);
+    s->call_next_utterance = asr_remote_next_utterance(s->remote);
+    return 0;
+}
+
 int asr_stream_feed(struct asr_stream *s, const int16_t *pcm, size_t n_samples)
 {
-    return s->local ? asr_recognizer_feed(s->local, pcm, n_samples)
-                    : asr_remote_feed(s->remote, pcm, n_samples);
+    if (s->local)
+        return asr_recognizer_feed(s->local, pcm, n_samples);
+    int rc = begin_remote_call(s);
+    return rc < 0 ? rc : asr_remote_feed(s->remote, pcm, n_samples);
 }
 
 int asr_stream_flush(struct asr_stream *s)
 {
-    return s->local ? asr_recognizer_flush(s->local) : asr_remote_flush(s->remote);
+    if (s->local)
+        return asr_recognizer_flush(s->local);
+    int rc = begin_remote_call(s);
+    return rc < 0 ? rc : asr_remote_flush(s->remote);
 }
 
 int64_t asr_stream_position(const struct asr_stream *s)
 {
-    return s->local ? asr_recognizer_position(s->local) : asr_remote_position(s->remote);
+    if (s->local)
+        return asr_recognizer_position(s->local);
+    return remote_lost(s) ? s->call_position : asr_remote_position(s->remote);
 }
 
 int asr_stream_in_utterance(const struct asr_stream *s)
 {
-    return s->local ? asr_recognizer_in_utterance(s->local) : asr_remote_in_utterance(s->remote);
+    if (s->local)
+        return asr_recognizer_in_utterance(s->local);
+    return remote_lost(s) ? 0 : asr_remote_in_utterance(s->remote);
 }
 
 int asr_stream_next_utterance(const struct asr_stream *s)
 {
-    return s->local ? asr_recognizer_next_utterance(s->local)
-                    : asr_remote_next_utterance(s->remote);
+    if (s->local)
+        return asr_recognizer_next_utterance(s->local);
+    return remote_lost(s) ? s->call_next_utterance : asr_remote_next_utterance(s->remote);
 }
 
 int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance)
 {
-    return s->local ? asr_recognizer_resume(s->local, position, next_utterance)
-                    : asr_remote_resume(s->remote, position, next_utterance);
+    if (s->local)
+        return asr_recognizer_resume(s->local, position, next_utterance);
+    int rc = begin_remote_call(s);
+    return rc < 0 ? rc : asr_remote_resume(s->remote, position, next_utterance);
 }
 
 int asr_stream_process(const struct asr_stream *s)

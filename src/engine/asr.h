@@ -14,7 +14,8 @@
  *   only safe while the process has a single thread, so asr_model_new must
  *   be called before the process starts any thread; it refuses otherwise
  *   (BC_ESTATE). A recognizer process that dies makes its stream's calls
- *   fail with BC_EENGINE; the next asr_stream_new gets a fresh one.
+ *   fail with BC_EENGINE once; the stream's next call, and the next
+ *   asr_stream_new, get a fresh one.
  *   Recognizer processes end when the model is freed or the process dies.
  * - ASR_ISOLATION_IN_PROCESS: decoders live in this process (about 95 MB
  *   each); creating and destroying them is serialized (the library's init
@@ -89,8 +90,11 @@ int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callback
 void asr_stream_free(struct asr_stream *stream);
 
 /* Feeds PCM16 mono samples at ASR_RATE_HZ. Callbacks run inside.
- * Returns 0 or BC_EENGINE (the decoder failed or its process died; the
- * stream stays failed: free it). */
+ * Returns 0 or BC_EENGINE (the decoder failed or its process died; logged).
+ * Forked: after BC_EENGINE the stream reads as it was when the failed call
+ * began, and its next call hands it to a fresh recognizer process that
+ * continues from there (the utterance in progress is lost), so retrying the
+ * same samples is right. */
 int asr_stream_feed(struct asr_stream *stream, const int16_t *pcm, size_t n_samples);
 /* Ends the utterance in progress now (end of input): its final runs inside. */
 int asr_stream_flush(struct asr_stream *stream);
