@@ -14,6 +14,8 @@
 
 struct asr_model {
     struct asr_params params;
+    struct asr_dict dict;   /* in-process: what every decoder loads */
+    struct asr_params load; /* params naming dict */
     struct asr_template *tmpl; /* forked mode */
     pthread_mutex_t lock;      /* guards the pool and in-process loading and freeing */
     /* Idle recognizers: struct asr_recognizer in-process, struct asr_remote forked. */
@@ -69,12 +71,15 @@ int asr_model_new(const struct asr_params *params, struct asr_model **out)
         return rc;
     struct asr_model *model = bc_calloc(1, sizeof *model);
     model->params = *params;
+    model->dict.fd = -1;
     pthread_mutex_init(&model->lock, NULL);
     if (forked(model)) {
         rc = asr_template_start(params, &model->tmpl);
     } else {
         struct asr_recognizer *r;
-        rc = asr_recognizer_new(params, &r);
+        rc = asr_dict_prepare(params, &model->dict, &model->load);
+        if (rc == 0)
+            rc = asr_recognizer_new(&model->load, &r);
         if (rc == 0)
             model->pool[model->pool_count++] = r;
     }
@@ -98,6 +103,7 @@ void asr_model_free(struct asr_model *model)
             asr_recognizer_free(model->pool[i]);
     }
     asr_template_stop(model->tmpl);
+    asr_dict_release(&model->dict);
     pthread_mutex_destroy(&model->lock);
     free(model);
 }
@@ -132,7 +138,7 @@ static int start_local(struct asr_model *model, const struct asr_callbacks *call
     struct asr_recognizer *r = pool_take(model);
     if (!r) {
         pthread_mutex_lock(&model->lock);
-        int rc = asr_recognizer_new(&model->params, &r);
+        int rc = asr_recognizer_new(&model->load, &r);
         pthread_mutex_unlock(&model->lock);
         if (rc < 0)
             return rc;

@@ -45,6 +45,8 @@ struct asr_params {
     int partial_interval_ms;    /* how often partial hypotheses are looked at */
     int fast_search;            /* 1: single pass with pruned beams (low finalize latency) */
     int isolation;              /* enum asr_isolation */
+    int trim_dictionary;        /* 1: load only the words the language model knows
+                                   (same results, about 20 MB less per decoder) */
 };
 
 /* One hypothesis. text is valid only during the callback. */

@@ -49,6 +49,11 @@ static void silence_library_log(void)
     err_set_logfp(NULL);
 }
 
+void asr_library_quiet(void)
+{
+    pthread_once(&log_once, silence_library_log);
+}
+
 void asr_default_params(struct asr_params *params)
 {
     params->hmm_dir = ASR_MODEL_DIR "/en-us";
@@ -59,6 +64,7 @@ void asr_default_params(struct asr_params *params)
     params->partial_interval_ms = 100;
     params->fast_search = 1;
     params->isolation = ASR_ISOLATION_FORK;
+    params->trim_dictionary = 1;
 }
 
 int asr_params_check(const struct asr_params *params)
@@ -99,7 +105,7 @@ static ps_decoder_t *decoder_init(const struct asr_params *p)
 int asr_recognizer_new(const struct asr_params *params, struct asr_recognizer **out)
 {
     *out = NULL;
-    pthread_once(&log_once, silence_library_log);
+    asr_library_quiet();
     ps_decoder_t *ps = decoder_init(params);
     if (!ps) {
         bc_error("pocketsphinx could not load the model in %s", params->hmm_dir);

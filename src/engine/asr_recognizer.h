@@ -21,6 +21,25 @@ struct asr_recognizer;
  * numbers) or BC_EENGINE (model files missing or unreadable), logging why. */
 int asr_params_check(const struct asr_params *params);
 
+/* Silences the library's logging; once per process, thread-safe. */
+void asr_library_quiet(void);
+
+/* The dictionary decoders load: with params->trim_dictionary, the entries
+ * of params->dict_path whose word the language model knows, in a memory
+ * file (same hypotheses, about 20 MB less per decoder). */
+struct asr_dict {
+    int fd;        /* -1: the full dictionary */
+    char path[32]; /* names fd */
+};
+
+/* Fills *load with params whose dict_path names the dictionary to load,
+ * valid until asr_dict_release(dict). Takes about as long as loading a
+ * decoder. Returns 0, BC_EIO or BC_EENGINE (logged); on failure nothing
+ * needs releasing. */
+int asr_dict_prepare(const struct asr_params *params, struct asr_dict *dict,
+                     struct asr_params *load);
+void asr_dict_release(struct asr_dict *dict);
+
 /* Loads a decoder (about 0.25 s and 100 MB). Returns 0 and *out, or
  * BC_EENGINE. The recognizer starts idle: call asr_recognizer_start. */
 int asr_recognizer_new(const struct asr_params *params, struct asr_recognizer **out);

@@ -172,7 +172,13 @@ _Noreturn void asr_zygote_main(const struct asr_params *params, int control, pid
     struct asr_wire_header loaded;
     memset(&loaded, 0, sizeof loaded);
     loaded.type = ASR_WIRE_LOADED;
-    loaded.rc = asr_recognizer_new(params, &rec);
+    struct asr_dict dict;
+    struct asr_params load;
+    loaded.rc = asr_dict_prepare(params, &dict, &load);
+    if (loaded.rc == 0) {
+        loaded.rc = asr_recognizer_new(&load, &rec);
+        asr_dict_release(&dict); /* read: recognizers need no copy */
+    }
     if (asr_wire_send(control, &loaded, NULL, -1) < 0 || loaded.rc < 0)
         _exit(EXIT_BROKEN);
     for (;;) {

@@ -147,10 +147,11 @@ static int final_count(const struct event_log *log)
 
 /* Two recognizers forked from one template, fed at once from two threads,
  * report exactly what two independent in-process decoders report. */
+static struct talker by_fork[TALKERS], by_local[TALKERS];
+
 static void test_same_as_in_process(struct asr_model *forked, struct asr_model *local,
                                     const struct talk *talks)
 {
-    static struct talker by_fork[TALKERS], by_local[TALKERS];
     recognize_concurrently(forked, talks, by_fork);
     recognize_concurrently(local, talks, by_local);
     for (int i = 0; i < TALKERS; i++) {
@@ -165,6 +166,23 @@ static void test_same_as_in_process(struct asr_model *forked, struct asr_model *
     recognize_concurrently(forked, talks, again);
     for (int i = 0; i < TALKERS; i++)
         assert_same_events(&again[i].log, &by_local[i].log);
+}
+
+/* The dictionary trimmed to the language model's words (the default)
+ * changes nothing in what is recognized. */
+static void test_trimmed_dictionary(const struct talk *talks)
+{
+    struct asr_params params;
+    asr_default_params(&params);
+    params.isolation = ASR_ISOLATION_IN_PROCESS;
+    params.trim_dictionary = 0;
+    struct asr_model *full;
+    ASSERT_OK(asr_model_new(&params, &full));
+    static struct talker with_full[TALKERS];
+    recognize_concurrently(full, talks, with_full);
+    for (int i = 0; i < TALKERS; i++)
+        assert_same_events(&with_full[i].log, &by_local[i].log);
+    asr_model_free(full);
 }
 
 /* kill -9 of a recognizer mid-stream: the call fails at once, the stream
@@ -255,6 +273,7 @@ int main(void)
     ASSERT_OK(asr_model_new(&params, &local));
     test_same_as_in_process(forked, local, talks);
     asr_model_free(local);
+    test_trimmed_dictionary(talks);
     test_killed_recognizer(forked, &talks[0]);
     asr_model_free(forked);
     test_refused_with_threads();
