@@ -8,8 +8,8 @@
  * Isolation (asr_params.isolation):
  * - ASR_ISOLATION_FORK (default): asr_model_new forks a template process
  *   that loads one decoder; each recognizer is a process forked from it,
- *   sharing the loaded model copy-on-write (about 30 MB each instead of
- *   about 95). The stream calls below talk to it over a socket and run the
+ *   sharing the loaded model copy-on-write (about 20 MB each instead of
+ *   about 80). The stream calls below talk to it over a socket and run the
  *   callbacks on the calling thread, as in-process streams do. Forking is
  *   only safe while the process has a single thread, so asr_model_new must
  *   be called before the process starts any thread; it refuses otherwise
@@ -17,7 +17,7 @@
  *   fail with BC_EENGINE once; the stream's next call, and the next
  *   asr_stream_new, get a fresh one.
  *   Recognizer processes end when the model is freed or the process dies.
- * - ASR_ISOLATION_IN_PROCESS: decoders live in this process (about 95 MB
+ * - ASR_ISOLATION_IN_PROCESS: decoders live in this process (about 80 MB
  *   each); creating and destroying them is serialized (the library's init
  *   and logging are not thread-safe).
  *
@@ -46,7 +46,7 @@ struct asr_params {
     int fast_search;            /* 1: single pass with pruned beams (low finalize latency) */
     int isolation;              /* enum asr_isolation */
     int trim_dictionary;        /* 1: load only the words the language model knows
-                                   (same results, about 20 MB less per decoder) */
+                                   (same results, about 14 MB less per decoder) */
 };
 
 /* One hypothesis. text is valid only during the callback. */
@@ -83,7 +83,7 @@ int asr_model_new(const struct asr_params *params, struct asr_model **out);
 void asr_model_free(struct asr_model *model);
 
 /* Starts a stream with a recognizer from the pool (or a new one: in-process
- * about 0.25 s and 95 MB; forked a few milliseconds and about 30 MB).
+ * about 0.25 s and 80 MB; forked a few milliseconds and about 20 MB).
  * Returns 0 and *out, or BC_EENGINE. */
 int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callbacks,
                    struct asr_stream **out);

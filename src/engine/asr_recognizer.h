@@ -26,7 +26,7 @@ void asr_library_quiet(void);
 
 /* The dictionary decoders load: with params->trim_dictionary, the entries
  * of params->dict_path whose word the language model knows, in a memory
- * file (same hypotheses, about 20 MB less per decoder). */
+ * file (same hypotheses, about 14 MB less per decoder). */
 struct asr_dict {
     int fd;        /* -1: the full dictionary */
     char path[32]; /* names fd */
