@@ -2,11 +2,16 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "util/err.h"
+
+/* A message is received in one piece: the payload follows the header. */
+_Static_assert(offsetof(struct asr_wire_msg, payload) == sizeof(struct asr_wire_header),
+               "asr_wire_msg has padding between header and payload");
 
 int asr_wire_send(int fd, const struct asr_wire_header *h, const void *payload, int pass_fd)
 {
