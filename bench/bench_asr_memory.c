@@ -2,7 +2,8 @@
  * proportional set size (PSS) of this process and all its descendants,
  * for forked and in-process recognizers.
  *
- *   bench_asr_memory [SECONDS_OF_SPEECH [N...]]   (default 4 s; 1 2 4 8 16) */
+ *   bench_asr_memory [--full-dictionary] [SECONDS_OF_SPEECH [N...]]
+ *   (default: the trimmed dictionary, 4 s of speech, N = 1 2 4 8 16) */
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -105,11 +106,14 @@ static void *feed_main(void *arg)
 
 /* Creates the model (while single-threaded), n streams fed at once from
  * n threads, and measures the tree with all of them alive. */
+static int full_dictionary;
+
 static long measure(int isolation, int n, const int16_t *pcm, size_t n_samples, int *processes)
 {
     struct asr_params params;
     asr_default_params(&params);
     params.isolation = isolation;
+    params.trim_dictionary = !full_dictionary;
     struct asr_model *model;
     if (asr_model_new(&params, &model) < 0)
         exit(1);
@@ -136,6 +140,11 @@ static long measure(int isolation, int n, const int16_t *pcm, size_t n_samples, 
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--full-dictionary") == 0) {
+        full_dictionary = 1;
+        argv++;
+        argc--;
+    }
     double seconds = argc > 1 ? atof(argv[1]) : 4.0;
     int counts[COUNTS_MAX], n_counts = 0;
     for (int i = 2; i < argc && n_counts < COUNTS_MAX; i++)
@@ -159,8 +168,9 @@ int main(int argc, char **argv)
     } modes[] = {{ASR_ISOLATION_FORK, "forked"}, {ASR_ISOLATION_IN_PROCESS, "in-process"}};
     int processes;
     long base = tree_pss_kb(&processes);
-    printf("speech fed per recognizer: %.1f s; PSS before any model: %.1f MB\n",
-           (double)n_samples / ASR_RATE_HZ, base / KB_PER_MB);
+    printf("speech fed per recognizer: %.1f s; %s dictionary; PSS before any model: %.1f MB\n",
+           (double)n_samples / ASR_RATE_HZ, full_dictionary ? "full" : "trimmed",
+           base / KB_PER_MB);
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         long first = 0;
         int first_n = 0;
