@@ -185,9 +185,6 @@ static void collect_worker_metrics(void *user_data)
 static int start_workers(struct server *srv)
 {
     const struct server_config *cfg = &srv->config;
-    int rc = engines_open(&cfg->asr, cfg->with_speech, &srv->engines);
-    if (rc < 0)
-        return rc;
     struct catalog *catalog = engines_catalog(&srv->engines);
     srv->catalog_json = catalog_json(catalog);
     catalog_free(catalog);
@@ -200,7 +197,7 @@ static int start_workers(struct server *srv)
     wc.archive_dir = srv->archive_dir;
     wc.max_sessions = cfg->max_sessions;
     wc.lease_ttl_ms = cfg->lease_ttl_ms;
-    rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
+    int rc = worker_pool_new(&wc, &srv->engines, srv->stream, srv->registry, srv->bus, &srv->workers);
     if (rc < 0)
         return rc;
     stream_set_notify(srv->stream, on_stream_append, srv);
@@ -237,7 +234,12 @@ static void report_port(struct server *srv, int ready_fd)
 static int start(struct server *srv, int ready_fd)
 {
     probe_init(server_role_name(srv->config.role), runs_gateway(srv), runs_workers(srv));
-    int rc = make_dir(srv->config.data_dir);
+    /* First, while this process has one thread: forked recognizers (asr.h). */
+    int rc = runs_workers(srv) ? engines_open(&srv->config.asr, srv->config.with_speech,
+                                              &srv->engines)
+                               : 0;
+    if (rc == 0)
+        rc = make_dir(srv->config.data_dir);
     if (rc == 0)
         rc = open_registry(srv);
     if (rc == 0)
