@@ -16,6 +16,7 @@
 #define EVENT_TEXT_MAX 512
 #define TALKERS 2
 #define CLIPS_PER_TALK 2
+#define EVENT_WORDS_MAX 64
 
 struct event {
     int final;
@@ -23,6 +24,8 @@ struct event {
     int64_t start, end;
     int forced;
     char text[EVENT_TEXT_MAX];
+    size_t n_words;
+    int64_t word_ends[EVENT_WORDS_MAX];
 };
 
 struct event_log {
@@ -45,6 +48,11 @@ static void record(struct event_log *log, int final, const struct asr_hyp *hyp)
     e->end = hyp->end_sample;
     e->forced = hyp->forced;
     snprintf(e->text, sizeof e->text, "%s", hyp->text);
+    ASSERT(final || (!hyp->word_end_samples && !hyp->n_words));
+    ASSERT_LE(hyp->n_words, EVENT_WORDS_MAX);
+    e->n_words = hyp->n_words;
+    for (size_t i = 0; i < hyp->n_words; i++)
+        e->word_ends[i] = hyp->word_end_samples[i];
 }
 
 static void on_partial(void *user, const struct asr_hyp *hyp)
@@ -134,6 +142,27 @@ static void assert_same_events(const struct event_log *a, const struct event_log
         ASSERT_EQ(x->end, y->end);
         ASSERT_EQ(x->forced, y->forced);
         ASSERT_STR_EQ(x->text, y->text);
+        ASSERT_EQ(x->n_words, y->n_words);
+        for (size_t w = 0; w < x->n_words; w++)
+            ASSERT_EQ(x->word_ends[w], y->word_ends[w]);
+    }
+}
+
+/* Word end times of finals: one per word, rising, within the utterance. */
+static void assert_word_times(const struct event_log *log)
+{
+    for (int i = 0; i < log->count; i++) {
+        const struct event *e = &log->events[i];
+        if (!e->final || !e->text[0])
+            continue;
+        size_t words = 1;
+        for (const char *p = e->text; *p; p++)
+            words += *p == ' ';
+        ASSERT_EQ(e->n_words, words);
+        for (size_t w = 0; w < e->n_words; w++) {
+            ASSERT(e->word_ends[w] > e->start);
+            ASSERT(w == 0 || e->word_ends[w] >= e->word_ends[w - 1]);
+        }
     }
 }
 
@@ -159,6 +188,7 @@ static void test_same_as_in_process(struct asr_model *forked, struct asr_model *
                final_count(&by_fork[i].log),
                by_fork[i].log.count ? by_fork[i].log.events[by_fork[i].log.count - 1].text : "");
         ASSERT_EQ(final_count(&by_fork[i].log), CLIPS_PER_TALK);
+        assert_word_times(&by_fork[i].log);
         assert_same_events(&by_fork[i].log, &by_local[i].log);
     }
     /* Reused from the pool, a recognizer starts over exactly. */
@@ -166,6 +196,56 @@ static void test_same_as_in_process(struct asr_model *forked, struct asr_model *
     recognize_concurrently(forked, talks, again);
     for (int i = 0; i < TALKERS; i++)
         assert_same_events(&again[i].log, &by_local[i].log);
+}
+
+/* Recognizes talk with terms set before the first feed and after resuming
+ * at offset (word times then count from there); returns the stream's
+ * recognizer process. */
+static int recognize_with_terms(struct asr_model *model, const struct talk *talk,
+                                const struct asr_term *terms, size_t n, int64_t offset,
+                                struct event_log *log)
+{
+    memset(log, 0, sizeof *log);
+    struct asr_callbacks cb = {on_partial, on_final, log};
+    struct asr_stream *s;
+    ASSERT_OK(asr_stream_new(model, &cb, &s));
+    if (offset)
+        ASSERT_OK(asr_stream_resume(s, offset, 0));
+    ASSERT_EQ(asr_stream_set_vocabulary(s, terms, n), (int)n);
+    feed_all(s, talk->pcm, talk->n);
+    ASSERT_OK(asr_stream_flush(s));
+    int process = asr_stream_process(s);
+    asr_stream_free(s);
+    return process;
+}
+
+/* Glossary terms work the same in a recognizer process, and that process
+ * ends with its stream instead of serving the next one. */
+static void test_vocabulary(struct asr_model *forked, struct asr_model *local,
+                            const struct talk *talk)
+{
+    static const struct asr_term terms[] = {{"prudently", NULL}, {"purdentlee", "prudent lee"}};
+    const size_t n = sizeof terms / sizeof terms[0];
+    const int64_t offset = 10 * ASR_RATE_HZ;
+    static struct event_log by_forked, by_in_process;
+    int first = recognize_with_terms(forked, talk, terms, n, offset, &by_forked);
+    recognize_with_terms(local, talk, terms, n, offset, &by_in_process);
+    assert_same_events(&by_forked, &by_in_process);
+    assert_word_times(&by_forked);
+    const struct event *final = NULL;
+    for (int i = 0; i < by_forked.count && !final; i++)
+        final = by_forked.events[i].final ? &by_forked.events[i] : NULL;
+    ASSERT(final);
+    printf("with terms: %s\n", final->text);
+    ASSERT(strstr(final->text, "prudently") || strstr(final->text, "purdentlee"));
+    ASSERT(final->start >= offset);
+    /* The next stream gets another process, which knows no term. */
+    static struct event_log plain;
+    int second = recognize_with_terms(forked, talk, NULL, 0, 0, &plain);
+    ASSERT(second != first);
+    for (int i = 0; i < plain.count; i++)
+        ASSERT(!strstr(plain.events[i].text, "prudently") &&
+               !strstr(plain.events[i].text, "purdentlee"));
 }
 
 /* The dictionary trimmed to the language model's words (the default)
@@ -272,6 +352,7 @@ int main(void)
     params.isolation = ASR_ISOLATION_IN_PROCESS;
     ASSERT_OK(asr_model_new(&params, &local));
     test_same_as_in_process(forked, local, talks);
+    test_vocabulary(forked, local, &talks[0]);
     asr_model_free(local);
     test_trimmed_dictionary(talks);
     test_killed_recognizer(forked, &talks[0]);
