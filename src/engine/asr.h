@@ -91,8 +91,10 @@ void asr_model_free(struct asr_model *model);
  * Returns 0 and *out, or BC_EENGINE. */
 int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callbacks,
                    struct asr_stream **out);
-/* Returns the recognizer to the pool (a failed one is discarded). An utterance in progress is dropped
- * without a final; call asr_stream_flush first to keep it. NULL is a no-op. */
+/* Returns the recognizer to the pool; a failed one, or one whose decoder
+ * got terms (asr_stream_set_vocabulary), is discarded (forked: its process
+ * ends). An utterance in progress is dropped without a final; call
+ * asr_stream_flush first to keep it. NULL is a no-op. */
 void asr_stream_free(struct asr_stream *stream);
 
 /* Feeds PCM16 mono samples at ASR_RATE_HZ. Callbacks run inside.
@@ -125,11 +127,15 @@ struct asr_term {
  * reported as text in lower case. A term with a word missing from the
  * dictionary (and no sounds_like) is skipped. Terms stay preferred until
  * the stream ends, also when a later call leaves them out; the stream's
- * decoder is then not reused by another stream. Adding words rebuilds the
+ * decoder is then not reused by another stream (forked: its process ends
+ * with the stream). Adding words rebuilds the
  * decoder's search once per call, at the first block fed between
  * utterances: about a second or more of CPU on the feeding thread, so a
  * change delays that stream's next captions by about as much. Copies what
- * it needs. Returns the number of terms taken (0..n). */
+ * it needs. Returns the number of terms taken (0..n). Forked: at most 100
+ * terms of up to 159 bytes each (text and sounds_like) are sent; when the
+ * recognizer process fails the call returns 0 and the fresh process that
+ * continues the stream gets the terms of the stream's last call. */
 int asr_stream_set_vocabulary(struct asr_stream *stream, const struct asr_term *terms, size_t n);
 
 /* Continues a stream recovered from a checkpoint: the timeline starts at
