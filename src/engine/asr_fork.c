@@ -307,25 +307,28 @@ int asr_remote_resume(struct asr_remote *r, int64_t position, int next_utterance
     return request(r, &h, NULL);
 }
 
-int asr_remote_set_vocabulary(struct asr_remote *r, const struct asr_term *terms, size_t n)
+/* Sends the terms in r->terms. */
+static int send_terms(struct asr_remote *r)
 {
     struct asr_wire_header h;
     header_init(&h, ASR_WIRE_VOCABULARY);
-    size_t count;
-    r->terms_length = (uint32_t)asr_wire_terms_encode(terms, n, r->terms, sizeof r->terms, &count);
     h.length = r->terms_length;
     return request(r, &h, r->terms);
+}
+
+int asr_remote_set_vocabulary(struct asr_remote *r, const struct asr_term *terms, size_t n)
+{
+    r->terms_length = (uint32_t)asr_wire_terms_encode(terms, n, r->terms, sizeof r->terms);
+    return send_terms(r);
 }
 
 int asr_remote_take_terms(struct asr_remote *r, const struct asr_remote *from)
 {
     if (!from->terms_length)
         return 0;
-    struct asr_wire_header h;
-    header_init(&h, ASR_WIRE_VOCABULARY);
     memcpy(r->terms, from->terms, from->terms_length);
-    r->terms_length = h.length = from->terms_length;
-    int rc = request(r, &h, r->terms);
+    r->terms_length = from->terms_length;
+    int rc = send_terms(r);
     return rc < 0 ? rc : 0;
 }
 

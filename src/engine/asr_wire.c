@@ -109,12 +109,10 @@ _Static_assert(ASR_TEXT_MAX + ASR_WORDS_MAX * sizeof(int64_t) <= ASR_WIRE_PAYLOA
 _Static_assert(ASR_WIRE_TERMS_MAX * 2 * ASR_WIRE_TERM_TEXT_MAX <= ASR_WIRE_PAYLOAD_MAX,
                "a VOCABULARY with every term fits a message");
 
-size_t asr_wire_terms_encode(const struct asr_term *terms, size_t n, char *buf, size_t len,
-                             size_t *count)
+size_t asr_wire_terms_encode(const struct asr_term *terms, size_t n, char *buf, size_t len)
 {
-    size_t used = 0;
-    *count = 0;
-    for (size_t i = 0; i < n && *count < ASR_WIRE_TERMS_MAX; i++) {
+    size_t used = 0, count = 0;
+    for (size_t i = 0; i < n && count < ASR_WIRE_TERMS_MAX; i++) {
         const char *like = terms[i].sounds_like ? terms[i].sounds_like : "";
         size_t tlen = strlen(terms[i].text), llen = strlen(like);
         if (tlen >= ASR_WIRE_TERM_TEXT_MAX || llen >= ASR_WIRE_TERM_TEXT_MAX ||
@@ -124,7 +122,7 @@ size_t asr_wire_terms_encode(const struct asr_term *terms, size_t n, char *buf, 
         used += tlen + 1;
         memcpy(buf + used, like, llen + 1);
         used += llen + 1;
-        (*count)++;
+        count++;
     }
     return used;
 }

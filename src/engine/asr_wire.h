@@ -73,9 +73,8 @@ int asr_wire_recv(int fd, struct asr_wire_msg *msg, int timeout_ms, int *passed_
 /* Writes terms into buf as text NUL sounds_like NUL pairs (NULL
  * sounds_like as ""), as many as fit in ASR_WIRE_TERMS_MAX, len bytes and
  * the bounds above; a term too long is left out. Returns the bytes
- * written and the number of pairs in *count. */
-size_t asr_wire_terms_encode(const struct asr_term *terms, size_t n, char *buf, size_t len,
-                             size_t *count);
+ * written. */
+size_t asr_wire_terms_encode(const struct asr_term *terms, size_t n, char *buf, size_t len);
 /* Reads len bytes of pairs from buf into terms (pointing into buf, at most
  * max). Returns the number of terms or BC_EFORMAT. */
 int asr_wire_terms_decode(const char *buf, size_t len, struct asr_term *terms, size_t max);
