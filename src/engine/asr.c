@@ -40,6 +40,12 @@ static int forked(const struct asr_model *model)
     return model->params.isolation == ASR_ISOLATION_FORK;
 }
 
+/* Terms may use words the trimmed dictionary left out. */
+static const char *full_dict(const struct asr_model *model)
+{
+    return model->params.trim_dictionary ? model->params.dict_path : NULL;
+}
+
 static void *pool_take(struct asr_model *model)
 {
     pthread_mutex_lock(&model->lock);
@@ -271,7 +277,7 @@ int asr_stream_next_utterance(const struct asr_stream *s)
 int asr_stream_set_vocabulary(struct asr_stream *s, const struct asr_term *terms, size_t n)
 {
     if (s->local)
-        return asr_recognizer_set_vocabulary(s->local, terms, n);
+        return asr_recognizer_set_vocabulary(s->local, full_dict(s->model), terms, n);
     int rc = begin_remote_call(s);
     if (rc == 0)
         rc = asr_remote_set_vocabulary(s->remote, terms, n);

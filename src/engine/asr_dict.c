@@ -113,6 +113,33 @@ int asr_dict_prepare(const struct asr_params *params, struct asr_dict *dict,
     return 0;
 }
 
+int asr_dict_lookup(const char *dict_path, const char *word, char *phones, size_t len)
+{
+    FILE *in = fopen(dict_path, "r");
+    if (!in)
+        return BC_EIO;
+    char *line = NULL;
+    size_t cap = 0, wlen = strlen(word);
+    int rc = BC_ENOTFOUND;
+    while (rc == BC_ENOTFOUND && getline(&line, &cap, in) >= 0) {
+        if (headword_length(line) != wlen || memcmp(line, word, wlen) != 0)
+            continue;
+        const char *p = line + strcspn(line, " \t\n");
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, "\n");
+        if (n == 0 || n >= len)
+            rc = BC_EFORMAT;
+        else {
+            memcpy(phones, p, n);
+            phones[n] = '\0';
+            rc = 0;
+        }
+    }
+    free(line);
+    fclose(in);
+    return rc;
+}
+
 void asr_dict_release(struct asr_dict *dict)
 {
     if (dict->fd >= 0)

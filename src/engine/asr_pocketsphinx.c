@@ -346,10 +346,11 @@ int asr_recognizer_resume(struct asr_recognizer *s, int64_t position, int next_u
     return 0;
 }
 
-int asr_recognizer_set_vocabulary(struct asr_recognizer *s, const struct asr_term *terms, size_t n)
+int asr_recognizer_set_vocabulary(struct asr_recognizer *s, const char *full_dict,
+                                  const struct asr_term *terms, size_t n)
 {
     int taken;
-    struct asr_vocab *v = asr_vocab_prepare(s->ps, terms, n, &taken);
+    struct asr_vocab *v = asr_vocab_prepare(s->ps, full_dict, terms, n, &taken);
     asr_vocab_free(s->vocab_pending);
     s->vocab_pending = v;
     return taken;

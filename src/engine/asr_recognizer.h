@@ -41,6 +41,11 @@ struct asr_dict {
 int asr_dict_prepare(const struct asr_params *params, struct asr_dict *dict,
                      struct asr_params *load);
 void asr_dict_release(struct asr_dict *dict);
+/* The first pronunciation of word in the dictionary file at dict_path
+ * (phones separated by blanks) into phones. Reads the whole file: for the
+ * few words a trimmed dictionary left out. Returns 0, BC_ENOTFOUND, BC_EIO
+ * or BC_EFORMAT (it does not fit len). */
+int asr_dict_lookup(const char *dict_path, const char *word, char *phones, size_t len);
 
 /* Loads a decoder (about 0.25 s and 100 MB). Returns 0 and *out, or
  * BC_EENGINE. The recognizer starts idle: call asr_recognizer_start. */
@@ -63,9 +68,11 @@ int asr_recognizer_resume(struct asr_recognizer *r, int64_t position, int next_u
 int64_t asr_recognizer_position(const struct asr_recognizer *r);
 int asr_recognizer_in_utterance(const struct asr_recognizer *r);
 int asr_recognizer_next_utterance(const struct asr_recognizer *r);
-/* asr_stream_set_vocabulary: returns the number of terms taken. */
-int asr_recognizer_set_vocabulary(struct asr_recognizer *r, const struct asr_term *terms,
-                                  size_t n);
+/* asr_stream_set_vocabulary: returns the number of terms taken. full_dict
+ * is NULL or the dictionary file to look words up in that the loaded
+ * (trimmed) dictionary lacks. */
+int asr_recognizer_set_vocabulary(struct asr_recognizer *r, const char *full_dict,
+                                  const struct asr_term *terms, size_t n);
 /* 1 once the decoder got words of a stream's terms: it must not serve
  * another stream (asr_recognizer_start refuses it with BC_ESTATE). */
 int asr_recognizer_has_terms(const struct asr_recognizer *r);

@@ -29,7 +29,8 @@ static struct asr_term terms[ASR_WIRE_TERMS_MAX];
 struct recognizer_link {
     int fd;
     struct asr_recognizer *rec;
-    int lost; /* a send failed: the user is gone */
+    const char *full_dict; /* NULL or the dictionary untrimmed, for terms */
+    int lost;              /* a send failed: the user is gone */
 };
 
 /* Dies with the process that forked this one (the user for the template,
@@ -113,17 +114,19 @@ static int serve_request(struct recognizer_link *link, int *started)
         return asr_recognizer_resume(link->rec, h->position, h->next_utterance);
     case ASR_WIRE_VOCABULARY: {
         int n = asr_wire_terms_decode(message.payload, h->length, terms, ASR_WIRE_TERMS_MAX);
-        return n < 0 ? n : asr_recognizer_set_vocabulary(link->rec, terms, (size_t)n);
+        return n < 0 ? n : asr_recognizer_set_vocabulary(link->rec, link->full_dict, terms,
+                                                             (size_t)n);
     }
     default:
         return BC_EINVAL;
     }
 }
 
-static _Noreturn void recognizer_main(struct asr_recognizer *rec, int fd, pid_t template_pid)
+static _Noreturn void recognizer_main(struct asr_recognizer *rec, const char *full_dict, int fd,
+                                      pid_t template_pid)
 {
     follow_parent(template_pid);
-    struct recognizer_link link = {fd, rec, 0};
+    struct recognizer_link link = {fd, rec, full_dict, 0};
     int started = 0;
     for (;;) {
         int rc = asr_wire_recv(fd, &message, -1, NULL);
@@ -142,7 +145,7 @@ static _Noreturn void recognizer_main(struct asr_recognizer *rec, int fd, pid_t 
     }
 }
 
-static void spawn_recognizer(int control, struct asr_recognizer *rec)
+static void spawn_recognizer(int control, struct asr_recognizer *rec, const char *full_dict)
 {
     struct asr_wire_header reply;
     memset(&reply, 0, sizeof reply);
@@ -159,7 +162,7 @@ static void spawn_recognizer(int control, struct asr_recognizer *rec)
     if (pid == 0) {
         close(control);
         close(sv[0]);
-        recognizer_main(rec, sv[1], self);
+        recognizer_main(rec, full_dict, sv[1], self);
     }
     close(sv[1]);
     if (pid < 0) {
@@ -201,6 +204,6 @@ _Noreturn void asr_zygote_main(const struct asr_params *params, int control, pid
         if (rc < 0)
             _exit(EXIT_BROKEN);
         if (message.h.type == ASR_WIRE_SPAWN)
-            spawn_recognizer(control, rec);
+            spawn_recognizer(control, rec, params->trim_dictionary ? params->dict_path : NULL);
     }
 }
