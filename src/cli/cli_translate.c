@@ -312,6 +312,7 @@ int cli_translate(int argc, char **argv)
     struct pipeline_engines engines;
     struct asr_params asr_params;
     asr_default_params(&asr_params);
+    asr_params.isolation = ASR_ISOLATION_IN_PROCESS; /* one stream: no process to share with */
     int exit_code = CLI_EXIT_FAILURE;
     struct pipeline *p = NULL;
     if (engines_open(&asr_params, with_speech, &engines) < 0) {

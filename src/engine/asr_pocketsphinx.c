@@ -1,5 +1,5 @@
-/* pocketsphinx 0.8 (5prealpha) backend of asr.h. */
-#include "engine/asr.h"
+/* pocketsphinx 0.8 (5prealpha) recognizer: decoder and utterance segmentation. */
+#include "engine/asr_recognizer.h"
 #include "engine/asr_vocab.h"
 
 #include <pocketsphinx.h>
@@ -23,28 +23,15 @@
 #define ASR_BLOCK_SAMPLES (ASR_RATE_HZ / 50)
 /* pocketsphinx's default -vad_startspeech: speech is flagged this late. */
 #define ASR_VAD_STARTSPEECH_FRAMES 10
-#define ASR_POOL_MAX 64
-#define ASR_TEXT_MAX 4096
 
-/* A loaded decoder and the cepstral mean it started with: live CMN adapts
- * to each stream, so a reused decoder is reset to it for repeatable results. */
-struct asr_decoder {
+/* A loaded decoder, the cepstral mean it started with (live CMN adapts to
+ * each stream, so a reused decoder is reset to it for repeatable results)
+ * and the segmentation state of the stream it serves. */
+struct asr_recognizer {
+    struct asr_params params;
     ps_decoder_t *ps;
     mfcc_t *initial_cmn;
-};
-
-struct asr_model {
-    struct asr_params params;
-    char utt_silence_frames[16];
-    pthread_mutex_t lock; /* guards pool and every ps_init/ps_free */
-    struct asr_decoder *pool[ASR_POOL_MAX];
-    int pool_count;
-};
-
-struct asr_stream {
-    struct asr_model *model;
-    struct asr_decoder *decoder;
-    ps_decoder_t *ps;
+    int active;                  /* a stream is started */
     struct asr_callbacks cb;
     int64_t position;            /* samples fed */
     int64_t utt_start_sample;
@@ -56,14 +43,19 @@ struct asr_stream {
     int utterance_index;
     char last_partial[ASR_TEXT_MAX];
     struct asr_vocab *vocab_pending; /* for the next utterance */
-    int vocab_added;                 /* the decoder has words of ours: not reused */
+    int vocab_added;                 /* the decoder has words of a stream's terms */
 };
 
-/* pocketsphinx logs through globals: configure them once, under the lock. */
+/* pocketsphinx logs through globals: configure them once. */
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 static void silence_library_log(void)
 {
     err_set_logfp(NULL);
+}
+
+void asr_library_quiet(void)
+{
+    pthread_once(&log_once, silence_library_log);
 }
 
 void asr_default_params(struct asr_params *params)
@@ -75,54 +67,15 @@ void asr_default_params(struct asr_params *params)
     params->utterance_max_ms = 12000;
     params->partial_interval_ms = 100;
     params->fast_search = 1;
+    params->isolation = ASR_ISOLATION_FORK;
+    params->trim_dictionary = 1;
 }
 
-static void decoder_free(struct asr_decoder *d)
+int asr_params_check(const struct asr_params *params)
 {
-    if (!d)
-        return;
-    ps_free(d->ps);
-    free(d->initial_cmn);
-    free(d);
-}
-
-static ps_decoder_t *decoder_init(struct asr_model *model)
-{
-    const struct asr_params *p = &model->params;
-    cmd_ln_t *config;
-    if (p->fast_search)
-        config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm_dir, "-lm", p->lm_path, "-dict",
-                             p->dict_path, "-vad_postspeech", model->utt_silence_frames,
-                             "-fwdflat", "no", "-bestpath", "no", "-maxhmmpf", "3000", "-maxwpf",
-                             "5", NULL);
-    else
-        config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm_dir, "-lm", p->lm_path, "-dict",
-                             p->dict_path, "-vad_postspeech", model->utt_silence_frames, NULL);
-    if (!config)
-        return NULL;
-    ps_decoder_t *ps = ps_init(config);
-    cmd_ln_free_r(config); /* the decoder holds its own reference */
-    return ps;
-}
-
-static struct asr_decoder *decoder_create(struct asr_model *model)
-{
-    ps_decoder_t *ps = decoder_init(model);
-    if (!ps)
-        return NULL;
-    struct asr_decoder *d = bc_calloc(1, sizeof *d);
-    d->ps = ps;
-    cmn_t *cmn = ps_get_feat(ps)->cmn_struct;
-    d->initial_cmn = bc_calloc((size_t)cmn->veclen, sizeof *d->initial_cmn);
-    cmn_live_get(cmn, d->initial_cmn);
-    return d;
-}
-
-int asr_model_new(const struct asr_params *params, struct asr_model **out)
-{
-    *out = NULL;
     if (params->utterance_silence_ms < 50 || params->utterance_silence_ms > 5000 ||
-        params->utterance_max_ms < 1000 || params->partial_interval_ms < 10)
+        params->utterance_max_ms < 1000 || params->partial_interval_ms < 10 ||
+        (params->isolation != ASR_ISOLATION_IN_PROCESS && params->isolation != ASR_ISOLATION_FORK))
         return BC_EINVAL;
     const char *files[] = {params->lm_path, params->dict_path};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -131,75 +84,82 @@ int asr_model_new(const struct asr_params *params, struct asr_model **out)
             return BC_EENGINE;
         }
     }
-    pthread_once(&log_once, silence_library_log);
-    struct asr_model *model = bc_calloc(1, sizeof *model);
-    model->params = *params;
-    snprintf(model->utt_silence_frames, sizeof model->utt_silence_frames, "%d",
-             params->utterance_silence_ms / 10);
-    pthread_mutex_init(&model->lock, NULL);
-    pthread_mutex_lock(&model->lock);
-    struct asr_decoder *d = decoder_create(model);
-    pthread_mutex_unlock(&model->lock);
-    if (!d) {
-        bc_error("pocketsphinx could not load the model in %s", params->hmm_dir);
-        goto fail;
-    }
-    model->pool[model->pool_count++] = d;
-    *out = model;
     return 0;
-fail:
-    asr_model_free(model);
-    return BC_EENGINE;
 }
 
-void asr_model_free(struct asr_model *model)
+static ps_decoder_t *decoder_init(const struct asr_params *p)
 {
-    if (!model)
-        return;
-    for (int i = 0; i < model->pool_count; i++)
-        decoder_free(model->pool[i]);
-    pthread_mutex_destroy(&model->lock);
-    free(model);
+    char silence_frames[16];
+    snprintf(silence_frames, sizeof silence_frames, "%d", p->utterance_silence_ms / 10);
+    cmd_ln_t *config;
+    if (p->fast_search)
+        config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm_dir, "-lm", p->lm_path, "-dict",
+                             p->dict_path, "-vad_postspeech", silence_frames, "-fwdflat", "no",
+                             "-bestpath", "no", "-maxhmmpf", "3000", "-maxwpf", "5", NULL);
+    else
+        config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm_dir, "-lm", p->lm_path, "-dict",
+                             p->dict_path, "-vad_postspeech", silence_frames, NULL);
+    if (!config)
+        return NULL;
+    ps_decoder_t *ps = ps_init(config);
+    cmd_ln_free_r(config); /* the decoder holds its own reference */
+    return ps;
 }
 
-int asr_stream_new(struct asr_model *model, const struct asr_callbacks *callbacks,
-                   struct asr_stream **out)
+int asr_recognizer_new(const struct asr_params *params, struct asr_recognizer **out)
 {
     *out = NULL;
-    pthread_mutex_lock(&model->lock);
-    struct asr_decoder *d = model->pool_count ? model->pool[--model->pool_count]
-                                              : decoder_create(model);
-    pthread_mutex_unlock(&model->lock);
-    if (!d)
-        return BC_EENGINE;
-    struct asr_stream *s = bc_calloc(1, sizeof *s);
-    s->model = model;
-    s->decoder = d;
-    s->ps = d->ps;
-    s->cb = *callbacks;
-    cmn_live_set(ps_get_feat(d->ps)->cmn_struct, d->initial_cmn);
-    if (ps_start_stream(s->ps) < 0 || ps_start_utt(s->ps) < 0) {
-        asr_stream_free(s);
+    asr_library_quiet();
+    ps_decoder_t *ps = decoder_init(params);
+    if (!ps) {
+        bc_error("pocketsphinx could not load the model in %s", params->hmm_dir);
         return BC_EENGINE;
     }
-    *out = s;
+    struct asr_recognizer *r = bc_calloc(1, sizeof *r);
+    r->params = *params;
+    r->ps = ps;
+    cmn_t *cmn = ps_get_feat(ps)->cmn_struct;
+    r->initial_cmn = bc_calloc((size_t)cmn->veclen, sizeof *r->initial_cmn);
+    cmn_live_get(cmn, r->initial_cmn);
+    *out = r;
     return 0;
 }
 
-void asr_stream_free(struct asr_stream *s)
+void asr_recognizer_free(struct asr_recognizer *r)
 {
-    if (!s)
+    if (!r)
         return;
-    struct asr_model *model = s->model;
-    ps_end_utt(s->ps); /* leaves the decoder ready for its next stream */
-    asr_vocab_free(s->vocab_pending);
-    pthread_mutex_lock(&model->lock);
-    if (model->pool_count < ASR_POOL_MAX && !s->vocab_added)
-        model->pool[model->pool_count++] = s->decoder;
-    else
-        decoder_free(s->decoder);
-    pthread_mutex_unlock(&model->lock);
-    free(s);
+    asr_recognizer_stop(r);
+    ps_free(r->ps);
+    free(r->initial_cmn);
+    free(r);
+}
+
+int asr_recognizer_start(struct asr_recognizer *r, const struct asr_callbacks *callbacks)
+{
+    asr_recognizer_stop(r);
+    if (r->vocab_added)
+        return BC_ESTATE; /* another stream's terms would leak into this one */
+    r->cb = *callbacks;
+    r->position = r->utt_start_sample = r->stream_start_sample = 0;
+    r->last_end_sample = r->next_partial_sample = 0;
+    r->in_utterance = r->utterance_has_text = r->utterance_index = 0;
+    r->last_partial[0] = '\0';
+    cmn_live_set(ps_get_feat(r->ps)->cmn_struct, r->initial_cmn);
+    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0)
+        return BC_EENGINE;
+    r->active = 1;
+    return 0;
+}
+
+void asr_recognizer_stop(struct asr_recognizer *r)
+{
+    if (!r->active)
+        return;
+    ps_end_utt(r->ps); /* leaves the decoder ready for its next stream */
+    asr_vocab_free(r->vocab_pending);
+    r->vocab_pending = NULL;
+    r->active = 0;
 }
 
 /* Copies hyp into buf with single spaces and no filler words like <sil>. */
@@ -239,7 +199,7 @@ static void normalize_text(const char *hyp, char *buf, size_t len)
     }
 }
 
-static void report_partial(struct asr_stream *s)
+static void report_partial(struct asr_recognizer *s)
 {
     char text[ASR_TEXT_MAX];
     normalize_text(ps_get_hyp(s->ps, NULL), text, sizeof text);
@@ -256,7 +216,7 @@ static void report_partial(struct asr_stream *s)
 
 /* Where each word of the final hypothesis ended, for the words
  * normalize_text keeps; frames count from the decoder's stream start. */
-static size_t word_ends(struct asr_stream *s, int64_t *ends, size_t max)
+static size_t word_ends(struct asr_recognizer *s, int64_t *ends, size_t max)
 {
     size_t n = 0;
     for (ps_seg_t *seg = ps_seg_iter(s->ps); seg; seg = ps_seg_next(seg)) {
@@ -274,7 +234,7 @@ static size_t word_ends(struct asr_stream *s, int64_t *ends, size_t max)
     return n;
 }
 
-static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
+static int end_utterance(struct asr_recognizer *s, int64_t end_sample, int forced)
 {
     if (ps_end_utt(s->ps) < 0)
         return BC_EENGINE;
@@ -283,7 +243,7 @@ static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
     if (end_sample < s->utt_start_sample)
         end_sample = s->utt_start_sample;
     if ((text[0] || s->utterance_has_text) && s->cb.on_final) {
-        int64_t ends[ASR_TEXT_MAX / 2];
+        int64_t ends[ASR_WORDS_MAX];
         struct asr_hyp hyp = {text, s->utterance_index, s->utt_start_sample, end_sample, forced,
                               ends, 0};
         hyp.n_words = word_ends(s, ends, sizeof ends / sizeof ends[0]);
@@ -299,7 +259,7 @@ static int end_utterance(struct asr_stream *s, int64_t end_sample, int forced)
 }
 
 /* Between utterances: the decoder's search is rebuilt with the new words. */
-static int apply_vocabulary(struct asr_stream *s)
+static int apply_vocabulary(struct asr_recognizer *s)
 {
     int rc = ps_end_utt(s->ps) < 0 ? BC_EENGINE : asr_vocab_apply(s->ps, s->vocab_pending);
     asr_vocab_free(s->vocab_pending);
@@ -310,9 +270,9 @@ static int apply_vocabulary(struct asr_stream *s)
     return rc;
 }
 
-static int process_block(struct asr_stream *s, const int16_t *pcm, size_t n)
+static int process_block(struct asr_recognizer *s, const int16_t *pcm, size_t n)
 {
-    const struct asr_params *p = &s->model->params;
+    const struct asr_params *p = &s->params;
     if (s->vocab_pending && !s->in_utterance && apply_vocabulary(s) < 0)
         return BC_EENGINE;
     if (ps_process_raw(s->ps, pcm, n, FALSE, FALSE) < 0)
@@ -340,7 +300,7 @@ static int process_block(struct asr_stream *s, const int16_t *pcm, size_t n)
     return 0;
 }
 
-int asr_stream_feed(struct asr_stream *s, const int16_t *pcm, size_t n_samples)
+int asr_recognizer_feed(struct asr_recognizer *s, const int16_t *pcm, size_t n_samples)
 {
     while (n_samples > 0) {
         size_t n = n_samples < ASR_BLOCK_SAMPLES ? n_samples : ASR_BLOCK_SAMPLES;
@@ -353,38 +313,29 @@ int asr_stream_feed(struct asr_stream *s, const int16_t *pcm, size_t n_samples)
     return 0;
 }
 
-int asr_stream_flush(struct asr_stream *s)
+int asr_recognizer_flush(struct asr_recognizer *s)
 {
     if (!s->in_utterance)
         return 0;
     return end_utterance(s, s->position, 1);
 }
 
-int64_t asr_stream_position(const struct asr_stream *s)
+int64_t asr_recognizer_position(const struct asr_recognizer *s)
 {
     return s->position;
 }
 
-int asr_stream_in_utterance(const struct asr_stream *s)
+int asr_recognizer_in_utterance(const struct asr_recognizer *s)
 {
     return s->in_utterance;
 }
 
-int asr_stream_next_utterance(const struct asr_stream *s)
+int asr_recognizer_next_utterance(const struct asr_recognizer *s)
 {
     return s->utterance_index;
 }
 
-int asr_stream_set_vocabulary(struct asr_stream *s, const struct asr_term *terms, size_t n)
-{
-    int taken;
-    struct asr_vocab *v = asr_vocab_prepare(s->ps, terms, n, &taken);
-    asr_vocab_free(s->vocab_pending);
-    s->vocab_pending = v;
-    return taken;
-}
-
-int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance)
+int asr_recognizer_resume(struct asr_recognizer *s, int64_t position, int next_utterance)
 {
     if (s->position != 0 || position < 0 || next_utterance < 0)
         return BC_ESTATE;
@@ -393,4 +344,19 @@ int asr_stream_resume(struct asr_stream *s, int64_t position, int next_utterance
     s->last_end_sample = position;
     s->utterance_index = next_utterance;
     return 0;
+}
+
+int asr_recognizer_set_vocabulary(struct asr_recognizer *s, const char *full_dict,
+                                  const struct asr_term *terms, size_t n)
+{
+    int taken;
+    struct asr_vocab *v = asr_vocab_prepare(s->ps, full_dict, terms, n, &taken);
+    asr_vocab_free(s->vocab_pending);
+    s->vocab_pending = v;
+    return taken;
+}
+
+int asr_recognizer_has_terms(const struct asr_recognizer *s)
+{
+    return s->vocab_added;
 }

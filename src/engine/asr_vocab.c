@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/asr_recognizer.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -45,9 +46,22 @@ void asr_vocab_free(struct asr_vocab *v)
     free(v);
 }
 
+/* The phones of word from ps's dictionary or else full_dict's into buf. */
+static int pronounce(ps_decoder_t *ps, const char *full_dict, const char *word, char *buf,
+                     size_t len)
+{
+    char *pron = ps_lookup_word(ps, word);
+    if (!pron)
+        return full_dict ? asr_dict_lookup(full_dict, word, buf, len) : BC_ENOTFOUND;
+    int w = snprintf(buf, len, "%s", pron);
+    ckd_free(pron);
+    return w >= 0 && (size_t)w < len ? 0 : BC_EFORMAT;
+}
+
 /* The phones of text's words, one after the other, into phones; 0, or -1
- * when a word is not in the dictionary or it does not fit. */
-static int spell(ps_decoder_t *ps, const char *text, char *phones, size_t len)
+ * when a word is in neither dictionary or it does not fit. */
+static int spell(ps_decoder_t *ps, const char *full_dict, const char *text, char *phones,
+                 size_t len)
 {
     char word[VOCAB_NAME_MAX];
     size_t n = 0;
@@ -64,11 +78,10 @@ static int spell(ps_decoder_t *ps, const char *text, char *phones, size_t len)
             word[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
         word[wlen] = '\0';
         p += wlen;
-        char *pron = ps_lookup_word(ps, word);
-        if (!pron)
+        char pron[VOCAB_PHONES_MAX];
+        if (pronounce(ps, full_dict, word, pron, sizeof pron) < 0)
             return -1;
         int w = snprintf(phones + n, len - n, "%s%s", n ? " " : "", pron);
-        ckd_free(pron);
         if (w < 0 || (size_t)w >= len - n)
             return -1;
         n += (size_t)w;
@@ -95,8 +108,8 @@ static int name_of(const char *text, char *name, size_t len)
     return 0;
 }
 
-struct asr_vocab *asr_vocab_prepare(ps_decoder_t *ps, const struct asr_term *terms, size_t n,
-                                    int *taken)
+struct asr_vocab *asr_vocab_prepare(ps_decoder_t *ps, const char *full_dict,
+                                    const struct asr_term *terms, size_t n, int *taken)
 {
     struct asr_vocab *v = bc_calloc(1, sizeof *v);
     *taken = 0;
@@ -106,7 +119,7 @@ struct asr_vocab *asr_vocab_prepare(ps_decoder_t *ps, const struct asr_term *ter
                                  ? terms[i].sounds_like
                                  : terms[i].text;
         if (!terms[i].text || name_of(terms[i].text, name, sizeof name) < 0 ||
-            spell(ps, sounds, phones, sizeof phones) < 0) {
+            spell(ps, full_dict, sounds, phones, sizeof phones) < 0) {
             bc_info("asr: no pronunciation for '%s'; not preferred",
                     terms[i].text ? terms[i].text : "");
             continue;

@@ -14,12 +14,13 @@
 
 struct asr_vocab;
 
-/* Looks up the pronunciations of terms in ps's dictionary now and keeps
- * the words to add (skipping terms that cannot be spelled, and words ps
- * has already). Returns the new list (free with asr_vocab_free, NULL when
- * there is nothing to add) and the number of terms taken in *taken. */
-struct asr_vocab *asr_vocab_prepare(ps_decoder_t *ps, const struct asr_term *terms, size_t n,
-                                    int *taken);
+/* Looks up the pronunciations of terms in ps's dictionary (then in the
+ * file full_dict, when not NULL) now and keeps the words to add (skipping
+ * terms that cannot be spelled, and words ps has already). Returns the new
+ * list (free with asr_vocab_free, NULL when there is nothing to add) and
+ * the number of terms taken in *taken. */
+struct asr_vocab *asr_vocab_prepare(ps_decoder_t *ps, const char *full_dict,
+                                    const struct asr_term *terms, size_t n, int *taken);
 void asr_vocab_free(struct asr_vocab *v);
 /* Adds the words to ps's dictionary and language model. Call between
  * utterances (after ps_end_utt, before ps_start_utt). Returns 0 or

@@ -6,9 +6,10 @@
 #include "pipeline/pipeline.h"
 
 /* Loads the ASR model, discovers translation directions and (with_tts)
- * starts the speech synthesis thread. Returns 0 and fills *out, or the
- * failing engine's code after logging which one failed; nothing stays open
- * on failure. */
+ * starts the speech synthesis thread. With forked recognizers (the default
+ * of asr_default_params) call it before the process starts any thread.
+ * Returns 0 and fills *out, or the failing engine's code after logging
+ * which one failed; nothing stays open on failure. */
 int engines_open(const struct asr_params *asr_params, int with_tts, struct pipeline_engines *out);
 /* Closes what engines_open opened; safe on a zeroed struct. */
 void engines_close(struct pipeline_engines *engines);

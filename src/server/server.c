@@ -206,14 +206,12 @@ static void collect_worker_metrics(void *user_data)
 static int start_workers(struct server *srv)
 {
     const struct server_config *cfg = &srv->config;
-    int rc = engines_open(&cfg->asr, cfg->with_speech, &srv->engines);
-    if (rc < 0)
-        return rc;
     struct catalog *catalog = engines_catalog(&srv->engines);
     srv->catalog_json = catalog_json(catalog);
     catalog_free(catalog);
     publish_catalog(srv);
-    if ((rc = archive_open(cfg->archive_url, cfg->data_dir, &srv->archive)) < 0) {
+    int rc = archive_open(cfg->archive_url, cfg->data_dir, &srv->archive);
+    if (rc < 0) {
         bc_error("cannot open the archive %s: %s",
                  cfg->archive_url ? cfg->archive_url : "in the data directory", bc_strerror(rc));
         return rc;
@@ -266,7 +264,12 @@ static void report_port(struct server *srv, int ready_fd)
 static int start(struct server *srv, int ready_fd)
 {
     probe_init(server_role_name(srv->config.role), runs_gateway(srv), runs_workers(srv));
-    int rc = make_dir(srv->config.data_dir);
+    /* First, while this process has one thread: forked recognizers (asr.h). */
+    int rc = runs_workers(srv) ? engines_open(&srv->config.asr, srv->config.with_speech,
+                                              &srv->engines)
+                               : 0;
+    if (rc == 0)
+        rc = make_dir(srv->config.data_dir);
     if (rc == 0)
         rc = open_registry(srv);
     if (rc == 0)

@@ -131,6 +131,12 @@ int main(void)
     printf("sounds_like: %s\n", sounded);
     ASSERT_STR_CONTAINS(sounded, "might be purdentlee in his power");
 
+    /* A word the language model lacks, and so the trimmed dictionary the
+     * decoder loads, is spelled from the full dictionary. */
+    static const struct asr_term unknown_to_lm[] = {{"Piaget", NULL}, {"wikis", "wiki's"}};
+    char nothing[TEXT_MAX];
+    ASSERT_EQ(recognize(model, talk, 0, unknown_to_lm, 2, nothing), 2);
+
     free(talk);
     asr_model_free(model);
     printf("asr_vocab: all passed\n");
