@@ -85,6 +85,11 @@ static void usage(FILE *out)
             "  --tls-self-signed         serve https and wss with a self-signed certificate\n"
             "                            for the listen host, localhost and 127.0.0.1,\n"
             "                            made once in DATA_DIR/tls and reused\n"
+            "  --recognizers process|thread\n"
+            "                            process (default): each session's recognizer is\n"
+            "                            a process forked from one that loaded the model\n"
+            "                            (about 20 MB each); thread: in this process\n"
+            "                            (about 80 MB each)\n"
             "  --no-speech               captions only\n"
             "  --port-file FILE          write the port once listening\n"
             "  --log-format text|json    json: one object per line with ts, level, msg,\n"
@@ -122,6 +127,7 @@ int cli_serve(int argc, char **argv)
         OPT_PORT_FILE, OPT_ROLE, OPT_REDIS, OPT_LEASE_TTL, OPT_ALLOW_ORIGIN,
         OPT_SESSION_RATE, OPT_IDLE_SESSION, OPT_RETENTION, OPT_TLS_CERT, OPT_TLS_KEY,
         OPT_TLS_SELF_SIGNED, OPT_LOG_FORMAT, OPT_ARCHIVE, OPT_CAPACITY_LOAD, OPT_LATENCY_BUDGET,
+        OPT_RECOGNIZERS,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -153,6 +159,7 @@ int cli_serve(int argc, char **argv)
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"capacity-load-pct", required_argument, NULL, OPT_CAPACITY_LOAD},
         {"latency-budget-ms", required_argument, NULL, OPT_LATENCY_BUDGET},
+        {"recognizers", required_argument, NULL, OPT_RECOGNIZERS},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -193,6 +200,15 @@ int cli_serve(int argc, char **argv)
             bc_log_set_format(format);
             break;
         }
+        case OPT_RECOGNIZERS:
+            if (strcmp(optarg, "process") == 0)
+                cfg.asr.isolation = ASR_ISOLATION_FORK;
+            else if (strcmp(optarg, "thread") == 0)
+                cfg.asr.isolation = ASR_ISOLATION_IN_PROCESS;
+            else
+                return cli_fail(CLI_EXIT_USAGE, "--recognizers wants process or thread, got '%s'",
+                                optarg);
+            break;
         case OPT_DATA: cfg.data_dir = optarg; break;
         case OPT_WEB: cfg.gateway.web_root = optarg; break;
         case OPT_STREAM: cfg.stream_url = optarg; break;
