@@ -115,6 +115,26 @@ class Server:
             self.proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Leaving a with block on a started server: if the block passed, stops
+        the server, which must exit cleanly; on any failure prints the end of
+        its log; always removes its files."""
+        try:
+            if exc_type is None:
+                try:
+                    self.stop()
+                except BaseException:
+                    self.dump_log()
+                    raise
+            else:
+                self.dump_log()
+        finally:
+            self.cleanup()
+        return False
+
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
@@ -179,6 +199,13 @@ class RedisServer:
         self.kill()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
 
 GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
 
@@ -212,15 +239,8 @@ def with_server(binary, test, extra=()):
     """Starts a server from binary, runs test(server), then stops the server,
     which must exit cleanly. On any failure prints the end of the server's
     log; always removes its files."""
-    server = Server(binary, extra=extra).start()
-    try:
+    with Server(binary, extra=extra).start() as server:
         test(server)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def run_with_server(name, test, extra=()):

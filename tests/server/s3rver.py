@@ -85,6 +85,13 @@ class S3rver:
         self.kill()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
     def keys(self, prefix=""):
         """Every key under prefix (the bucket is small: one page)."""
         url = "%s/%s?list-type=2&max-keys=1000&prefix=%s" % (self.endpoint, self.bucket, prefix)

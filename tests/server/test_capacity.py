@@ -106,8 +106,7 @@ async def run_session(node, session, audio, during):
 
 
 def test_max_sessions(binary, audio):
-    server = Server(binary, extra=["--max-sessions", "1"]).start()
-    try:
+    with Server(binary, extra=["--max-sessions", "1"]).start() as server:
         session = server.create_session(["es"])
 
         async def during():
@@ -131,12 +130,6 @@ def test_max_sessions(binary, audio):
             time.sleep(0.2)
         status, _, body = post_session(server)
         check(status == 201, "after the session ended a new one is admitted (%d %r)" % (status, body))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 async def refused_speaker(node, session):
@@ -152,8 +145,7 @@ async def refused_speaker(node, session):
 
 
 def test_measured_load(binary, audio):
-    server = Server(binary, extra=["--capacity-load-pct", "1", "--workers", "1"]).start()
-    try:
+    with Server(binary, extra=["--capacity-load-pct", "1", "--workers", "1"]).start() as server:
         cap = capacity_of(server)
         check(cap is not None and cap["room"] >= 1, "nothing measured yet: there is room (%r)" % cap)
         session = server.create_session(["es"])
@@ -175,12 +167,6 @@ def test_measured_load(binary, audio):
         listener = asyncio.run(run_session(server, session, audio, during))
         check(len(listener.fresh()) > 0, "the admitted session's captions arrived (%d finals)"
               % len(listener.fresh()))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def scrape_value(node, prefix):
@@ -193,8 +179,7 @@ def scrape_value(node, prefix):
 
 
 def test_shedding(binary, audio):
-    server = Server(binary, extra=["--latency-budget-ms", "1"]).start()
-    try:
+    with Server(binary, extra=["--latency-budget-ms", "1"]).start() as server:
         session = server.create_session(["es"])
         seen = {}
 
@@ -221,17 +206,10 @@ def test_shedding(binary, audio):
         listener = asyncio.run(run())
         check(len(listener.fresh()) > 0, "finals still arrive while shedding (%d)"
               % len(listener.fresh()))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def test_cluster(binary, audio):
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         gateway = cluster.node("gateway")
         worker = Server(binary, extra=["--role", "worker", "--redis", cluster.redis.url,
                                        "--max-sessions", "1"]).start()
@@ -258,13 +236,6 @@ def test_cluster(binary, audio):
         listener = asyncio.run(run_session(gateway, session, audio, during))
         check(len(listener.fresh()) > 0, "the admitted session's captions arrived through the "
               "gateway (%d finals)" % len(listener.fresh()))
-        for n in cluster.nodes:
-            n.stop()
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
 
 
 def main():

@@ -67,15 +67,11 @@ async def talk_with_listeners(speaker_gateways, session, audio, listeners, distu
 
 def reference_run(binary, talk_path):
     """The all-in-one server on the same recording: finals and speech."""
-    server = Server(binary).start()
-    try:
+    with Server(binary).start() as server:
         session = server.create_session(["es"])
         es, ca = Listener(listen_url(server, session, "es")), Listener(listen_url(server, session, "ca"))
         asyncio.run(talk_with_listeners([server], session, read_talk(talk_path), [es, ca]))
         cues = transcript(server, session)
-        server.stop()
-    finally:
-        server.cleanup()
     return es, ca, cues
 
 
@@ -183,8 +179,7 @@ def test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances):
 
 def main():
     binary = sys.argv[1]
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         talk = make_talk(os.path.join(cluster.redis.tmp, "talk.wav"), LIBRIVOX)
         reference = reference_run(binary, talk)
         ref_utterances = [c["utterance"] for c in reference[2]]
@@ -200,13 +195,6 @@ def main():
         cluster.wait_for_catalog(gw_a)
         test_worker_stalled(cluster, gw_a, gw_b, workers, talk, ref_utterances)
         test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances)
-        for node in cluster.nodes:
-            node.stop()
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
     print("cluster: all passed")
 
 
