@@ -157,7 +157,30 @@ class Server:
         return body
 
 
-class RedisServer:
+class Service:
+    """A process the tests need beside the server (Redis, an emulator), with
+    its files in self.tmp and its process in self.proc. kill() is kill -9;
+    leaving a with block kills it and removes its files."""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+class RedisServer(Service):
     """A real redis-server on a free loopback port with the append-only file
     on (fsync always, so a kill -9 loses nothing acknowledged, even on a
     busy machine), in a temporary directory. kill() is kill -9; start() again restarts
@@ -188,23 +211,6 @@ class RedisServer:
                 pass
             time.sleep(0.05)
         fail("redis-server did not start on port %d" % self.port)
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def cleanup(self):
-        self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
 
 GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
