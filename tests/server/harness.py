@@ -150,6 +150,20 @@ class Server:
     def speaker_url(self, session):
         return "%s/ws/speak/%s?token=%s" % (self.ws_url, session["id"], session["speaker_token"])
 
+    def listen_url(self, session, lang="es"):
+        return "%s/ws/listen/%s?lang=%s" % (self.ws_url, session["id"], lang)
+
+    def metric(self, prefix):
+        """The value of the first /metrics sample whose line starts with
+        prefix (name, then labels if any), or None when there is none."""
+        status, text = self.request("GET", "/metrics")
+        if status != 200:
+            fail("GET /metrics answered %d" % status)
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return float(line.split()[-1])
+        return None
+
     def create_session(self, targets):
         status, body = self.request("POST", "/api/sessions", {"source": "en", "targets": targets})
         if status != 201:

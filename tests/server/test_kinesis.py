@@ -32,13 +32,9 @@ SPEECH_TOLERANCE = 0.01
 CLIP_WORDS = ["dashwood", "young man", "cold hearted", "amiable woman", "amiable himself"]
 
 
-def listen_url(server, session, lang="es"):
-    return "%s/ws/listen/%s?lang=%s" % (server.ws_url, session["id"], lang)
-
-
 async def talk_all(server, sessions, audio):
     """Each session: a Spanish listener, then its speaker; then the end."""
-    listeners = [Listener(listen_url(server, s)) for s in sessions]
+    listeners = [Listener(server.listen_url(s)) for s in sessions]
     tasks = [asyncio.create_task(l.run()) for l in listeners]
     for l in listeners:
         await l.connected.wait()
@@ -102,7 +98,7 @@ async def kill_and_restart(server, session, audio, worker=None):
     """Talks into server's session; kill -9 of worker (default: the server)
     after the first finals, then starts it again and ends the session."""
     worker = worker or server
-    first = Listener(listen_url(server, session))
+    first = Listener(server.listen_url(session))
     task = asyncio.create_task(first.run())
     await first.connected.wait()
     await asyncio.sleep(1.5)
@@ -121,7 +117,7 @@ async def kill_and_restart(server, session, audio, worker=None):
         await asyncio.to_thread(end_session, server, session)
         await asyncio.wait_for(task, RECOVERY_TIMEOUT_S)
         return first, Listener(None)
-    second = Listener(listen_url(server, session))
+    second = Listener(server.listen_url(session))
     task = asyncio.create_task(second.run())
     await second.connected.wait()
     await asyncio.to_thread(end_session, server, session)

@@ -180,7 +180,7 @@ def test_cluster(binary, tmp):
         check(status == 404, "the worker's port still serves no API")
         session = gateway.create_session(["es"])
         audio = read_talk(LIBRIVOX[1])
-        listener = Listener("%s/ws/listen/%s?lang=es" % (gateway.ws_url, session["id"]))
+        listener = Listener(gateway.listen_url(session))
         asyncio.run(talk(gateway, session, audio, [listener]))
         check(listener.audio, "the listener heard translated speech")
 

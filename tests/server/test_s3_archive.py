@@ -161,10 +161,8 @@ def outage(binary):
         wait_for("the transcripts in the spool",
                  lambda: set(transcripts) <= set(spooled(server)))
         check(True, "with S3 down the session's transcripts wait in the spool")
-        _, metrics = server.request("GET", "/metrics")
-        pending = [line for line in metrics.splitlines()
-                   if line.startswith("babelcast_archive_pending_objects ")]
-        check(pending and float(pending[0].split()[1]) >= len(transcripts),
+        pending = server.metric("babelcast_archive_pending_objects ")
+        check(pending is not None and pending >= len(transcripts),
               "the metrics count the pending objects (%s)" % pending)
         s3.start()
         keys = wait_uploaded(server, s3, session, heard)
