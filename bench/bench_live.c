@@ -264,22 +264,15 @@ static void *live_speaker(void *arg)
 
 static int live_proc(long pid, double *cpu_s, long *rss_kb)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
+    char path[64], buf[PSS_TREE_LINE_MAX];
+    const char *fields = pss_tree_stat(pid, buf, sizeof buf);
     unsigned long utime = 0, stime = 0;
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    if (!fields ||
+        sscanf(fields, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return -1;
     *cpu_s = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     *rss_kb = 0;

@@ -13,20 +13,29 @@
 #define PSS_TREE_MAX_PROCS 4096
 #define PSS_TREE_LINE_MAX 512
 
-/* The parent of pid from /proc/PID/stat, or -1. */
-static long pss_tree_parent(long pid)
+/* Reads /proc/PID/stat into buf (cap bytes); returns its fields from the
+ * third (the state) on, in buf, or NULL when it cannot be read. */
+static const char *pss_tree_stat(long pid, char *buf, size_t cap)
 {
-    char path[64], buf[PSS_TREE_LINE_MAX];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+        return NULL;
+    size_t n = fread(buf, 1, cap - 1, f);
     fclose(f);
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* The parent of pid from /proc/PID/stat, or -1. */
+static long pss_tree_parent(long pid)
+{
+    char buf[PSS_TREE_LINE_MAX];
+    const char *fields = pss_tree_stat(pid, buf, sizeof buf);
     long ppid = -1;
-    if (!p || sscanf(p + 2, "%*c %ld", &ppid) != 1)
+    if (!fields || sscanf(fields, "%*c %ld", &ppid) != 1)
         return -1;
     return ppid;
 }

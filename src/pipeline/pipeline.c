@@ -238,28 +238,28 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
     p->emit_cpu_s += thread_cpu_s() - cpu_s;
 }
 
-static void on_partial(void *user_data, const struct asr_hyp *hyp)
+static void on_hyp(struct pipeline *p, const struct asr_hyp *hyp, int final)
 {
-    struct pipeline *p = user_data;
     if (!p->simul) {
-        translate_and_emit(p, hyp, 0);
+        translate_and_emit(p, hyp, final);
         return;
     }
     double cpu_s = thread_cpu_s();
-    pipeline_simul_partial(p, p->simul, hyp);
+    if (final)
+        pipeline_simul_final(p, p->simul, hyp);
+    else
+        pipeline_simul_partial(p, p->simul, hyp);
     p->emit_cpu_s += thread_cpu_s() - cpu_s;
+}
+
+static void on_partial(void *user_data, const struct asr_hyp *hyp)
+{
+    on_hyp(user_data, hyp, 0);
 }
 
 static void on_final(void *user_data, const struct asr_hyp *hyp)
 {
-    struct pipeline *p = user_data;
-    if (!p->simul) {
-        translate_and_emit(p, hyp, 1);
-        return;
-    }
-    double cpu_s = thread_cpu_s();
-    pipeline_simul_final(p, p->simul, hyp);
-    p->emit_cpu_s += thread_cpu_s() - cpu_s;
+    on_hyp(user_data, hyp, 1);
 }
 
 int pipeline_new(const struct pipeline_engines *engines, const char *const *langs, size_t n_langs,

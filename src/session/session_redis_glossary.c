@@ -31,35 +31,33 @@ static int glossary_answer(const redisReply *reply, uint64_t *version, char **js
     return 0;
 }
 
-int rs_glossary_set(void *impl, const char *id, const char *json, uint64_t *version)
+/* Runs a glossary script on the session's info hash with one argument
+ * after the key, and reads its answer as glossary_answer does. */
+static int glossary_eval(struct session_redis *r, enum rs_script_id which, const char *id,
+                         const char *arg, uint64_t *version, char **json)
 {
-    struct session_redis *r = impl;
     char key[RS_KEY_MAX];
     rs_key(key, id, RS_INFO_SUFFIX);
-    const char *args[] = {key, json};
+    const char *args[] = {key, arg};
     redisReply *reply;
-    int rc = rs_eval(r, RS_GLOSSARY_SET, 1, args, 2, &reply);
+    int rc = rs_eval(r, which, 1, args, 2, &reply);
     if (rc < 0)
         return rc;
-    rc = glossary_answer(reply, version, NULL);
+    rc = glossary_answer(reply, version, json);
     freeReplyObject(reply);
     return rc;
+}
+
+int rs_glossary_set(void *impl, const char *id, const char *json, uint64_t *version)
+{
+    return glossary_eval(impl, RS_GLOSSARY_SET, id, json, version, NULL);
 }
 
 int rs_glossary_get(void *impl, const char *id, uint64_t known_version, char **json,
                     uint64_t *version)
 {
-    struct session_redis *r = impl;
-    char key[RS_KEY_MAX], known[RS_VERSION_TEXT_MAX];
-    rs_key(key, id, RS_INFO_SUFFIX);
+    char known[RS_VERSION_TEXT_MAX];
     snprintf(known, sizeof known, "%" PRIu64, known_version);
-    const char *args[] = {key, known};
-    redisReply *reply;
-    int rc = rs_eval(r, RS_GLOSSARY_GET, 1, args, 2, &reply);
-    if (rc < 0)
-        return rc;
     *version = 0;
-    rc = glossary_answer(reply, version, json);
-    freeReplyObject(reply);
-    return rc;
+    return glossary_eval(impl, RS_GLOSSARY_GET, id, known, version, json);
 }

@@ -195,6 +195,17 @@ int sq_lock_session(struct session_sqlite *s, const char *id, struct session_inf
     return rc;
 }
 
+int sq_lock_live_session(struct session_sqlite *s, const char *id)
+{
+    struct session_info info;
+    int rc = sq_lock_session(s, id, &info);
+    if (rc >= 0 && info.state != SESSION_LIVE) {
+        pthread_mutex_unlock(&s->lock);
+        rc = BC_ESTATE;
+    }
+    return rc;
+}
+
 static int count_live_locked(struct session_sqlite *s, int *count)
 {
     sqlite3_stmt *st = s->stmt[ST_COUNT_LIVE];
@@ -350,14 +361,9 @@ static struct sq_listener_count *listener_find(struct session_sqlite *s, const c
 static int sq_listener_join(void *impl, const char *id, const char *lang)
 {
     struct session_sqlite *s = impl;
-    struct session_info info;
-    int rc = sq_lock_session(s, id, &info);
+    int rc = sq_lock_live_session(s, id);
     if (rc < 0)
         return rc;
-    if (info.state != SESSION_LIVE) {
-        rc = BC_ESTATE;
-        goto out;
-    }
     int total = 0;
     for (size_t i = 0; i < s->n_listeners; i++)
         if (!strcmp(s->listeners[i].id, id))

@@ -8,14 +8,9 @@
 int sq_glossary_set(void *impl, const char *id, const char *json, uint64_t *version)
 {
     struct session_sqlite *s = impl;
-    struct session_info info;
-    int rc = sq_lock_session(s, id, &info);
+    int rc = sq_lock_live_session(s, id);
     if (rc < 0)
         return rc;
-    if (info.state != SESSION_LIVE) {
-        pthread_mutex_unlock(&s->lock);
-        return BC_ESTATE;
-    }
     sqlite3_stmt *st = s->stmt[ST_GLOSSARY_SET];
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);

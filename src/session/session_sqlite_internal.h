@@ -70,6 +70,10 @@ void sq_stmt_done(sqlite3_stmt *st);
  * session's row into *info. Returns 0 holding s->lock, or BC_ENOTFOUND /
  * BC_EIO without it. */
 int sq_lock_session(struct session_sqlite *s, const char *id, struct session_info *info);
+/* sq_lock_session for calls only a live session takes: returns 0 holding
+ * s->lock, or BC_ESTATE (the session has ended), BC_ENOTFOUND or BC_EIO
+ * without it. */
+int sq_lock_live_session(struct session_sqlite *s, const char *id);
 
 /* session_sqlite_migrate.c, at open: adds the columns an older database
  * lacks; replaces clear-text tokens by their hash (one transaction).

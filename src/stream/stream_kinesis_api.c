@@ -183,6 +183,26 @@ static void copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
+/* kin_call for one string of the answer: frees req; *value is a new
+ * string, or NULL with BC_EIO when the answer lacks it. */
+static int kin_call_for(struct kin_api *a, const char *op, cJSON *req, int max_wait_ms,
+                        const char *field, char **value)
+{
+    *value = NULL;
+    cJSON *resp;
+    int rc = kin_call(a, op, req, max_wait_ms, &resp);
+    cJSON_Delete(req);
+    if (rc < 0)
+        return rc;
+    const char *s = json_str(resp, field);
+    if (s)
+        *value = bc_strdup(s);
+    else
+        rc = BC_EIO;
+    cJSON_Delete(resp);
+    return rc;
+}
+
 int kin_list_shards(struct kin_api *a, struct kin_shard_info **shards, size_t *n)
 {
     *shards = NULL;
@@ -243,24 +263,21 @@ int kin_put_record(struct kin_api *a, const char *key, const void *data, size_t 
     free(b64);
     if (ordering && *ordering)
         cJSON_AddStringToObject(req, "SequenceNumberForOrdering", ordering);
-    cJSON *resp;
-    int rc = kin_call(a, "PutRecord", req, max_wait_ms, &resp);
-    cJSON_Delete(req);
+    char *s;
+    int rc = kin_call_for(a, "PutRecord", req, max_wait_ms, "SequenceNumber", &s);
     if (rc < 0)
         return rc;
-    const char *s = json_str(resp, "SequenceNumber");
-    if (!s || strlen(s) >= KIN_SEQNUM_MAX)
+    if (strlen(s) >= KIN_SEQNUM_MAX)
         rc = BC_EIO;
     else
         copy_str(seqnum, KIN_SEQNUM_MAX, s);
-    cJSON_Delete(resp);
+    free(s);
     return rc;
 }
 
 int kin_shard_iterator(struct kin_api *a, const char *shard, const char *type, const char *after,
                        char **iterator)
 {
-    *iterator = NULL;
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "StreamName", a->stream);
     cJSON_AddStringToObject(req, "ShardId", shard);
@@ -270,18 +287,7 @@ int kin_shard_iterator(struct kin_api *a, const char *shard, const char *type, c
     } else {
         cJSON_AddStringToObject(req, "ShardIteratorType", type);
     }
-    cJSON *resp;
-    int rc = kin_call(a, "GetShardIterator", req, KIN_READ_WAIT_MS, &resp);
-    cJSON_Delete(req);
-    if (rc < 0)
-        return rc;
-    const char *it = json_str(resp, "ShardIterator");
-    if (it)
-        *iterator = bc_strdup(it);
-    else
-        rc = BC_EIO;
-    cJSON_Delete(resp);
-    return rc;
+    return kin_call_for(a, "GetShardIterator", req, KIN_READ_WAIT_MS, "ShardIterator", iterator);
 }
 
 /* Decodes base64 text; 0 and *out (heap) with *len, or BC_EFORMAT. */

@@ -55,6 +55,27 @@ class Cluster:
             n.cleanup()
         self.redis.cleanup()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Leaving a with block: if the block passed, stops every node, each of
+        which must exit cleanly; on any failure prints the end of every node's
+        log; always removes the nodes' and Redis's files."""
+        try:
+            if exc_type is None:
+                try:
+                    for n in self.nodes:
+                        n.stop()
+                except BaseException:
+                    self.dump_logs()
+                    raise
+            else:
+                self.dump_logs()
+        finally:
+            self.cleanup()
+        return False
+
 
 def worker_sessions(worker):
     """Sessions a worker runs now, from its /healthz (None when it is down)."""

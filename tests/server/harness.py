@@ -115,6 +115,26 @@ class Server:
             self.proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """Leaving a with block on a started server: if the block passed, stops
+        the server, which must exit cleanly; on any failure prints the end of
+        its log; always removes its files."""
+        try:
+            if exc_type is None:
+                try:
+                    self.stop()
+                except BaseException:
+                    self.dump_log()
+                    raise
+            else:
+                self.dump_log()
+        finally:
+            self.cleanup()
+        return False
+
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
@@ -130,6 +150,20 @@ class Server:
     def speaker_url(self, session):
         return "%s/ws/speak/%s?token=%s" % (self.ws_url, session["id"], session["speaker_token"])
 
+    def listen_url(self, session, lang="es"):
+        return "%s/ws/listen/%s?lang=%s" % (self.ws_url, session["id"], lang)
+
+    def metric(self, prefix):
+        """The value of the first /metrics sample whose line starts with
+        prefix (name, then labels if any), or None when there is none."""
+        status, text = self.request("GET", "/metrics")
+        if status != 200:
+            fail("GET /metrics answered %d" % status)
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                return float(line.split()[-1])
+        return None
+
     def create_session(self, targets):
         status, body = self.request("POST", "/api/sessions", {"source": "en", "targets": targets})
         if status != 201:
@@ -137,7 +171,30 @@ class Server:
         return body
 
 
-class RedisServer:
+class Service:
+    """A process the tests need beside the server (Redis, an emulator), with
+    its files in self.tmp and its process in self.proc. kill() is kill -9;
+    leaving a with block kills it and removes its files."""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+class RedisServer(Service):
     """A real redis-server on a free loopback port with the append-only file
     on (fsync always, so a kill -9 loses nothing acknowledged, even on a
     busy machine), in a temporary directory. kill() is kill -9; start() again restarts
@@ -168,16 +225,6 @@ class RedisServer:
                 pass
             time.sleep(0.05)
         fail("redis-server did not start on port %d" % self.port)
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def cleanup(self):
-        self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 GOFORWARD = os.path.join(SPEECH_DIR, "goforward.raw")
@@ -212,15 +259,8 @@ def with_server(binary, test, extra=()):
     """Starts a server from binary, runs test(server), then stops the server,
     which must exit cleanly. On any failure prints the end of the server's
     log; always removes its files."""
-    server = Server(binary, extra=extra).start()
-    try:
+    with Server(binary, extra=extra).start() as server:
         test(server)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def run_with_server(name, test, extra=()):

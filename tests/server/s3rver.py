@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 
+from harness import Service
+
 SOURCE_DIR = os.environ.get("BC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 EMULATORS_DIR = os.path.join(SOURCE_DIR, "tests", "aws")
 START_TIMEOUT_S = 60
@@ -47,7 +49,7 @@ def free_port():
     return port
 
 
-class S3rver:
+class S3rver(Service):
     def __init__(self, bucket):
         self.binary = ensure_installed()
         self.bucket = bucket
@@ -74,16 +76,6 @@ class S3rver:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("s3rver did not start on port %d" % self.port)
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def cleanup(self):
-        self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def keys(self, prefix=""):
         """Every key under prefix (the bucket is small: one page)."""

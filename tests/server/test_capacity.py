@@ -78,19 +78,10 @@ def check_refused(node, what):
     check(retry.isdigit() and int(retry) > 0, "%s: Retry-After in seconds (%r)" % (what, retry))
 
 
-def scrape_refused(node):
-    with urllib.request.urlopen(node.url + "/metrics", timeout=30) as r:
-        text = r.read().decode()
-    for line in text.splitlines():
-        if line.startswith('babelcast_sessions_refused_total{code="server_full"}'):
-            return float(line.split()[-1])
-    return None
-
-
 async def run_session(node, session, audio, during):
     """A Spanish listener and the speaker; during() runs while the speaker
     talks; then the session ends. Returns the listener."""
-    listener = Listener("%s/ws/listen/%s?lang=es" % (node.ws_url, session["id"]))
+    listener = Listener(node.listen_url(session))
     task = asyncio.create_task(listener.run())
     await listener.connected.wait()
     speaker = Speaker([node], session, audio, PACE)
@@ -106,8 +97,7 @@ async def run_session(node, session, audio, during):
 
 
 def test_max_sessions(binary, audio):
-    server = Server(binary, extra=["--max-sessions", "1"]).start()
-    try:
+    with Server(binary, extra=["--max-sessions", "1"]).start() as server:
         session = server.create_session(["es"])
 
         async def during():
@@ -121,7 +111,7 @@ def test_max_sessions(binary, audio):
         listener = asyncio.run(run_session(server, session, audio, during))
         check(len(listener.fresh()) > 0, "the admitted session's captions arrived (%d finals)"
               % len(listener.fresh()))
-        check((scrape_refused(server) or 0) >= 1, "/metrics counts the refusal as server_full")
+        check((server.metric('babelcast_sessions_refused_total{code="server_full"}') or 0) >= 1, "/metrics counts the refusal as server_full")
         status, body = server.request("GET", "/api/sessions/" + session["id"])
         check(body.get("shedding") == "none", "an ended session sheds nothing (%r)" % body)
         deadline = time.time() + STATE_TIMEOUT_S
@@ -131,12 +121,6 @@ def test_max_sessions(binary, audio):
             time.sleep(0.2)
         status, _, body = post_session(server)
         check(status == 201, "after the session ended a new one is admitted (%d %r)" % (status, body))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 async def refused_speaker(node, session):
@@ -152,8 +136,7 @@ async def refused_speaker(node, session):
 
 
 def test_measured_load(binary, audio):
-    server = Server(binary, extra=["--capacity-load-pct", "1", "--workers", "1"]).start()
-    try:
+    with Server(binary, extra=["--capacity-load-pct", "1", "--workers", "1"]).start() as server:
         cap = capacity_of(server)
         check(cap is not None and cap["room"] >= 1, "nothing measured yet: there is room (%r)" % cap)
         session = server.create_session(["es"])
@@ -175,26 +158,10 @@ def test_measured_load(binary, audio):
         listener = asyncio.run(run_session(server, session, audio, during))
         check(len(listener.fresh()) > 0, "the admitted session's captions arrived (%d finals)"
               % len(listener.fresh()))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-
-
-def scrape_value(node, prefix):
-    with urllib.request.urlopen(node.url + "/metrics", timeout=30) as r:
-        text = r.read().decode()
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line.split()[-1])
-    return None
 
 
 def test_shedding(binary, audio):
-    server = Server(binary, extra=["--latency-budget-ms", "1"]).start()
-    try:
+    with Server(binary, extra=["--latency-budget-ms", "1"]).start() as server:
         session = server.create_session(["es"])
         seen = {}
 
@@ -204,14 +171,14 @@ def test_shedding(binary, audio):
             return status == 200 and body.get("shedding") == "partials"
 
         async def run():
-            listener = Listener("%s/ws/listen/%s?lang=es" % (server.ws_url, session["id"]))
+            listener = Listener(server.listen_url(session))
             task = asyncio.create_task(listener.run())
             await listener.connected.wait()
             speaker = Speaker([server], session, audio, FAST_PACE)
             await speaker.run()
             await wait_until(shedding, STATE_TIMEOUT_S, "the session to shed partials")
             check(True, "a session whose records are late sheds partials: %r" % seen["body"])
-            check(scrape_value(server, 'babelcast_sessions_shedding{level="partials"}') == 1,
+            check(server.metric('babelcast_sessions_shedding{level="partials"}') == 1,
                   "/metrics counts it among the sessions shedding partials")
             end_session(server, session)
             await wait_until(lambda: listener.ended, ENDED_TIMEOUT_S, "the end")
@@ -221,17 +188,10 @@ def test_shedding(binary, audio):
         listener = asyncio.run(run())
         check(len(listener.fresh()) > 0, "finals still arrive while shedding (%d)"
               % len(listener.fresh()))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def test_cluster(binary, audio):
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         gateway = cluster.node("gateway")
         worker = Server(binary, extra=["--role", "worker", "--redis", cluster.redis.url,
                                        "--max-sessions", "1"]).start()
@@ -258,13 +218,6 @@ def test_cluster(binary, audio):
         listener = asyncio.run(run_session(gateway, session, audio, during))
         check(len(listener.fresh()) > 0, "the admitted session's captions arrived through the "
               "gateway (%d finals)" % len(listener.fresh()))
-        for n in cluster.nodes:
-            n.stop()
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
 
 
 def main():

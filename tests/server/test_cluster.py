@@ -39,10 +39,6 @@ def node_log(node):
         return f.read()
 
 
-def listen_url(gw, session, lang):
-    return "%s/ws/listen/%s?lang=%s" % (gw.ws_url, session["id"], lang)
-
-
 async def talk_with_listeners(speaker_gateways, session, audio, listeners, disturb=None,
                               pace=PACE):
     """Runs the listeners, then the speaker; calls disturb(first_listener)
@@ -67,22 +63,18 @@ async def talk_with_listeners(speaker_gateways, session, audio, listeners, distu
 
 def reference_run(binary, talk_path):
     """The all-in-one server on the same recording: finals and speech."""
-    server = Server(binary).start()
-    try:
+    with Server(binary).start() as server:
         session = server.create_session(["es"])
-        es, ca = Listener(listen_url(server, session, "es")), Listener(listen_url(server, session, "ca"))
+        es, ca = Listener(server.listen_url(session, "es")), Listener(server.listen_url(session, "ca"))
         asyncio.run(talk_with_listeners([server], session, read_talk(talk_path), [es, ca]))
         cues = transcript(server, session)
-        server.stop()
-    finally:
-        server.cleanup()
     return es, ca, cues
 
 
 def test_flow(cluster, gw_a, gw_b, talk, reference):
     ref_es, ref_ca, ref_cues = reference
     session = gw_a.create_session(["es"])
-    es, ca = Listener(listen_url(gw_a, session, "es")), Listener(listen_url(gw_b, session, "ca"))
+    es, ca = Listener(gw_a.listen_url(session, "es")), Listener(gw_b.listen_url(session, "ca"))
     asyncio.run(talk_with_listeners([gw_a], session, read_talk(talk), [es, ca]))
     check(es.fresh() == ref_es.fresh(),
           "Spanish finals on gateway A equal the all-in-one server's (%d)" % len(ref_es.fresh()))
@@ -106,7 +98,7 @@ def check_told_once(listener, ref_utterances, label):
 
 def test_worker_killed(cluster, gw_a, gw_b, workers, talk, ref_utterances):
     session = gw_a.create_session(["es"])
-    es = Listener(listen_url(gw_b, session, "es"))
+    es = Listener(gw_b.listen_url(session, "es"))
     killed = {}
 
     async def kill_owner(first):
@@ -128,7 +120,7 @@ def test_worker_killed(cluster, gw_a, gw_b, workers, talk, ref_utterances):
 
 def test_gateway_killed(cluster, gw_a, gw_b, talk, ref_utterances):
     session = gw_a.create_session(["es"])
-    es = Listener(listen_url(gw_b, session, "es"))
+    es = Listener(gw_b.listen_url(session, "es"))
 
     async def kill_a(first):
         gw_a.kill()
@@ -142,7 +134,7 @@ def test_gateway_killed(cluster, gw_a, gw_b, talk, ref_utterances):
 
 def test_worker_stalled(cluster, gw_a, gw_b, workers, talk, ref_utterances):
     session = gw_a.create_session(["es"])
-    es = Listener(listen_url(gw_b, session, "es"))
+    es = Listener(gw_b.listen_url(session, "es"))
     stalled = {}
 
     async def stall_owner(first):
@@ -164,7 +156,7 @@ def test_worker_stalled(cluster, gw_a, gw_b, workers, talk, ref_utterances):
 
 def test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances):
     session = gw_a.create_session(["es"])
-    es = Listener(listen_url(gw_b, session, "es"))
+    es = Listener(gw_b.listen_url(session, "es"))
 
     async def restart_redis(first):
         cluster.redis.kill()
@@ -183,8 +175,7 @@ def test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances):
 
 def main():
     binary = sys.argv[1]
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         talk = make_talk(os.path.join(cluster.redis.tmp, "talk.wav"), LIBRIVOX)
         reference = reference_run(binary, talk)
         ref_utterances = [c["utterance"] for c in reference[2]]
@@ -200,13 +191,6 @@ def main():
         cluster.wait_for_catalog(gw_a)
         test_worker_stalled(cluster, gw_a, gw_b, workers, talk, ref_utterances)
         test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances)
-        for node in cluster.nodes:
-            node.stop()
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
     print("cluster: all passed")
 
 

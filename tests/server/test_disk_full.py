@@ -147,15 +147,8 @@ def with_tmpfs(run):
 
 def phase(binary, mount_point, name, extra, test):
     data_dir = os.path.join(mount_point, name)
-    server = Server(binary, data_dir=data_dir, extra=extra).start()
-    try:
+    with Server(binary, data_dir=data_dir, extra=extra).start() as server:
         asyncio.run(test(server, data_dir))
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def main():

@@ -11,21 +11,13 @@ from cluster import Cluster  # noqa: E402
 
 
 def main():
-    cluster = Cluster(sys.argv[1])
-    try:
+    with Cluster(sys.argv[1]) as cluster:
         cluster.node("worker")
         gateway = cluster.node("gateway")
         cluster.wait_for_catalog(gateway)
         test_bad_input.test(gateway)
         test_http_framing.framing(gateway)
         test_http_framing.bodies(gateway)
-        for node in cluster.nodes:
-            node.stop()
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
     print("gateway_bad_input: all passed")
 
 

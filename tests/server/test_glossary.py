@@ -175,8 +175,7 @@ def scaled_out(binary):
     """The same talk through a gateway and a worker in separate processes
     that share Redis: the worker reads each glossary from the registry."""
     from cluster import Cluster
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         gateway = cluster.node("gateway")
         cluster.node("worker")
         cluster.wait_for_catalog(gateway)
@@ -184,11 +183,6 @@ def scaled_out(binary):
                                           {"targets": list(LANGS), "glossary": FIRST})
         check(status == 201, "a session with a glossary on a gateway backed by Redis")
         asyncio.run(live(gateway, session))
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
 
 
 if __name__ == "__main__":

@@ -32,13 +32,9 @@ SPEECH_TOLERANCE = 0.01
 CLIP_WORDS = ["dashwood", "young man", "cold hearted", "amiable woman", "amiable himself"]
 
 
-def listen_url(server, session, lang="es"):
-    return "%s/ws/listen/%s?lang=%s" % (server.ws_url, session["id"], lang)
-
-
 async def talk_all(server, sessions, audio):
     """Each session: a Spanish listener, then its speaker; then the end."""
-    listeners = [Listener(listen_url(server, s)) for s in sessions]
+    listeners = [Listener(server.listen_url(s)) for s in sessions]
     tasks = [asyncio.create_task(l.run()) for l in listeners]
     for l in listeners:
         await l.connected.wait()
@@ -51,18 +47,11 @@ async def talk_all(server, sessions, audio):
 
 
 def reference(binary, audio, n_sessions=1):
-    server = Server(binary).start()
-    try:
+    with Server(binary).start() as server:
         sessions = [server.create_session(["es"]) for _ in range(n_sessions)]
         listeners = asyncio.run(talk_all(server, sessions, audio))
         es = listeners[0]
         cues = transcript(server, sessions[0])
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
     return es, cues
 
 
@@ -90,8 +79,7 @@ def sessions_on_both_shards(server):
 def test_flow(binary, kin, audio, ref):
     ref_es, ref_cues = ref
     kin.create_stream("flow", 2)
-    server = Server(binary, extra=["--stream", kin.url("flow", OPTIONS)]).start()
-    try:
+    with Server(binary, extra=["--stream", kin.url("flow", OPTIONS)]).start() as server:
         sessions = sessions_on_both_shards(server)
         listeners = asyncio.run(talk_all(server, sessions, audio))
         for i, (s, es) in enumerate(zip(sessions, listeners)):
@@ -104,19 +92,13 @@ def test_flow(binary, kin, audio, ref):
             cues = transcript(server, s)
             check([c["text"] for c in cues] == [c["text"] for c in ref_cues],
                   "session %d: the transcript of the file:// stream" % i)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 async def kill_and_restart(server, session, audio, worker=None):
     """Talks into server's session; kill -9 of worker (default: the server)
     after the first finals, then starts it again and ends the session."""
     worker = worker or server
-    first = Listener(listen_url(server, session))
+    first = Listener(server.listen_url(session))
     task = asyncio.create_task(first.run())
     await first.connected.wait()
     await asyncio.sleep(1.5)
@@ -135,7 +117,7 @@ async def kill_and_restart(server, session, audio, worker=None):
         await asyncio.to_thread(end_session, server, session)
         await asyncio.wait_for(task, RECOVERY_TIMEOUT_S)
         return first, Listener(None)
-    second = Listener(listen_url(server, session))
+    second = Listener(server.listen_url(session))
     task = asyncio.create_task(second.run())
     await second.connected.wait()
     await asyncio.to_thread(end_session, server, session)
@@ -158,45 +140,24 @@ def check_complete(server, session, first, second, ref_utterances):
 
 def test_killed(binary, kin, audio, ref_utterances):
     kin.create_stream("killed", 2)
-    server = Server(binary, extra=["--stream", kin.url("killed", OPTIONS)]).start()
-    try:
+    with Server(binary, extra=["--stream", kin.url("killed", OPTIONS)]).start() as server:
         session = server.create_session(["es"])
         first, second = asyncio.run(kill_and_restart(server, session, audio))
         check_complete(server, session, first, second, ref_utterances)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def test_worker_killed(binary, kin, audio, ref_utterances):
     kin.create_stream("shared", 2)
-    redis = RedisServer().start()
-    extra = ["--redis", redis.url, "--stream", kin.url("shared", OPTIONS)]
-    nodes = []
-    try:
-        worker = Server(binary, extra=["--role", "worker"] + extra).start()
-        nodes.append(worker)
-        gateway = Server(binary, extra=["--role", "gateway"] + extra).start()
-        nodes.append(gateway)
-        deadline = time.time() + RECOVERY_TIMEOUT_S
-        while gateway.request("GET", "/api/languages")[0] != 200 and time.time() < deadline:
-            time.sleep(0.2)  # the worker publishes its languages
-        session = gateway.create_session(["es"])
-        first, second = asyncio.run(kill_and_restart(gateway, session, audio, worker))
-        check_complete(gateway, session, first, second, ref_utterances)
-        for node in nodes:
-            node.stop()
-    except BaseException:
-        for node in nodes:
-            node.dump_log()
-        raise
-    finally:
-        for node in nodes:
-            node.cleanup()
-        redis.cleanup()
+    with RedisServer().start() as redis:
+        extra = ["--redis", redis.url, "--stream", kin.url("shared", OPTIONS)]
+        with Server(binary, extra=["--role", "worker"] + extra).start() as worker, \
+                Server(binary, extra=["--role", "gateway"] + extra).start() as gateway:
+            deadline = time.time() + RECOVERY_TIMEOUT_S
+            while gateway.request("GET", "/api/languages")[0] != 200 and time.time() < deadline:
+                time.sleep(0.2)  # the worker publishes its languages
+            session = gateway.create_session(["es"])
+            first, second = asyncio.run(kill_and_restart(gateway, session, audio, worker))
+            check_complete(gateway, session, first, second, ref_utterances)
 
 
 def main():

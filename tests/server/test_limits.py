@@ -98,29 +98,19 @@ async def idle_test(server):
 
 
 def restart_test(binary):
-    first = Server(binary, extra=["--max-sessions", "1"]).start()
-    second = None
-    try:
+    with Server(binary, extra=["--max-sessions", "1"]).start() as first:
         left = first.create_session([])
         status, _, body = post(first)
         check(status == 429 and body.get("code") == "too_many_sessions",
               "--max-sessions 1 is full (got %d %r)" % (status, body))
         first.stop()
         time.sleep(IDLE_S + 0.5)
-        second = Server(binary, data_dir=first.data_dir,
-                        extra=["--max-sessions", "1", "--idle-session-s", str(IDLE_S)]).start()
-        body = wait_state(second, left["id"], "ended")
-        check(True, "after the restart the session left live past the idle limit ended")
-        status, _, body = post(second)
-        check(status == 201, "and a new session can be created (got %d %r)" % (status, body))
-        second.stop()
-    except BaseException:
-        (second or first).dump_log()
-        raise
-    finally:
-        if second:
-            second.cleanup()
-        first.cleanup()
+        with Server(binary, data_dir=first.data_dir,
+                    extra=["--max-sessions", "1", "--idle-session-s", str(IDLE_S)]).start() as second:
+            body = wait_state(second, left["id"], "ended")
+            check(True, "after the restart the session left live past the idle limit ended")
+            status, _, body = post(second)
+            check(status == 201, "and a new session can be created (got %d %r)" % (status, body))
 
 
 def main():

@@ -101,8 +101,7 @@ async def talk(speak_node, session, audio, listeners, during=None):
 
 
 def test_all_in_one(binary, tmp):
-    server = Server(binary, extra=["--max-sessions", "1"]).start()
-    try:
+    with Server(binary, extra=["--max-sessions", "1"]).start() as server:
         before = scrape(server)
         promtool_check(before, "a fresh server")
         s = parse(before)
@@ -170,17 +169,10 @@ def test_all_in_one(binary, tmp):
         check(value(s, "babelcast_sessions_live") == 0, "no live session after the end")
         check(value(s, "babelcast_worker_sessions") == 0, "the worker let the session go")
         check(not any(n == "babelcast_listeners" for n, _ in s), "no listener left in the gauge")
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
 
 
 def test_cluster(binary, tmp):
-    cluster = Cluster(binary)
-    try:
+    with Cluster(binary) as cluster:
         gateway = cluster.node("gateway")
         worker = cluster.node("worker")
         cluster.wait_for_catalog(gateway)
@@ -188,7 +180,7 @@ def test_cluster(binary, tmp):
         check(status == 404, "the worker's port still serves no API")
         session = gateway.create_session(["es"])
         audio = read_talk(LIBRIVOX[1])
-        listener = Listener("%s/ws/listen/%s?lang=es" % (gateway.ws_url, session["id"]))
+        listener = Listener(gateway.listen_url(session))
         asyncio.run(talk(gateway, session, audio, [listener]))
         check(listener.audio, "the listener heard translated speech")
 
@@ -212,11 +204,6 @@ def test_cluster(binary, tmp):
         check("babelcast_speaker_frames_total" not in names(w), "the worker has no gateway metrics")
         check(value(w, "process_resident_memory_bytes") > value(g, "process_resident_memory_bytes"),
               "the worker, with its models, uses more memory than the gateway")
-    except BaseException:
-        cluster.dump_logs()
-        raise
-    finally:
-        cluster.cleanup()
 
 
 def main():

@@ -12,7 +12,7 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Server, check, fail, speak_raw  # noqa: E402
+from harness import Server, check, fail, speak_raw, with_server  # noqa: E402
 from rawhttp import exchange  # noqa: E402
 
 WAIT_S = 120
@@ -74,9 +74,7 @@ def deletion(server):
 
 
 def retention(binary):
-    first = Server(binary).start()
-    second = None
-    try:
+    with Server(binary).start() as first:
         old = first.create_session(["es"])
         recent = first.create_session(["es"])
         for session in (old, recent):
@@ -91,43 +89,27 @@ def retention(binary):
         db.execute("UPDATE sessions SET ended_ms = ended_ms - ? WHERE id = ?", (31 * DAY_MS, old["id"]))
         db.commit()
         db.close()
-        second = Server(binary, data_dir=first.data_dir, extra=["--retention-days", "30"]).start()
-        deadline = time.time() + WAIT_S
-        while time.time() < deadline:
+        with Server(binary, data_dir=first.data_dir, extra=["--retention-days", "30"]).start() as second:
+            deadline = time.time() + WAIT_S
+            while time.time() < deadline:
+                status, body = transcript(second, old, "es")
+                if status == 404 and os.path.exists(os.path.join(audio, old["id"])) is False:
+                    break
+                time.sleep(0.2)
             status, body = transcript(second, old, "es")
-            if status == 404 and os.path.exists(os.path.join(audio, old["id"])) is False:
-                break
-            time.sleep(0.2)
-        status, body = transcript(second, old, "es")
-        check(status == 404 and body.get("code") == "transcript_deleted",
-              "the transcript of a session ended 31 days ago is deleted (%d %r)" % (status, body))
-        status, body = transcript(second, old, "en")
-        check(status == 404, "in every language (%d)" % status)
-        check(not os.path.exists(os.path.join(audio, old["id"])), "and its archived speech")
-        status, body = transcript(second, recent, "es")
-        check(status == 200 and body, "a session ended today keeps its transcript (%d)" % status)
-        check(os.listdir(os.path.join(audio, recent["id"], "es")), "and its archived speech")
-        second.stop()
-    except BaseException:
-        (second or first).dump_log()
-        raise
-    finally:
-        if second:
-            second.cleanup()
-        first.cleanup()
+            check(status == 404 and body.get("code") == "transcript_deleted",
+                  "the transcript of a session ended 31 days ago is deleted (%d %r)" % (status, body))
+            status, body = transcript(second, old, "en")
+            check(status == 404, "in every language (%d)" % status)
+            check(not os.path.exists(os.path.join(audio, old["id"])), "and its archived speech")
+            status, body = transcript(second, recent, "es")
+            check(status == 200 and body, "a session ended today keeps its transcript (%d)" % status)
+            check(os.listdir(os.path.join(audio, recent["id"], "es")), "and its archived speech")
 
 
 def main():
     binary = sys.argv[1]
-    server = Server(binary).start()
-    try:
-        deletion(server)
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
+    with_server(binary, deletion)
     retention(binary)
     print("retention: all passed")
 

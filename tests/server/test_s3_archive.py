@@ -145,26 +145,15 @@ def check_contents(s3, session, heard):
 
 
 def flow(binary):
-    s3 = S3rver(BUCKET).start()
-    server = Server(binary, extra=archive_args(s3)).start()
-    try:
+    with S3rver(BUCKET).start() as s3, Server(binary, extra=archive_args(s3)).start() as server:
         session, heard = asyncio.run(run_session(server, LIBRIVOX[:1]))
         keys = wait_uploaded(server, s3, session, heard)
         check_contents(s3, session, heard)
         check(all(s3.stores(k) == 1 for k in keys), "each object was stored once")
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-        s3.cleanup()
 
 
 def outage(binary):
-    s3 = S3rver(BUCKET).start()
-    server = Server(binary, extra=archive_args(s3)).start()
-    try:
+    with S3rver(BUCKET).start() as s3, Server(binary, extra=archive_args(s3)).start() as server:
         session, heard = asyncio.run(run_session(server, LIBRIVOX[1:3], during=s3.kill))
         # Spooled under their keys below the prefix, '/' written '+'.
         transcripts = ["%s+transcript.%s.%s" % (session["id"], lang, fmt)
@@ -172,10 +161,8 @@ def outage(binary):
         wait_for("the transcripts in the spool",
                  lambda: set(transcripts) <= set(spooled(server)))
         check(True, "with S3 down the session's transcripts wait in the spool")
-        _, metrics = server.request("GET", "/metrics")
-        pending = [line for line in metrics.splitlines()
-                   if line.startswith("babelcast_archive_pending_objects ")]
-        check(pending and float(pending[0].split()[1]) >= len(transcripts),
+        pending = server.metric("babelcast_archive_pending_objects ")
+        check(pending is not None and pending >= len(transcripts),
               "the metrics count the pending objects (%s)" % pending)
         s3.start()
         keys = wait_uploaded(server, s3, session, heard)
@@ -184,19 +171,11 @@ def outage(binary):
               all(s3.stores(PREFIX + "/" + session["id"] + "/" + t.split("+")[-1]) == 1
                   for t in transcripts),
               "after the outage every object arrived; those spooled during it once")
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-        s3.cleanup()
 
 
 def restart(binary):
-    s3 = S3rver(BUCKET)  # not running yet: S3 is unreachable
-    server = Server(binary, extra=archive_args(s3)).start()
-    try:
+    # S3 not running yet: it is unreachable.
+    with S3rver(BUCKET) as s3, Server(binary, extra=archive_args(s3)).start() as server:
         session, heard = asyncio.run(run_session(server, LIBRIVOX[3:4]))
         n = len(expected_keys(session, heard))
         wait_for("the whole session in the spool", lambda: len(spooled(server)) == n)
@@ -207,13 +186,6 @@ def restart(binary):
         keys = wait_uploaded(server, s3, session, heard)
         check_contents(s3, session, heard)
         check(all(s3.stores(k) == 1 for k in keys), "the restarted server uploaded each once")
-        server.stop()
-    except BaseException:
-        server.dump_log()
-        raise
-    finally:
-        server.cleanup()
-        s3.cleanup()
 
 
 def main():
