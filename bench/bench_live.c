@@ -265,12 +265,10 @@ static void *live_speaker(void *arg)
 static int live_proc(long pid, double *cpu_s, long *rss_kb)
 {
     char path[64], buf[PSS_TREE_LINE_MAX];
-    const char *fields = pss_tree_stat(pid, buf, sizeof buf);
-    unsigned long utime = 0, stime = 0;
-    if (!fields ||
-        sscanf(fields, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    /* Recognizers and translators are child processes: count the tree. */
+    *cpu_s = pss_tree_cpu_s(pid);
+    if (*cpu_s < 0)
         return -1;
-    *cpu_s = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -482,7 +480,8 @@ static void live_report(const struct live_session *sessions, int utterances, dou
     printf("audio received (%s): %.1f KB per listener per second of the talk\n", L.codec,
            (double)L.audio_bytes / 1024.0 / (double)(L.sessions * L.n_langs) / (double)L.seconds);
     if (L.server_pid)
-        printf("server pid %ld: CPU %.1f s in %.1f s wall (%.0f%% of one core), RSS max %.1f MB, "
+        printf("server pid %ld: CPU of its process tree %.1f s in %.1f s wall (%.0f%% of one "
+               "core); the server process's RSS max %.1f MB, "
                "end %.1f MB\n",
                L.server_pid, cpu_s, wall_s, 100.0 * cpu_s / wall_s, rss_max_kb / 1024.0,
                rss_end_kb / 1024.0);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PSS_TREE_MAX_PROCS 4096
 #define PSS_TREE_LINE_MAX 512
@@ -56,16 +57,15 @@ static long pss_tree_one_kb(long pid)
     return kb;
 }
 
-/* Sum of Pss over root and its descendants in kB (processes that exit
- * while it is read are skipped); *n_procs gets how many were counted.
- * -1 when root cannot be read. */
-static long pss_tree_kb(long root, int *n_procs)
+/* Fills tree with root and its descendants (root first); returns how many,
+ * 0 when /proc cannot be read. */
+static size_t pss_tree_members(long root, long *tree, size_t cap)
 {
     long pids[PSS_TREE_MAX_PROCS], parents[PSS_TREE_MAX_PROCS];
     size_t n = 0;
     DIR *d = opendir("/proc");
-    if (!d)
-        return -1;
+    if (!d || cap == 0)
+        return d ? (closedir(d), 0) : 0;
     for (struct dirent *e; (e = readdir(d)) && n < PSS_TREE_MAX_PROCS;) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
@@ -75,25 +75,58 @@ static long pss_tree_kb(long root, int *n_procs)
         parents[n++] = pss_tree_parent(pid);
     }
     closedir(d);
-    long total = pss_tree_one_kb(root);
+    /* Breadth-first over the parent links: tree grows as children are found. */
+    size_t n_tree = 0;
+    tree[n_tree++] = root;
+    for (size_t t = 0; t < n_tree; t++)
+        for (size_t i = 0; i < n && n_tree < cap; i++)
+            if (parents[i] == tree[t])
+                tree[n_tree++] = pids[i];
+    return n_tree;
+}
+
+/* Sum of Pss over root and its descendants in kB (processes that exit
+ * while it is read are skipped); *n_procs gets how many were counted.
+ * -1 when root cannot be read. */
+static long pss_tree_kb(long root, int *n_procs)
+{
+    long tree[PSS_TREE_MAX_PROCS];
+    size_t n = pss_tree_members(root, tree, PSS_TREE_MAX_PROCS);
+    long total = n ? pss_tree_one_kb(root) : -1;
     if (total < 0)
         return -1;
     *n_procs = 1;
-    /* Breadth-first over the parent links: in_tree grows as children are found. */
-    long in_tree[PSS_TREE_MAX_PROCS];
-    size_t n_tree = 0;
-    in_tree[n_tree++] = root;
-    for (size_t t = 0; t < n_tree; t++) {
-        for (size_t i = 0; i < n && n_tree < PSS_TREE_MAX_PROCS; i++) {
-            if (parents[i] != in_tree[t])
-                continue;
-            in_tree[n_tree++] = pids[i];
-            long kb = pss_tree_one_kb(pids[i]);
-            if (kb >= 0) {
-                total += kb;
-                (*n_procs)++;
-            }
+    for (size_t i = 1; i < n; i++) {
+        long kb = pss_tree_one_kb(tree[i]);
+        if (kb >= 0) {
+            total += kb;
+            (*n_procs)++;
         }
+    }
+    return total;
+}
+
+/* CPU time (user + system, with that of reaped children) of root and its
+ * descendants in seconds; -1 when root cannot be read. */
+static double pss_tree_cpu_s(long root)
+{
+    long tree[PSS_TREE_MAX_PROCS];
+    size_t n = pss_tree_members(root, tree, PSS_TREE_MAX_PROCS);
+    double total = -1;
+    for (size_t i = 0; i < n; i++) {
+        char buf[PSS_TREE_LINE_MAX];
+        const char *fields = pss_tree_stat(tree[i], buf, sizeof buf);
+        unsigned long utime, stime;
+        long cutime, cstime;
+        if (!fields || sscanf(fields, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
+                              &utime, &stime, &cutime, &cstime) != 4) {
+            if (i == 0)
+                return -1;
+            continue;
+        }
+        total = (total < 0 ? 0 : total) +
+                (double)(utime + stime + (unsigned long)(cutime + cstime)) /
+                    (double)sysconf(_SC_CLK_TCK);
     }
     return total;
 }
