@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import sys
+import time
 
 import websockets
 
@@ -30,21 +31,40 @@ async def talk(server):
         check(status == 204, "session ended")
 
 
-def test(server):
-    asyncio.run(talk(server))
+def walk_modes(server):
+    """Checks the mode of everything under the data directory. Returns what
+    it saw, and whether a file vanished while it looked: a temporary file
+    renamed into place (the archive's transcripts are written at the end of
+    the session, as the test looks)."""
     found = {"dirs": 0, "files": 0, "wav": 0, "log": 0, "db": 0}
+    vanished = False
     for root, dirs, files in os.walk(server.data_dir):
         mode = stat.S_IMODE(os.stat(root).st_mode)
         check(mode == 0o700, "directory %s is 0700 (%o)" % (os.path.relpath(root, server.tmp), mode))
         found["dirs"] += 1
         for name in files:
             path = os.path.join(root, name)
-            mode = stat.S_IMODE(os.stat(path).st_mode)
+            try:
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except FileNotFoundError:
+                vanished = True
+                continue
             check(mode == 0o600, "file %s is 0600 (%o)" % (os.path.relpath(path, server.tmp), mode))
             found["files"] += 1
             found["wav"] += name.endswith(".wav")
             found["log"] += name == "log"
             found["db"] += name == "sessions.db"
+    return found, vanished
+
+
+def test(server):
+    asyncio.run(talk(server))
+    deadline = time.monotonic() + WAIT_S
+    found, vanished = walk_modes(server)
+    while vanished and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found, vanished = walk_modes(server)
+    check(not vanished, "a walk saw every file in place")
     check(found["wav"] > 0 and found["log"] > 0 and found["db"] == 1,
           "the walk saw the archive, the stream log and the registry (%r)" % found)
 
