@@ -100,6 +100,16 @@ put("delivery_wire", "audio_opus", wire(1, 2, b"k3m9x2p4qa", b"fr", op[1:1 + op[
 put("delivery_wire", "to_speaker_all_langs", wire(2, 0, b"k3m9x2p4qa", b"", b'{"type":"listeners","counts":{"es":2}}'))
 put("delivery_wire", "session_end_closes", wire(4, 0, b"k3m9x2p4qa", b"", b'{"type":"ended"}'))
 
+# ---- glossary (first byte: 0 the API's JSON, 1 the text form) ----
+glossary = [{"term": "prudently"}, {"term": "Dashwood", "keep": True},
+            {"term": "Holy Spirit", "translations": {"es": "Esp\u00edritu Santo", "ca": "Esperit Sant"}},
+            {"term": "Kubernetes", "sounds_like": "coo burr net ease"}]
+put("glossary", "api", b"\0" + json.dumps(glossary).encode())
+put("glossary", "text", b"\1# terms\nprudently\nDashwood\tkeep\n"
+    b"Holy Spirit\tes=Esp\xc3\xadritu Santo\tca=Esperit Sant\n"
+    b"Kubernetes\tsounds_like=coo burr net ease\n")
+put("glossary", "empty_term", b'\0[{"term":""}]')
+
 # ---- catalog ----
 catalog = {"source": [{"code": "en", "name": "English"}], "targets": [
     {"code": "es", "name": "Spanish", "voice": True, "voice_name": "es", "stand_in": False, "pivot": None},
