@@ -4,7 +4,6 @@
  *
  *   bench_asr_memory [--full-dictionary] [SECONDS_OF_SPEECH [N...]]
  *   (default: the trimmed dictionary, 4 s of speech, N = 1 2 4 8 16) */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +12,12 @@
 
 #include "audio/audio.h"
 #include "engine/asr.h"
+#include "pss_tree.h"
 #include "test_paths.h"
 #include "util/alloc.h"
 
 #define CHUNK_SAMPLES 1600
 #define COUNTS_MAX 16
-#define PROC_LINE_MAX 512
 #define KB_PER_MB 1024.0
 
 static const int default_counts[] = {1, 2, 4, 8, 16};
@@ -29,66 +28,11 @@ struct feeder {
     size_t n;
 };
 
-static long pss_kb(int pid)
-{
-    char path[64], line[PROC_LINE_MAX];
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Pss: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
-static int parent_of(int pid)
-{
-    char path[64], line[PROC_LINE_MAX];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int ppid = 0;
-    if (fgets(line, sizeof line, f)) {
-        const char *after_name = strrchr(line, ')');
-        if (after_name)
-            sscanf(after_name, ") %*c %d", &ppid);
-    }
-    fclose(f);
-    return ppid;
-}
-
-static int descends_from(int pid, int root)
-{
-    for (int hops = 0; pid > 1 && hops < 64; hops++) {
-        if (pid == root)
-            return 1;
-        pid = parent_of(pid);
-    }
-    return 0;
-}
-
 /* PSS of this process and its descendants, and how many processes that is. */
 static long tree_pss_kb(int *processes)
 {
-    int root = getpid();
-    long total = 0;
-    *processes = 0;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        int pid = atoi(e->d_name);
-        if (pid > 0 && descends_from(pid, root)) {
-            total += pss_kb(pid);
-            (*processes)++;
-        }
-    }
-    if (d)
-        closedir(d);
-    return total;
+    long kb = pss_tree_kb(getpid(), processes);
+    return kb < 0 ? 0 : kb;
 }
 
 static void *feed_main(void *arg)

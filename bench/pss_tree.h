@@ -16,7 +16,7 @@
 
 /* Reads /proc/PID/stat into buf (cap bytes); returns its fields from the
  * third (the state) on, in buf, or NULL when it cannot be read. */
-static const char *pss_tree_stat(long pid, char *buf, size_t cap)
+static inline const char *pss_tree_stat(long pid, char *buf, size_t cap)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -31,7 +31,7 @@ static const char *pss_tree_stat(long pid, char *buf, size_t cap)
 }
 
 /* The parent of pid from /proc/PID/stat, or -1. */
-static long pss_tree_parent(long pid)
+static inline long pss_tree_parent(long pid)
 {
     char buf[PSS_TREE_LINE_MAX];
     const char *fields = pss_tree_stat(pid, buf, sizeof buf);
@@ -42,7 +42,7 @@ static long pss_tree_parent(long pid)
 }
 
 /* Pss of one process in kB, or -1 when it cannot be read. */
-static long pss_tree_one_kb(long pid)
+static inline long pss_tree_one_kb(long pid)
 {
     char path[64], line[PSS_TREE_LINE_MAX];
     snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
@@ -59,13 +59,13 @@ static long pss_tree_one_kb(long pid)
 
 /* Fills tree with root and its descendants (root first); returns how many,
  * 0 when /proc cannot be read. */
-static size_t pss_tree_members(long root, long *tree, size_t cap)
+static inline size_t pss_tree_members(long root, long *tree, size_t cap)
 {
     long pids[PSS_TREE_MAX_PROCS], parents[PSS_TREE_MAX_PROCS];
     size_t n = 0;
-    DIR *d = opendir("/proc");
-    if (!d || cap == 0)
-        return d ? (closedir(d), 0) : 0;
+    DIR *d = cap ? opendir("/proc") : NULL;
+    if (!d)
+        return 0;
     for (struct dirent *e; (e = readdir(d)) && n < PSS_TREE_MAX_PROCS;) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
@@ -88,7 +88,7 @@ static size_t pss_tree_members(long root, long *tree, size_t cap)
 /* Sum of Pss over root and its descendants in kB (processes that exit
  * while it is read are skipped); *n_procs gets how many were counted.
  * -1 when root cannot be read. */
-static long pss_tree_kb(long root, int *n_procs)
+static inline long pss_tree_kb(long root, int *n_procs)
 {
     long tree[PSS_TREE_MAX_PROCS];
     size_t n = pss_tree_members(root, tree, PSS_TREE_MAX_PROCS);
@@ -108,7 +108,7 @@ static long pss_tree_kb(long root, int *n_procs)
 
 /* CPU time (user + system, with that of reaped children) of root and its
  * descendants in seconds; -1 when root cannot be read. */
-static double pss_tree_cpu_s(long root)
+static inline double pss_tree_cpu_s(long root)
 {
     long tree[PSS_TREE_MAX_PROCS];
     size_t n = pss_tree_members(root, tree, PSS_TREE_MAX_PROCS);
