@@ -9,6 +9,7 @@
 #include "archive/archive_backend.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 
 #define ARCHIVE_DIR_MODE 0700 /* the archive is private */
@@ -18,22 +19,15 @@ struct archive_file {
     char *dir;
 };
 
-/* Creates every directory of path below the archive's own. */
-static int make_parents(const struct archive_file *f, const char *path)
+/* Creates every missing directory of path (those below the archive's own). */
+static int make_parents(const char *path)
 {
-    char *p = bc_strdup(path);
-    int rc = 0;
-    for (char *slash = strchr(p + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(p, ARCHIVE_DIR_MODE) < 0 && errno != EEXIST) {
-            bc_warn("archive: cannot create %s: %s", p, strerror(errno));
-            rc = BC_EIO;
-        }
-        *slash = '/';
-        if (rc < 0)
-            break;
-    }
-    free(p);
+    char *dir = bc_strdup(path);
+    *strrchr(dir, '/') = '\0';
+    int rc = bc_mkdir_p(dir, ARCHIVE_DIR_MODE);
+    if (rc < 0)
+        bc_warn("archive: cannot create %s: %s", dir, strerror(errno));
+    free(dir);
     return rc;
 }
 
@@ -41,7 +35,7 @@ static char *file_begin(void *impl, const char *key)
 {
     struct archive_file *f = impl;
     char *path = bc_asprintf("%s/%s%s", f->dir, key, PART_SUFFIX);
-    if (make_parents(f, path) == 0)
+    if (make_parents(path) == 0)
         return path;
     free(path);
     return NULL;
