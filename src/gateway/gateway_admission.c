@@ -2,26 +2,82 @@
  * announce their room in the registry), the refusals that follow when
  * none has, and the shedding level sessions report. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "gateway/gateway_internal.h"
 #include "metrics/probes.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define HTTP_UNAVAILABLE 503
 /* Rooms change as sessions end and as load is measured again, both within
  * seconds; sooner than this a retry would find the same workers. */
 #define GW_SERVER_FULL_RETRY_S 10
 
-int gw_workers_have_room(struct gateway *gw)
+/* A speaker that sends nothing for this long gives its slot back. */
+#define GW_RESERVATION_MAX_MS 5000
+#define US_PER_MS 1000
+
+/* Drops the slots no longer needed; returns how many are held. A worker
+ * takes a session on its first audio and announces its room at once, so
+ * from then on the announcement counts the session: holding its slot
+ * longer would count it twice and refuse a speaker there is room for. */
+static size_t held_slots(struct gateway *gw)
+{
+    int64_t now_us = bc_now_us();
+    size_t kept = 0;
+    for (size_t i = 0; i < gw->n_reservations; i++) {
+        struct gw_reservation *r = &gw->reservations[i];
+        int64_t age_ms = (now_us - r->since_us) / US_PER_MS;
+        uint64_t audio_bytes = 0;
+        if (age_ms >= GW_RESERVATION_MAX_MS ||
+            (stream_audio_bytes(gw->stream, r->session, &audio_bytes) == 0 && audio_bytes > 0))
+            continue;
+        gw->reservations[kept++] = *r;
+    }
+    gw->n_reservations = kept;
+    return kept;
+}
+
+/* 1 with *left the announced room less the slots held, or 0 when nothing
+ * can be judged (no announcement, registry unreadable). */
+static int room_left(struct gateway *gw, int *left)
 {
     int free_slots = 0, workers = 0;
     int rc = session_room_get(gw->registry, &free_slots, &workers);
     if (rc < 0) {
         bc_debug("workers' room unknown: %s", bc_strerror(rc));
-        return 1;
+        return 0;
     }
-    return workers == 0 || free_slots > 0;
+    *left = free_slots - (int)held_slots(gw);
+    return workers > 0;
+}
+
+int gw_workers_have_room(struct gateway *gw)
+{
+    int left;
+    return !room_left(gw, &left) || left > 0;
+}
+
+int gw_reserve_room(struct gateway *gw, const char *session)
+{
+    for (size_t i = 0; i < gw->n_reservations; i++) {
+        if (strcmp(gw->reservations[i].session, session) == 0)
+            return 1; /* the same speaker again: its slot is held already */
+    }
+    int left;
+    if (!room_left(gw, &left))
+        return 1;
+    if (left <= 0)
+        return 0;
+    if (gw->n_reservations < GW_RESERVATIONS_MAX) {
+        struct gw_reservation *r = &gw->reservations[gw->n_reservations++];
+        snprintf(r->session, sizeof r->session, "%s", session);
+        r->since_us = bc_now_us();
+    }
+    return 1;
 }
 
 int gw_refuse_server_full(struct conn *c)

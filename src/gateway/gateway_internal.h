@@ -59,6 +59,14 @@ struct conn {
     int answered; /* this request got its response: later body callbacks are ignored */
 };
 
+/* gateway_admission.c: a slot of the workers' room held for a speaker
+ * admitted to a session no worker has taken yet. */
+#define GW_RESERVATIONS_MAX 128
+struct gw_reservation {
+    char session[SESSION_ID_LEN + 1];
+    int64_t since_us;
+};
+
 /* Gateway-side state of a live session. */
 struct gw_session {
     char id[SESSION_ID_LEN + 1];
@@ -85,6 +93,8 @@ struct gateway {
     lws_sorted_usec_list_t lag_check;
     lws_sorted_usec_list_t catalog_timer;
     lws_sorted_usec_list_t idle_timer;
+    struct gw_reservation reservations[GW_RESERVATIONS_MAX];
+    size_t n_reservations;
     struct gw_rate_client *rate_clients; /* gateway_limits.c */
     size_t n_rate_clients;
 };
@@ -166,11 +176,18 @@ void gw_rate_free(struct gateway *gw);
 int gw_idle_sweep(struct gateway *gw);
 void gw_idle_start(struct gateway *gw);
 
-/* gateway_admission.c: 1 when a worker announced room for one more
- * session, or when no worker announced any (or the registry cannot be
- * read): nothing to judge by, the stream holds the audio until a worker
- * takes it. */
+/* gateway_admission.c: 1 when the workers announced room for one more
+ * session beyond the slots this gateway holds for speakers whose sessions
+ * no worker has taken yet, or when no worker announced any (or the
+ * registry cannot be read): nothing to judge by, the stream holds the
+ * audio until a worker takes it. */
 int gw_workers_have_room(struct gateway *gw);
+/* The same for the speaker of session, which has no audio in the stream
+ * yet; when 1, a slot is held for it until its audio is in the stream and
+ * the worker that takes it has announced its room again (or for
+ * GW_RESERVATION_MAX_MS): a burst of speakers cannot all take the same
+ * room. */
+int gw_reserve_room(struct gateway *gw, const char *session);
 /* Fills conn->response* with 503 server_full and a Retry-After; returns 0. */
 int gw_refuse_server_full(struct conn *c);
 /* Adds "shedding" ("none", "translated_partials", "partials") to a

@@ -208,7 +208,7 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
      * created. Its speaker would talk into a queue nobody reads. */
     uint64_t audio_bytes;
     if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0 && audio_bytes == 0 &&
-        !gw_workers_have_room(srv))
+        !gw_reserve_room(srv, c->session))
         return close_now(c, CLOSE_BUSY, "server full: no worker can take this session now; "
                                         "try again later");
     c->kind = CONN_SPEAKER;

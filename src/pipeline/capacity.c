@@ -141,12 +141,13 @@ int capacity_estimate(struct capacity *cap, size_t sessions, int64_t now_us,
     int floor = c->threads < c->max_sessions ? c->threads : c->max_sessions;
     s.audio_s = (double)audio_ms / MS_PER_S;
     s.estimate = c->max_sessions;
-    if (audio_ms >= CAPACITY_MIN_AUDIO_MS && busy_us > 0) {
+    int measured = audio_ms >= CAPACITY_MIN_AUDIO_MS && busy_us > 0;
+    if (measured)
         s.busy_per_audio_s = (double)busy_us / US_PER_MS / (double)audio_ms;
-        double affordable = (double)c->threads * c->target_load / s.busy_per_audio_s;
-        if (affordable < (double)s.estimate)
-            s.estimate = affordable > floor ? (int)affordable : floor;
-    }
+    double per_session = measured ? s.busy_per_audio_s : CAPACITY_PRIOR_BUSY_PER_AUDIO_S;
+    double affordable = (double)c->threads * c->target_load / per_session;
+    if (affordable < (double)s.estimate)
+        s.estimate = affordable > floor ? (int)affordable : floor;
     /* Queues already too long: whatever the load says, no more sessions
      * until they shorten. Below the floor no record waits for a thread, so
      * a delay there is the machine's, not this pool's queues. */

@@ -18,8 +18,10 @@
  * per thread (nor above max_sessions): with fewer sessions than threads no
  * record waits for a thread, so neither a slow machine nor one session's
  * backlog says anything about the pool's room. Before the window holds
- * CAPACITY_MIN_AUDIO_MS of audio there is no evidence and the estimate is
- * max_sessions.
+ * CAPACITY_MIN_AUDIO_MS of audio there is no evidence, and the estimate
+ * uses CAPACITY_PRIOR_BUSY_PER_AUDIO_S instead of a measurement: a burst
+ * of sessions on an idle server is admitted as far as a typical session's
+ * cost allows, not up to max_sessions.
  *
  * A session falls behind when the queue delay of its records is over
  * half the latency budget; it then sheds work in a fixed order
@@ -36,6 +38,11 @@
 
 #define CAPACITY_WINDOW_MS 10000
 #define CAPACITY_MIN_AUDIO_MS 2000
+/* Busy seconds per second of audio assumed before any is measured: one
+ * session's recognition, translation and synthesis measured about 0.2 on
+ * a 2-core x86-64 machine; a little more errs on the side of admitting
+ * fewer sessions until the real cost is known. */
+#define CAPACITY_PRIOR_BUSY_PER_AUDIO_S 0.25
 
 struct capacity_config {
     int max_sessions;      /* the upper bound; >= 1 */

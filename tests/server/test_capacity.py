@@ -16,6 +16,11 @@ the gateway refuses the rest clearly.
    its finals still arrive.
 4. Redis, one gateway and one worker (--max-sessions 1): while the worker
    is full the gateway refuses new sessions the same way.
+5. A burst: four sessions are created on an idle server with room for two
+   (two worker threads, and a target load no session fits in: one session
+   per thread) and their four speakers connect at once, before any
+   worker has taken a session: two are admitted (each holds a slot of the
+   room until its audio reaches a worker), the others are closed with 4503 "server full".
 No assertion depends on timing: every wait is for a state, with a generous
 limit."""
 import asyncio
@@ -220,6 +225,57 @@ def test_cluster(binary, audio):
               "gateway (%d finals)" % len(listener.fresh()))
 
 
+BURST_SPEAKERS = 4
+BURST_ROOM = 2
+SILENCE_FRAME = b"\0" * 3200
+
+
+async def burst_speaker(node, session, answered, release):
+    """Connects as the speaker: ("ready", None), or ("closed", (code,
+    reason)). Once every speaker has its answer (release), an admitted one
+    sends a frame of silence, so a worker takes its session."""
+    url = "%s/ws/speak/%s?token=%s" % (node.ws_url, session["id"], session["speaker_token"])
+    try:
+        async with websockets.connect(url) as ws:
+            message = json.loads(await asyncio.wait_for(ws.recv(), STATE_TIMEOUT_S))
+            if message.get("type") != "ready":
+                fail("a speaker's first message is ready (%r)" % message)
+            answered.release()
+            await release.wait()
+            await ws.send(SILENCE_FRAME)
+            return "ready", None
+    except websockets.ConnectionClosed as e:
+        answered.release()
+        return "closed", (e.code, e.reason)
+
+
+def test_burst(binary):
+    extra = ["--workers", str(BURST_ROOM), "--capacity-load-pct", "1"]
+    with Server(binary, extra=extra).start() as server:
+        sessions = [server.create_session(["es"]) for _ in range(BURST_SPEAKERS)]
+
+        async def run():
+            answered = asyncio.Semaphore(0)
+            release = asyncio.Event()
+            tasks = [asyncio.create_task(burst_speaker(server, s, answered, release))
+                     for s in sessions]
+            for _ in tasks:
+                await asyncio.wait_for(answered.acquire(), STATE_TIMEOUT_S)
+            release.set()
+            return await asyncio.gather(*tasks)
+
+        outcomes = asyncio.run(run())
+        admitted = [o for o in outcomes if o[0] == "ready"]
+        refused = [o[1] for o in outcomes if o[0] == "closed"]
+        check(len(admitted) == BURST_ROOM,
+              "a burst of %d speakers on room for %d: %d admitted"
+              % (BURST_SPEAKERS, BURST_ROOM, len(admitted)))
+        check(all(code == 4503 and "server full" in reason for code, reason in refused),
+              "the others are closed with 4503 server full (%r)" % refused)
+        for s in sessions:
+            end_session(server, s)
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,6 +284,7 @@ def main():
         test_measured_load(binary, audio)
         test_shedding(binary, audio)
         test_cluster(binary, audio)
+        test_burst(binary)
     print("capacity: all passed")
 
 

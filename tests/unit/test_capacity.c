@@ -1,4 +1,5 @@
-/* The capacity estimator: no evidence gives max_sessions; measured load
+/* The capacity estimator: no evidence gives the prior cost's estimate
+ * (never over max_sessions); measured load
  * gives threads * target_load / busy per audio second; long queues hold
  * the estimate at the sessions held; old measurements leave the window;
  * the shedding order and its hysteresis. Times are passed in, so nothing
@@ -32,6 +33,9 @@ static void feed(struct capacity *cap, int seconds, double busy_per_audio_s, int
     }
 }
 
+/* 2 threads * 0.8 / the prior 0.25 s per audio second */
+#define PRIOR_ESTIMATE_2_THREADS 6
+
 static void test_no_evidence(void)
 {
     struct capacity *cap = make(5, 2);
@@ -44,6 +48,16 @@ static void test_no_evidence(void)
     feed(cap, 1, 0.2, 0, &now); /* under CAPACITY_MIN_AUDIO_MS */
     ASSERT_EQ(capacity_estimate(cap, 1, now, NULL), 5);
     capacity_free(cap);
+    /* a burst on an idle server: the prior, not max_sessions, bounds it */
+    struct capacity *big = make(64, 2);
+    ASSERT_EQ(capacity_estimate(big, 0, START_US, &stats), PRIOR_ESTIMATE_2_THREADS);
+    ASSERT_EQ(stats.busy_per_audio_s == 0, 1);
+    ASSERT_EQ(capacity_room(big, 0, START_US), PRIOR_ESTIMATE_2_THREADS);
+    capacity_free(big);
+    /* never below one session per thread */
+    struct capacity *one = make(64, 1);
+    ASSERT_EQ(capacity_estimate(one, 0, START_US, NULL) >= 1, 1);
+    capacity_free(one);
     capacity_free(NULL);
 }
 
@@ -66,7 +80,7 @@ static void test_measured_load(void)
     capacity_free(small);
     /* once the window has passed, the old load is forgotten */
     now += (CAPACITY_WINDOW_MS + 2000) * 1000LL;
-    ASSERT_EQ(capacity_estimate(cap, 1, now, NULL), 64);
+    ASSERT_EQ(capacity_estimate(cap, 1, now, NULL), PRIOR_ESTIMATE_2_THREADS);
     capacity_free(cap);
 }
 
