@@ -112,7 +112,10 @@ def wait_archived(server):
     sys.exit("the archive still has objects to upload after %d s" % ARCHIVE_WAIT_S)
 
 
-def cost(records, objects, speaker_hours):
+def cost(records, objects, sessions, speaker_hours):
+    """Per speaker-hour of a one-hour talk: what grows with the talk is
+    scaled from the measured speaker-hours; the transcripts, written once
+    per session, are counted once."""
     n = len(records)
     billed_in = sum(math.ceil((d + k) / KIB) * KIB for d, k in records)
     raw = sum(d + k for d, k in records)
@@ -122,14 +125,16 @@ def cost(records, objects, speaker_hours):
     kin_in = per_hour(billed_in) / GIB * KINESIS_ON_DEMAND_IN_PER_GB
     kin_out = per_hour(raw) / GIB * KINESIS_ON_DEMAND_OUT_PER_GB
     kin_put_units = per_hour(put_units) / 1e6 * KINESIS_PUT_UNITS_PER_MILLION
-    s3_puts = per_hour(len(objects)) / 1000 * S3_PUT_PER_THOUSAND
+    per_session = sum(1 for key, _ in objects if "/transcript." in key)
+    s3_put_count = per_hour(len(objects) - per_session) + per_session / sessions
+    s3_puts = s3_put_count / 1000 * S3_PUT_PER_THOUSAND
     s3_month = per_hour(stored) / GIB * S3_GB_MONTH
     print("measured: %.4f speaker-hours; stream: %d records, %.0f bytes per record on average "
           "(%.1f MB raw, %.1f MB billed at 1 KiB per record); bucket: %d objects, %.1f MB"
           % (speaker_hours, n, raw / max(n, 1), raw / 1e6, billed_in / 1e6, len(objects),
              stored / 1e6))
     print("per speaker-hour: %.0f records, %.0f PUT payload units, %.0f S3 PUTs, %.1f MB stored"
-          % (per_hour(n), per_hour(put_units), per_hour(len(objects)), per_hour(stored) / 1e6))
+          % (per_hour(n), per_hour(put_units), s3_put_count, per_hour(stored) / 1e6))
     print("%-58s %10s" % ("cost per speaker-hour (us-east-1 list prices)", "USD"))
     rows = [
         ("Kinesis on-demand: data in", kin_in),
@@ -184,7 +189,7 @@ def main():
             wait_archived(server)
 
         print("== 3. cost, from what the kinesis:// run stored", flush=True)
-        cost(stream_records(kinesis, LIVE_STREAM), bucket_objects(s3),
+        cost(stream_records(kinesis, LIVE_STREAM), bucket_objects(s3), args.sessions,
              args.sessions * TALK_SECONDS / SECONDS_PER_HOUR)
 
 
