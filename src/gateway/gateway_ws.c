@@ -402,6 +402,19 @@ static void submit(struct gateway *srv, struct conn *c, enum stream_kind kind, c
     update_rx(c);
 }
 
+/* Counts frames the stream accepted. Frames appended together may pass
+ * the ack period: the ack then says how much is in with them, and the
+ * periods stay where the speaker counts them (every GW_ACK_EVERY_FRAMES
+ * frames since it connected), so a speaker that stops after a whole
+ * number of periods hears about its last frame. */
+static void ack_frames(struct gateway *srv, struct conn *c, size_t frames)
+{
+    size_t total = (size_t)c->frames_since_ack + frames;
+    if (total >= GW_ACK_EVERY_FRAMES)
+        send_ack(srv, c);
+    c->frames_since_ack = (int)(total % GW_ACK_EVERY_FRAMES);
+}
+
 /* Acknowledges what the stream accepted, or closes the speaker whose
  * record it refused. The speaker may be gone (or replaced): then only the
  * session's count moves. */
@@ -427,8 +440,8 @@ static void ingest_result(struct gateway *srv, const struct gw_ingest_result *r)
                                                      : "audio not accepted: resend it");
         else if (accepted && r->kind == STREAM_KIND_END)
             send_ack(srv, c);
-        else if (accepted && (c->frames_since_ack += (int)r->records) >= GW_ACK_EVERY_FRAMES)
-            send_ack(srv, c);
+        else if (accepted)
+            ack_frames(srv, c, r->records);
         update_rx(c);
     }
     if (s->ingest_pending == 0 && c && c->awaiting_ready && !c->close_code)
