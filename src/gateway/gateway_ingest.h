@@ -36,12 +36,12 @@ struct gw_feed;
 
 struct gw_ingest_result {
     char session[STREAM_SESSION_ID_MAX];
-    uint64_t gen;          /* the feed's generation; 0 for a record of no feed */
+    uint64_t gen; /* the feed's generation; 0 for a record of no feed */
     enum stream_kind kind;
-    int rc;                /* stream_append's: 0 when the stream accepted the records */
-    int dropped;           /* not appended: an earlier record of the feed failed */
-    size_t records;        /* how many submitted records this result covers */
-    size_t bytes;          /* their bytes in all */
+    int rc;         /* stream_append's: 0 when the stream accepted the records */
+    int dropped;    /* not appended: an earlier record of the feed failed */
+    size_t records; /* how many submitted records this result covers */
+    size_t bytes;   /* their bytes in all */
 };
 
 /* Starts the threads appending to stream (borrowed, outliving the

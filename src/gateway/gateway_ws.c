@@ -405,8 +405,8 @@ static void submit(struct gateway *srv, struct conn *c, enum stream_kind kind, c
 /* Counts frames the stream accepted. Frames appended together may pass
  * the ack period: the ack then says how much is in with them, and the
  * periods stay where the speaker counts them (every GW_ACK_EVERY_FRAMES
- * frames since it connected), so a speaker that stops after a whole
- * number of periods hears about its last frame. */
+ * frames since it connected or sent an end), so a speaker that stops
+ * after a whole number of periods hears about its last frame. */
 static void ack_frames(struct gateway *srv, struct conn *c, size_t frames)
 {
     size_t total = (size_t)c->frames_since_ack + frames;

@@ -126,8 +126,8 @@ void probe_init(const char *role, int gateway_side, int worker_side)
     metrics_set(&build_info, info, 1);
     if (gateway_side) {
         const struct metrics_desc *const all[] = {
-            &live_sessions,  &speakers,      &ingest_queued, &listeners, &frames,
-            &frame_bytes,    &append_latency, &append_errors, &lag_drops, &refused};
+            &live_sessions, &speakers,       &ingest_queued, &listeners, &frames,
+            &frame_bytes,   &append_latency, &append_errors, &lag_drops, &refused};
         for (size_t i = 0; i < N_OF(all); i++)
             metrics_register(all[i]);
         const char *peers[][1] = {{"listener"}, {"speaker"}};
