@@ -30,6 +30,9 @@
 #define HTTP_UPGRADE_REQUIRED 426
 #define WS_VERSION "13"
 #define GW_TLS_ALPN "http/1.1"
+/* Shutdown waits this long for the audio on its way to the stream: a
+ * Kinesis append may wait 2 s for a throttled shard, and its request 5 s. */
+#define GW_INGEST_DRAIN_MS 10000
 
 void gateway_default_config(struct gateway_config *c)
 {
@@ -282,6 +285,11 @@ static void log_library_line(int level, const char *line)
     bc_error("libwebsockets: %.*s", (int)n, line);
 }
 
+static void wake_loop(void *gw)
+{
+    gateway_wake(gw);
+}
+
 int gateway_new(const struct gateway_config *config, const struct gateway_deps *deps,
                 struct gateway **out)
 {
@@ -348,6 +356,13 @@ int gateway_new(const struct gateway_config *config, const struct gateway_deps *
         free(gw);
         return BC_EINVAL;
     }
+    if (!config->health_only && gw->stream &&
+        !(gw->ingest = gw_ingest_new(gw->stream, wake_loop, gw))) {
+        bc_error("cannot start the ingest threads");
+        lws_context_destroy(gw->context);
+        free(gw);
+        return BC_EIO;
+    }
     gw_ws_start_lag_checks(gw); /* also the timer gateway_service promises */
     if (!config->health_only) {
         on_catalog_timer(&gw->catalog_timer);
@@ -382,11 +397,14 @@ void gateway_wake(struct gateway *gw)
 void gateway_begin_drain(struct gateway *gw)
 {
     gw->draining = 1;
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        uint64_t seq;
-        if (s->speaker && s->received_samples > 0)
-            stream_append(gw->stream, s->id, STREAM_KIND_END, NULL, 0, &seq);
-    }
+    if (!gw->ingest)
+        return;
+    gw_ws_end_utterances(gw);
+    /* The workers drain next: what they are to finish must be in the
+     * stream by then. */
+    if (gw_ingest_wait_idle(gw->ingest, GW_INGEST_DRAIN_MS) < 0)
+        bc_warn("shutdown: some audio did not reach the stream; its speakers resend it");
+    gw_ws_ingest_results(gw);
 }
 
 void gateway_flush(struct gateway *gw, int timeout_ms)
@@ -403,6 +421,9 @@ void gateway_free(struct gateway *gw)
     if (!gw)
         return;
     gw->closing = 1;
+    /* Before the context goes: the ingest threads wake it. */
+    gw_ingest_free(gw->ingest);
+    gw->ingest = NULL;
     lws_sul_cancel(&gw->lag_check);
     lws_sul_cancel(&gw->catalog_timer);
     lws_sul_cancel(&gw->idle_timer);

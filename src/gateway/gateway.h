@@ -1,6 +1,7 @@
 /* The gateway: one libwebsockets service thread serving the REST API, the
  * speaker and listener WebSockets, static web pages and /healthz, on one
- * port. It appends speaker audio to the ingestion stream and fans the
+ * port. It appends speaker audio to the ingestion stream (on its ingest
+ * threads, never on the service thread: gateway_ingest.h) and fans the
  * results that the delivery bus brings out to listeners. It never opens an
  * engine: the languages it offers come from a catalog the workers publish.
  *
@@ -83,13 +84,17 @@ void gateway_service(struct gateway *gw);
  * Thread-safe and async-signal-safe. */
 void gateway_wake(struct gateway *gw);
 /* Shutdown, step one: refuses new audio and appends an utterance end for
- * every session with a speaker here, so its last words are processed. */
+ * every session with a speaker here, so its last words are processed.
+ * Returns once everything queued for the stream is appended (or refused),
+ * or after 10 s. */
 void gateway_begin_drain(struct gateway *gw);
 /* Step two: closes every speaker and listener (1001 "server shutting down")
  * after what is queued for it, serving until all are closed or timeout_ms
  * passes. */
 void gateway_flush(struct gateway *gw, int timeout_ms);
-/* Stops listening and frees what is left. NULL is a no-op. */
+/* Stops the ingest threads (after the appends in progress; records still
+ * queued are dropped, unacknowledged) and listening, and frees what is
+ * left. Call before closing the stream. NULL is a no-op. */
 void gateway_free(struct gateway *gw);
 
 #endif

@@ -323,8 +323,7 @@ static int delete_session(struct gateway *srv, struct conn *c, const struct sess
         return gw_respond_error(c, HTTP_CONFLICT, "session_ended", "session already ended");
     if (rc < 0)
         return gw_respond_store_failure(c, rc, NULL);
-    if ((rc = gw_end_session(srv, info->id)) < 0)
-        return gw_respond_store_failure(c, rc, "could not queue the session end");
+    gw_end_session(srv, info->id);
     respond(c, HTTP_NO_CONTENT, JSON_TYPE, NULL, 0);
     return 0;
 }

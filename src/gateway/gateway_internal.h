@@ -8,6 +8,7 @@
 
 #include "delivery/delivery.h"
 #include "gateway/gateway.h"
+#include "gateway/gateway_ingest.h"
 #include "catalog/catalog.h"
 #include "session/session.h"
 #include "stream/stream.h"
@@ -18,6 +19,7 @@ struct cJSON;
 #define GW_URI_MAX 512
 #define GW_ORIGIN_MAX 256
 #define GW_ADDR_MAX 64 /* a client's address as text */
+#define GW_CLOSE_REASON_MAX 120 /* a WebSocket close reason fits in 123 bytes */
 
 enum conn_kind { CONN_HTTP = 0, CONN_SPEAKER, CONN_LISTENER };
 
@@ -42,9 +44,14 @@ struct conn {
     uint8_t *rx;
     size_t rx_len;
     int frames_since_ack;
+    /* speakers: records on their way to the stream (gateway_ingest.h) */
+    struct gw_feed *feed;
+    size_t ingest_records, ingest_bytes;
+    int rx_paused;      /* reads paused: too much queued, or ready not sent yet */
+    int awaiting_ready; /* the session's earlier records are still being appended */
     /* a close requested outside the writeable callback */
     int close_code;
-    char close_reason[96];
+    char close_reason[GW_CLOSE_REASON_MAX];
     /* HTTP */
     char uri[GW_URI_MAX];
     int method; /* enum gw_method */
@@ -70,7 +77,8 @@ struct gw_reservation {
 /* Gateway-side state of a live session. */
 struct gw_session {
     char id[SESSION_ID_LEN + 1];
-    int64_t received_samples;
+    int64_t received_samples; /* accepted by the stream */
+    size_t ingest_pending;    /* records submitted, their results not handled yet */
     struct conn *speaker;
     struct gw_session *next;
 };
@@ -87,6 +95,8 @@ struct gateway {
     struct catalog *catalog; /* NULL until a worker has published one */
     struct conn *conns;
     struct gw_session *sessions;
+    struct gw_ingest *ingest; /* NULL with health_only */
+    uint64_t last_feed_gen;
     int64_t started_us;
     int draining; /* shutting down: no new audio is accepted */
     int closing;  /* connection closes only free memory */
@@ -216,7 +226,12 @@ void gw_ws_start_lag_checks(struct gateway *srv);
  * queued for it; each leaves srv->conns once its close is done. */
 void gw_ws_close_all(struct gateway *srv, int code, const char *reason);
 struct gw_session *gw_session_find(struct gateway *srv, const char *id, int create);
-/* Appends a session end to the stream (DELETE or shutdown). */
-int gw_end_session(struct gateway *srv, const char *id);
+/* Queues a session end (DELETE, idle sweep) for the stream, after the
+ * session's queued audio; a failed append is logged. */
+void gw_end_session(struct gateway *srv, const char *id);
+/* Queues an utterance end for every session with a speaker here (shutdown). */
+void gw_ws_end_utterances(struct gateway *srv);
+/* Handles the results of appends (acks, closes, paused reads). */
+void gw_ws_ingest_results(struct gateway *srv);
 
 #endif

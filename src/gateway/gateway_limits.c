@@ -100,8 +100,7 @@ static int sweep_one(struct gateway *gw, const char *id, int64_t now_ms, int64_t
         return 0;
     bc_info("session %s: ended after %lld s without a speaker", id,
             (long long)((now_ms - info.active_ms) / MS_PER_S));
-    if (gw_end_session(gw, id) < 0)
-        bc_warn("session %s: the end could not be queued for the workers", id);
+    gw_end_session(gw, id);
     return 1;
 }
 

@@ -50,6 +50,8 @@ int gw_metrics_respond(struct gateway *srv, struct conn *c)
 {
     if (!srv->config.health_only) {
         count_listeners(srv);
+        if (srv->ingest)
+            probe_set_ingest_queued(gw_ingest_pending(srv->ingest));
         if (srv->registry) {
             char(*ids)[SESSION_ID_LEN + 1] = bc_malloc(GW_METRICS_SESSIONS_MAX * sizeof *ids);
             probe_set_live_sessions(session_list_live(srv->registry, ids, GW_METRICS_SESSIONS_MAX));

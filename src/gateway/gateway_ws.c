@@ -25,11 +25,15 @@
 #define GW_LISTEN_PREFIX "/ws/listen/"
 #define BYTES_PER_SAMPLE 2
 #define GW_CODEC_NAME_MAX 16
-#define GW_CLOSE_REASON_MAX 120 /* a WebSocket close reason fits in 123 bytes */
 /* Kernel send buffers: about 6 s of PCM16 speech for a listener; for a
  * speaker, who gets only small text messages, a few hundred of them. */
 #define GW_LISTENER_SNDBUF_BYTES (256 * 1024)
 #define GW_SPEAKER_SNDBUF_BYTES (32 * 1024)
+/* A speaker's reads pause while this much of its audio waits for the
+ * stream, and resume below half of it: memory stays bounded whatever the
+ * stream's speed (at 100 ms frames, 64 are 6.4 s of speech). */
+#define GW_INGEST_MAX_RECORDS 64
+#define GW_INGEST_MAX_BYTES (1024 * 1024)
 
 enum close_code {
     CLOSE_ENDED_NORMALLY = 1000,
@@ -74,6 +78,16 @@ static void drop_queue(struct conn *c)
         c->queue_count--;
     }
     c->queue_bytes = 0;
+}
+
+/* Closes another connection after what is queued for it. */
+static void close_after_queue(struct conn *c, int code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
 }
 
 /* Closes another connection: its writeable callback does it. What was
@@ -157,10 +171,25 @@ struct gw_session *gw_session_find(struct gateway *srv, const char *id, int crea
     return s;
 }
 
-int gw_end_session(struct gateway *srv, const char *id)
+/* Queues a record of no speaker connection (an end) behind the session's
+ * audio. */
+static void submit_end(struct gateway *srv, struct gw_session *s, enum stream_kind kind)
 {
-    uint64_t seq;
-    return stream_append(srv->stream, id, STREAM_KIND_SESSION_END, NULL, 0, &seq);
+    s->ingest_pending++;
+    gw_ingest_submit(srv->ingest, NULL, s->id, kind, NULL, 0);
+}
+
+void gw_end_session(struct gateway *srv, const char *id)
+{
+    submit_end(srv, gw_session_find(srv, id, 1), STREAM_KIND_SESSION_END);
+}
+
+void gw_ws_end_utterances(struct gateway *srv)
+{
+    for (struct gw_session *s = srv->sessions; s; s = s->next) {
+        if (s->speaker && (s->received_samples > 0 || s->ingest_pending > 0))
+            submit_end(srv, s, STREAM_KIND_END);
+    }
 }
 
 _Static_assert(SESSION_LANG_LEN == PROTOCOL_LANG_MAX, "listener counts go out as they are read");
@@ -168,7 +197,7 @@ _Static_assert(SESSION_LANG_LEN == PROTOCOL_LANG_MAX, "listener counts go out as
 static void send_listener_counts(struct gateway *srv, const char *id)
 {
     struct gw_session *s = gw_session_find(srv, id, 0);
-    if (!s || !s->speaker)
+    if (!s || !s->speaker || s->speaker->awaiting_ready)
         return;
     char langs[SESSION_TARGETS_MAX][SESSION_LANG_LEN];
     int counts[SESSION_TARGETS_MAX];
@@ -191,6 +220,37 @@ static int path_session(const char *uri, const char *prefix, char *id, size_t le
     memcpy(id, rest, n);
     id[n] = '\0';
     return 0;
+}
+
+/* Pauses a speaker's reads while too much of its audio waits for the
+ * stream or its ready is not sent; resumes them below half. */
+static void update_rx(struct conn *c)
+{
+    int over = c->ingest_records > GW_INGEST_MAX_RECORDS || c->ingest_bytes > GW_INGEST_MAX_BYTES;
+    int under = c->ingest_records <= GW_INGEST_MAX_RECORDS / 2 &&
+                c->ingest_bytes <= GW_INGEST_MAX_BYTES / 2;
+    int pause = c->awaiting_ready || over || (c->rx_paused && !under);
+    if (pause == c->rx_paused)
+        return;
+    c->rx_paused = pause;
+    lws_rx_flow_control(c->wsi, !pause);
+}
+
+/* What the log holds, not what this process saw: after a restart, or
+ * when the speaker comes from another gateway, it resumes exactly there.
+ * Read once none of the session's records is on its way, so a reconnecting
+ * speaker neither resends what is about to be stored nor skips what fails. */
+static void send_ready(struct gateway *srv, struct conn *c, struct gw_session *s)
+{
+    uint64_t audio_bytes;
+    c->awaiting_ready = 0;
+    update_rx(c);
+    if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0)
+        s->received_samples = (int64_t)(audio_bytes / BYTES_PER_SAMPLE);
+    cJSON *json = protocol_ready(c->session, s->received_samples);
+    send_json(srv, c, json);
+    cJSON_Delete(json);
+    send_listener_counts(srv, c->session);
 }
 
 static int open_speaker(struct gateway *srv, struct conn *c, const struct session_info *info)
@@ -218,16 +278,14 @@ static int open_speaker(struct gateway *srv, struct conn *c, const struct sessio
     if (s->speaker)
         close_later(s->speaker, CLOSE_REPLACED, "replaced by a new speaker connection");
     s->speaker = c;
+    c->feed = gw_feed_new(++srv->last_feed_gen);
     session_touch(srv->registry, c->session);
     delivery_subscribe(srv->bus, c->session, 1);
-    /* What the log holds, not what this process saw: after a restart, or
-     * when the speaker comes from another gateway, it resumes exactly there. */
-    if (stream_audio_bytes(srv->stream, c->session, &audio_bytes) == 0)
-        s->received_samples = (int64_t)(audio_bytes / BYTES_PER_SAMPLE);
-    cJSON *json = protocol_ready(c->session, s->received_samples);
-    send_json(srv, c, json);
-    cJSON_Delete(json);
-    send_listener_counts(srv, c->session);
+    if (s->ingest_pending > 0) {
+        c->awaiting_ready = 1; /* ready once they are in: ingest_result */
+        update_rx(c);
+    } else
+        send_ready(srv, c, s);
     return 0;
 }
 
@@ -317,8 +375,9 @@ static void send_ack(struct gateway *srv, struct conn *c)
     cJSON_Delete(json);
 }
 
-/* Nothing was acknowledged: the speaker resends from its last ack. */
-static int refuse_append(struct conn *c, int rc, const char *what)
+/* Nothing more is acknowledged: the speaker resends from its last ack.
+ * What is queued for it (acks of what was accepted) goes out first. */
+static void refuse_append(struct conn *c, int rc, const char *what)
 {
     char reason[GW_CLOSE_REASON_MAX];
     int code = rc == BC_EIO ? CLOSE_TRY_AGAIN : CLOSE_BUSY;
@@ -328,7 +387,77 @@ static int refuse_append(struct conn *c, int rc, const char *what)
                                : "server busy",
              what);
     bc_info("session %s: speaker closed with %d: %s", c->session, code, reason);
-    return close_now(c, code, reason);
+    close_after_queue(c, code, reason);
+}
+
+/* Queues a record of the speaker's for the stream; its result comes back
+ * to ingest_result. */
+static void submit(struct gateway *srv, struct conn *c, enum stream_kind kind, const void *data,
+                   size_t len)
+{
+    gw_session_find(srv, c->session, 1)->ingest_pending++;
+    c->ingest_records++;
+    c->ingest_bytes += len;
+    gw_ingest_submit(srv->ingest, c->feed, c->session, kind, data, len);
+    update_rx(c);
+}
+
+/* Counts frames the stream accepted. Frames appended together may pass
+ * the ack period: the ack then says how much is in with them, and the
+ * periods stay where the speaker counts them (every GW_ACK_EVERY_FRAMES
+ * frames since it connected or sent an end), so a speaker that stops
+ * after a whole number of periods hears about its last frame. */
+static void ack_frames(struct gateway *srv, struct conn *c, size_t frames)
+{
+    size_t total = (size_t)c->frames_since_ack + frames;
+    if (total >= GW_ACK_EVERY_FRAMES)
+        send_ack(srv, c);
+    c->frames_since_ack = (int)(total % GW_ACK_EVERY_FRAMES);
+}
+
+/* Acknowledges what the stream accepted, or closes the speaker whose
+ * record it refused. The speaker may be gone (or replaced): then only the
+ * session's count moves. */
+static void ingest_result(struct gateway *srv, const struct gw_ingest_result *r)
+{
+    struct gw_session *s = gw_session_find(srv, r->session, 0);
+    if (!s)
+        return;
+    s->ingest_pending -= r->records;
+    int accepted = !r->dropped && r->rc == 0;
+    if (accepted && r->kind == STREAM_KIND_AUDIO)
+        s->received_samples += (int64_t)(r->bytes / BYTES_PER_SAMPLE);
+    struct conn *c = s->speaker;
+    if (r->gen == 0 && r->rc < 0)
+        bc_warn("session %s: its end was not appended to the stream: %s", s->id,
+                bc_strerror(r->rc));
+    else if (r->gen != 0 && c && gw_feed_gen(c->feed) == r->gen) {
+        c->ingest_records -= r->records;
+        c->ingest_bytes -= r->bytes;
+        if (!r->dropped && r->rc < 0)
+            refuse_append(c, r->rc,
+                          r->kind == STREAM_KIND_END ? "the end was not accepted: send it again"
+                                                     : "audio not accepted: resend it");
+        else if (accepted && r->kind == STREAM_KIND_END)
+            send_ack(srv, c);
+        else if (accepted)
+            ack_frames(srv, c, r->records);
+        update_rx(c);
+    }
+    if (s->ingest_pending == 0 && c && c->awaiting_ready && !c->close_code)
+        send_ready(srv, c, s);
+}
+
+void gw_ws_ingest_results(struct gateway *srv)
+{
+    if (!srv->ingest)
+        return;
+    struct gw_ingest_result *results;
+    size_t n;
+    gw_ingest_take(srv->ingest, &results, &n);
+    for (size_t i = 0; i < n; i++)
+        ingest_result(srv, &results[i]);
+    free(results);
 }
 
 static int speaker_control(struct gateway *srv, struct conn *c, const char *text, size_t len)
@@ -338,14 +467,9 @@ static int speaker_control(struct gateway *srv, struct conn *c, const char *text
     int rc = 0;
     if (!cJSON_IsString(type))
         rc = close_now(c, CLOSE_BAD_FRAME, "control frames are JSON objects with a type");
-    else if (strcmp(type->valuestring, "end") == 0) {
-        uint64_t seq;
-        int append_rc = stream_append(srv->stream, c->session, STREAM_KIND_END, NULL, 0, &seq);
-        if (append_rc < 0)
-            rc = refuse_append(c, append_rc, "the end was not accepted: send it again");
-        else
-            send_ack(srv, c);
-    } else
+    else if (strcmp(type->valuestring, "end") == 0)
+        submit(srv, c, STREAM_KIND_END, NULL, 0);
+    else
         rc = close_now(c, CLOSE_BAD_FRAME, "unknown control message type");
     cJSON_Delete(json);
     return rc;
@@ -358,14 +482,7 @@ static int speaker_audio(struct gateway *srv, struct conn *c)
     if (c->rx_len == 0)
         return 0;
     probe_speaker_frame(c->rx_len);
-    uint64_t seq;
-    int rc = stream_append(srv->stream, c->session, STREAM_KIND_AUDIO, c->rx, c->rx_len, &seq);
-    if (rc < 0)
-        return refuse_append(c, rc, "audio not accepted: resend it");
-    struct gw_session *s = gw_session_find(srv, c->session, 1);
-    s->received_samples += (int64_t)(c->rx_len / BYTES_PER_SAMPLE);
-    if (++c->frames_since_ack >= GW_ACK_EVERY_FRAMES)
-        send_ack(srv, c);
+    submit(srv, c, STREAM_KIND_AUDIO, c->rx, c->rx_len);
     return 0;
 }
 
@@ -435,8 +552,10 @@ void gw_ws_closed(struct gateway *srv, struct conn *c)
     drop_queue(c);
     free(c->queue);
     free(c->rx);
+    gw_feed_unref(c->feed);
     c->queue = NULL;
     c->rx = NULL;
+    c->feed = NULL;
     if (srv->closing) {
         c->kind = CONN_HTTP;
         return;
@@ -459,7 +578,8 @@ void gw_ws_closed(struct gateway *srv, struct conn *c)
 
 static int wants(const struct conn *c, const struct delivery_msg *m)
 {
-    if (strcmp(c->session, m->session) != 0)
+    /* A speaker's first message is its ready. */
+    if (strcmp(c->session, m->session) != 0 || c->awaiting_ready)
         return 0;
     if (strcmp(m->lang, DELIVERY_ALL_LANGS) == 0)
         return 1;
@@ -474,6 +594,7 @@ void gw_ws_dispatch(struct gateway *srv)
 {
     struct delivery_msg *batch[GW_DRAIN_BATCH];
     size_t n;
+    gw_ws_ingest_results(srv);
     while ((n = delivery_drain(srv->bus, batch, GW_DRAIN_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
             for (struct conn *c = srv->conns; c; c = c->next) {
@@ -487,14 +608,8 @@ void gw_ws_dispatch(struct gateway *srv)
 
 void gw_ws_close_all(struct gateway *srv, int code, const char *reason)
 {
-    for (struct conn *c = srv->conns; c; c = c->next) {
-        /* Unlike close_later, what is queued still goes out first. */
-        if (c->close_code)
-            continue;
-        c->close_code = code;
-        snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-        lws_callback_on_writable(c->wsi);
-    }
+    for (struct conn *c = srv->conns; c; c = c->next)
+        close_after_queue(c, code, reason);
 }
 
 static void check_lag(lws_sorted_usec_list_t *sul)

@@ -28,6 +28,11 @@ static const struct metrics_desc live_sessions = {.type = METRICS_GAUGE,
 static const struct metrics_desc speakers = {.type = METRICS_GAUGE,
                                              .name = "babelcast_speakers",
                                              .help = "Speakers connected to this gateway."};
+static const struct metrics_desc ingest_queued = {
+    .type = METRICS_GAUGE,
+    .name = "babelcast_ingest_queued_frames",
+    .help = "Speaker frames and ends waiting in this gateway's queues to be appended to the "
+            "ingestion stream."};
 static const struct metrics_desc listeners = {.type = METRICS_GAUGE,
                                               .name = "babelcast_listeners",
                                               .help = "Listeners connected to this gateway.",
@@ -120,9 +125,9 @@ void probe_init(const char *role, int gateway_side, int worker_side)
     const char *info[] = {BC_VERSION, role};
     metrics_set(&build_info, info, 1);
     if (gateway_side) {
-        const struct metrics_desc *const all[] = {&live_sessions, &speakers,    &listeners,
-                                                  &frames,        &frame_bytes, &append_latency,
-                                                  &append_errors, &lag_drops,   &refused};
+        const struct metrics_desc *const all[] = {
+            &live_sessions, &speakers,       &ingest_queued, &listeners, &frames,
+            &frame_bytes,   &append_latency, &append_errors, &lag_drops, &refused};
         for (size_t i = 0; i < N_OF(all); i++)
             metrics_register(all[i]);
         const char *peers[][1] = {{"listener"}, {"speaker"}};
@@ -174,6 +179,11 @@ void probe_set_live_sessions(size_t n)
 void probe_set_speakers(size_t n)
 {
     metrics_set(&speakers, NULL, (double)n);
+}
+
+void probe_set_ingest_queued(size_t n)
+{
+    metrics_set(&ingest_queued, NULL, (double)n);
 }
 
 void probe_listeners_clear(void)

@@ -30,6 +30,8 @@ void probe_lag_drop(int listener);
 void probe_session_refused(const char *code);
 void probe_set_live_sessions(size_t n);
 void probe_set_speakers(size_t n);
+/* Speaker frames and ends waiting to be appended to the stream. */
+void probe_set_ingest_queued(size_t n);
 /* Listener gauges are set in full: clear, then set every combination. */
 void probe_listeners_clear(void);
 void probe_set_listeners(const char *lang, const char *codec, size_t n);
