@@ -10,10 +10,17 @@
 #define PACER_NORMAL_SPEED 100
 #define PACER_SPEED_CEILING 200 /* espeak-ng stays intelligible up to about twice its rate */
 #define PACER_LANG_MAX 16
+/* The per-language correction of ms_per_byte, in percent: each
+ * measurement moves it a quarter of the way, within these bounds. */
+#define PACER_SCALE_UNIT 100
+#define PACER_SCALE_MIN 25
+#define PACER_SCALE_MAX 400
+#define PACER_SCALE_WEIGHT 4
 
 struct pacer_track {
     char lang[PACER_LANG_MAX];
     int64_t play_end_ms;
+    int64_t scale_pct; /* measured length against the ms_per_byte estimate */
 };
 
 struct pacer {
@@ -25,7 +32,6 @@ struct pacer {
 void pacer_default_params(struct pacer_params *params)
 {
     params->target_lag_ms = PACER_DEFAULT_TARGET_LAG_MS;
-    params->ramp_ms = PACER_DEFAULT_RAMP_MS;
     params->max_speed = PACER_DEFAULT_MAX_SPEED;
     params->ms_per_byte = PACER_DEFAULT_MS_PER_BYTE;
 }
@@ -33,9 +39,8 @@ void pacer_default_params(struct pacer_params *params)
 int pacer_new(const struct pacer_params *params, struct pacer **out)
 {
     *out = NULL;
-    if (params->target_lag_ms < 0 || params->ramp_ms <= 0 ||
-        params->max_speed < PACER_NORMAL_SPEED || params->max_speed > PACER_SPEED_CEILING ||
-        params->ms_per_byte <= 0)
+    if (params->target_lag_ms <= 0 || params->max_speed < PACER_NORMAL_SPEED ||
+        params->max_speed > PACER_SPEED_CEILING || params->ms_per_byte <= 0)
         return BC_EINVAL;
     struct pacer *p = bc_calloc(1, sizeof *p);
     p->params = *params;
@@ -75,7 +80,15 @@ static struct pacer_track *track_for(struct pacer *p, const char *lang)
     }
     snprintf(t->lang, sizeof t->lang, "%s", lang);
     t->play_end_ms = 0;
+    t->scale_pct = PACER_SCALE_UNIT;
     return t;
+}
+
+/* Estimated length of text_bytes of text at the normal speed. */
+static int64_t estimate_ms(const struct pacer *p, int i, size_t text_bytes)
+{
+    int64_t scale = i >= 0 ? p->tracks[i].scale_pct : PACER_SCALE_UNIT;
+    return (int64_t)text_bytes * p->params.ms_per_byte * scale / PACER_SCALE_UNIT;
 }
 
 int64_t pacer_lag_ms(const struct pacer *p, const char *lang, int64_t now_ms)
@@ -86,15 +99,18 @@ int64_t pacer_lag_ms(const struct pacer *p, const char *lang, int64_t now_ms)
     return p->tracks[i].play_end_ms - now_ms;
 }
 
-int pacer_speed(const struct pacer *p, const char *lang, int64_t now_ms)
+int pacer_speed(const struct pacer *p, const char *lang, int64_t now_ms, size_t text_bytes)
 {
-    int64_t over = pacer_lag_ms(p, lang, now_ms) - p->params.target_lag_ms;
-    if (over <= 0)
+    int i = find(p, lang);
+    int64_t start_ms = now_ms + pacer_lag_ms(p, lang, now_ms);
+    int64_t length_ms = estimate_ms(p, i, text_bytes);
+    int64_t room_ms = now_ms + p->params.target_lag_ms - start_ms;
+    if (length_ms <= room_ms)
         return PACER_NORMAL_SPEED;
-    if (over >= p->params.ramp_ms)
+    if (room_ms <= 0 || length_ms * PACER_NORMAL_SPEED >= room_ms * p->params.max_speed)
         return p->params.max_speed;
-    return PACER_NORMAL_SPEED +
-           (int)(over * (p->params.max_speed - PACER_NORMAL_SPEED) / p->params.ramp_ms);
+    /* Rounded up: the piece should fit. */
+    return (int)((length_ms * PACER_NORMAL_SPEED + room_ms - 1) / room_ms);
 }
 
 int64_t pacer_queue(struct pacer *p, const char *lang, int64_t now_ms, size_t text_bytes,
@@ -103,15 +119,23 @@ int64_t pacer_queue(struct pacer *p, const char *lang, int64_t now_ms, size_t te
     struct pacer_track *t = track_for(p, lang);
     if (speed < PACER_NORMAL_SPEED)
         speed = PACER_NORMAL_SPEED;
-    int64_t estimate_ms = (int64_t)text_bytes * p->params.ms_per_byte * PACER_NORMAL_SPEED / speed;
+    int64_t length_ms =
+        estimate_ms(p, (int)(t - p->tracks), text_bytes) * PACER_NORMAL_SPEED / speed;
     int64_t start_ms = t->play_end_ms > now_ms ? t->play_end_ms : now_ms;
-    t->play_end_ms = start_ms + estimate_ms;
-    return estimate_ms;
+    t->play_end_ms = start_ms + length_ms;
+    return length_ms;
 }
 
 void pacer_measured(struct pacer *p, const char *lang, int64_t estimate_ms, int64_t actual_ms)
 {
     int i = find(p, lang);
-    if (i >= 0)
-        p->tracks[i].play_end_ms += actual_ms - estimate_ms;
+    if (i < 0)
+        return;
+    struct pacer_track *t = &p->tracks[i];
+    t->play_end_ms += actual_ms - estimate_ms;
+    if (estimate_ms <= 0 || actual_ms <= 0)
+        return; /* nothing spoken: nothing learned */
+    int64_t seen = t->scale_pct * actual_ms / estimate_ms;
+    seen = seen < PACER_SCALE_MIN ? PACER_SCALE_MIN : seen > PACER_SCALE_MAX ? PACER_SCALE_MAX : seen;
+    t->scale_pct += (seen - t->scale_pct) / PACER_SCALE_WEIGHT;
 }
