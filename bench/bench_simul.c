@@ -5,17 +5,25 @@
  *     word (the recognizer's segmentation) to when a listener starts
  *     hearing the audio that carries it; mean and p95
  *   sentence start -> first translated audio: mean
- *   end of speech -> start of the utterance's last audio: p95, as heard
- *     (after the audio queued before it) and as it arrived
+ *   end of speech -> start of the utterance's last audio: mean and p95 as
+ *     heard (after the audio queued before it), p95 as it arrived
  *   content words (5+ bytes) of the reference transcript's translation
  *     found in the translated finals: the quality guard
  *   CPU of this process per second of audio (the translator's child
  *     processes are not counted)
+ *   where a tail comes from: the audio pieces' total length against the
+ *     source speech they carry (each chunk's words, from the end of the
+ *     word before them to the end of their last), and the silence at the
+ *     start and end of each piece
  * A listener plays an utterance's audio pieces back to back as they
  * arrive: a piece starts at its first sample's arrival or when the one
- * before it ends, whichever is later.
+ * before it ends, whichever is later. Each mode runs with pacing off and
+ * on (pipeline_set_pacing), side by side.
  *
- * build/bench/bench_simul [--lang es] */
+ * --pieces lists every piece: when it arrived and started playing, how
+ * long it lasts, and the source speech it carries.
+ *
+ * build/bench/bench_simul [--lang es] [--pieces] */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +49,8 @@
 #define SIMUL_CONTENT_WORD_MIN_BYTES 5
 #define SIMUL_TEXT_MAX 8192
 #define SIMUL_PERCENTILE 0.95
+#define SIMUL_QUIET_LEVEL 256 /* |sample| at or below: silence (espeak speaks in the thousands) */
+#define SIMUL_VARIANTS 4
 #define US_PER_S 1e6
 #define MS_PER_S 1000
 
@@ -59,6 +69,9 @@ struct segment {
     int64_t first_audio_us; /* since the run's start; 0: no audio yet */
     size_t samples;
     int rate;
+    size_t lead_quiet;  /* samples before the first sound */
+    size_t trail_quiet; /* samples after the last sound so far */
+    int sounded;
 };
 
 struct run {
@@ -128,11 +141,21 @@ static int sink(void *user_data, const struct pipeline_event *ev)
         break;
     case PIPELINE_AUDIO_START:
         if (run->n_seg < SIMUL_SEGMENTS_MAX)
-            run->seg[run->n_seg++] = (struct segment){u, ev->chunk, 0, 0, ev->sample_rate};
+            run->seg[run->n_seg++] =
+                (struct segment){.utterance = u, .chunk = ev->chunk, .rate = ev->sample_rate};
         break;
     case PIPELINE_AUDIO:
         if (cur && !cur->first_audio_us && ev->n_samples > 0)
             cur->first_audio_us = now > 0 ? now : 1;
+        for (size_t i = 0; cur && i < ev->n_samples; i++) {
+            if (abs(ev->pcm[i]) > SIMUL_QUIET_LEVEL) {
+                cur->sounded = 1;
+                cur->trail_quiet = 0;
+            } else {
+                cur->trail_quiet++;
+                cur->lead_quiet += !cur->sounded;
+            }
+        }
         break;
     case PIPELINE_AUDIO_END:
         if (cur)
@@ -197,7 +220,8 @@ static double cpu_s(void)
 
 /* Feeds the talk at the pace it was spoken. Returns 0 or a BC_E* code. */
 static int timed_run(const struct pipeline_engines *engines, enum pipeline_mode mode,
-                     const struct audio_pcm *talk, struct run *run, double *cpu)
+                     enum pipeline_pacing pacing, const struct audio_pcm *talk, struct run *run,
+                     double *cpu)
 {
     const char *langs[] = {run->lang};
     struct pipeline *p;
@@ -205,6 +229,7 @@ static int timed_run(const struct pipeline_engines *engines, enum pipeline_mode 
     if (rc < 0)
         return rc;
     pipeline_set_mode(p, mode);
+    pipeline_set_pacing(p, pacing);
     size_t block = ASR_RATE_HZ * SIMUL_FEED_MS / MS_PER_S;
     double cpu_before = cpu_s();
     run->t0_us = bc_now_us();
@@ -286,9 +311,56 @@ static double p95(double *v, size_t n)
 }
 
 struct report {
-    double evs_mean, evs_p95, first_mean, last_p95, last_arrival_p95, content_kept, cpu_per_s;
+    double evs_mean, evs_p95, first_mean, last_mean, last_p95, last_arrival_p95, content_kept, cpu_per_s;
+    double audio_per_source, lead_quiet_ms, trail_quiet_ms, trail_quiet_max_ms;
     size_t words, chunks;
 };
+
+/* Seconds of source speech that segment s carries (see the top comment). */
+static double source_span_s(const struct refs *refs, const struct run *run,
+                            const struct segment *s)
+{
+    if (s->utterance < 0 || s->utterance >= refs->n)
+        return 0;
+    const struct ref_utt *ref = &refs->utt[s->utterance];
+    int n_chunks = run->n_chunks[s->utterance];
+    if (s->chunk < 0 || n_chunks == 0)
+        return (double)(ref->end_sample - ref->start_sample) / ASR_RATE_HZ;
+    size_t from = s->chunk > 0 ? (size_t)run->chunk_words[s->utterance][s->chunk - 1] : 0;
+    if (from > ref->n_words)
+        from = ref->n_words;
+    int64_t begin = from ? ref->word_ends[from - 1] : ref->start_sample, end = ref->end_sample;
+    if (s->chunk < n_chunks) {
+        size_t to = (size_t)run->chunk_words[s->utterance][s->chunk];
+        if (to > ref->n_words)
+            to = ref->n_words;
+        end = to ? ref->word_ends[to - 1] : begin;
+    }
+    return end > begin ? (double)(end - begin) / ASR_RATE_HZ : 0;
+}
+
+/* Audio against source, and silence at the pieces' edges. */
+static void measure_pieces(const struct refs *refs, const struct run *run, struct report *r)
+{
+    double audio_s = 0, source_s = 0, lead_s = 0, trail_s = 0, trail_max_s = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < run->n_seg; i++) {
+        const struct segment *s = &run->seg[i];
+        if (!s->rate || !s->samples)
+            continue;
+        audio_s += (double)s->samples / s->rate;
+        source_s += source_span_s(refs, run, s);
+        lead_s += (double)s->lead_quiet / s->rate;
+        double trail = (double)s->trail_quiet / s->rate;
+        trail_s += trail;
+        trail_max_s = trail > trail_max_s ? trail : trail_max_s;
+        n++;
+    }
+    r->audio_per_source = source_s > 0 ? audio_s / source_s : 0;
+    r->lead_quiet_ms = n ? lead_s * MS_PER_S / (double)n : 0;
+    r->trail_quiet_ms = n ? trail_s * MS_PER_S / (double)n : 0;
+    r->trail_quiet_max_ms = trail_max_s * MS_PER_S;
+}
 
 static void lower_ascii(char *s)
 {
@@ -358,15 +430,34 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     r->evs_mean = mean(evs, n_evs);
     r->evs_p95 = p95(evs, n_evs);
     r->first_mean = mean(first, n_first);
+    r->last_mean = mean(last, n_last);
     r->last_p95 = p95(last, n_last);
     r->last_arrival_p95 = p95(arrival, n_last);
     r->content_kept = content_kept(reference, run->finals);
     r->cpu_per_s = cpu / audio_s;
+    measure_pieces(refs, run, r);
     free(play);
     free(evs);
     free(first);
     free(last);
     free(arrival);
+}
+
+static void print_pieces(const struct refs *refs, const struct run *run, const char *name)
+{
+    double *play = bc_calloc(run->n_seg + 1, sizeof *play);
+    schedule(run, play);
+    printf("%s: utterance chunk  arrives  plays  lasts  source(s)  utterance ends\n", name);
+    for (size_t i = 0; i < run->n_seg; i++) {
+        const struct segment *s = &run->seg[i];
+        double end_s = s->utterance < refs->n
+                           ? (double)refs->utt[s->utterance].end_sample / ASR_RATE_HZ
+                           : 0;
+        printf("%s: %9d %5d %8.2f %6.2f %6.2f %10.2f %15.2f\n", name, s->utterance, s->chunk,
+               (double)s->first_audio_us / US_PER_S, play[i],
+               s->rate ? (double)s->samples / s->rate : 0, source_span_s(refs, run, s), end_s);
+    }
+    free(play);
 }
 
 /* The reference transcript of the five clips, translated sentence by sentence. */
@@ -397,15 +488,19 @@ static char *reference_translation(struct mt *mt, const char *lang)
 int main(int argc, char **argv)
 {
     static const struct option options[] = {{"lang", required_argument, NULL, 'l'},
+                                            {"pieces", no_argument, NULL, 'p'},
                                             {NULL, 0, NULL, 0}};
     const char *lang = "es";
-    int opt;
-    while ((opt = getopt_long(argc, argv, "l:", options, NULL)) != -1) {
-        if (opt != 'l') {
-            fprintf(stderr, "usage: bench_simul [--lang CODE]\n");
+    int opt, pieces = 0;
+    while ((opt = getopt_long(argc, argv, "l:p", options, NULL)) != -1) {
+        if (opt == 'l') {
+            lang = optarg;
+        } else if (opt == 'p') {
+            pieces = 1;
+        } else {
+            fprintf(stderr, "usage: bench_simul [--lang CODE] [--pieces]\n");
             return 2;
         }
-        lang = optarg;
     }
     bc_log_set_level(BC_LOG_WARN);
     struct audio_pcm talk;
@@ -423,40 +518,58 @@ int main(int argc, char **argv)
         return 1;
     char *reference = reference_translation(engines.mt, lang);
     double audio_s = (double)talk.n_samples / ASR_RATE_HZ;
-    static const enum pipeline_mode modes[] = {PIPELINE_SENTENCE, PIPELINE_SIMULTANEOUS};
-    static const char *const names[] = {"sentence", "simultaneous"};
-    struct report reports[2];
-    for (int m = 0; m < 2; m++) {
+    static const struct {
+        enum pipeline_mode mode;
+        enum pipeline_pacing pacing;
+        const char *name;
+    } variants[SIMUL_VARIANTS] = {
+        {PIPELINE_SENTENCE, PIPELINE_PACING_OFF, "sentence"},
+        {PIPELINE_SENTENCE, PIPELINE_PACING_ON, "sent.paced"},
+        {PIPELINE_SIMULTANEOUS, PIPELINE_PACING_OFF, "simul"},
+        {PIPELINE_SIMULTANEOUS, PIPELINE_PACING_ON, "simul.paced"},
+    };
+    struct report reports[SIMUL_VARIANTS];
+    for (int m = 0; m < SIMUL_VARIANTS; m++) {
         static struct run run;
         memset(&run, 0, sizeof run);
         pthread_mutex_init(&run.lock, NULL);
         run.lang = lang;
         double cpu = 0;
-        fprintf(stderr, "bench_simul: %s mode, %.1f s of talk in real time...\n", names[m],
+        fprintf(stderr, "bench_simul: %s, %.1f s of talk in real time...\n", variants[m].name,
                 audio_s);
-        if (timed_run(&engines, modes[m], &talk, &run, &cpu) < 0)
+        if (timed_run(&engines, variants[m].mode, variants[m].pacing, &talk, &run, &cpu) < 0)
             return 1;
         measure(&refs, &run, reference, cpu, audio_s, &reports[m]);
-        printf("%s output (%s):%s\n", names[m], lang, run.finals);
+        if (pieces)
+            print_pieces(&refs, &run, variants[m].name);
+        printf("%s output (%s):%s\n", variants[m].name, lang, run.finals);
         pthread_mutex_destroy(&run.lock);
     }
-    printf("\n%-44s %12s %12s\n", "", names[0], names[1]);
-    printf("%-44s %12zu %12zu\n", "source words timed", reports[0].words, reports[1].words);
-    printf("%-44s %12zu %12zu\n", "audio pieces", reports[0].chunks, reports[1].chunks);
-    printf("%-44s %12.2f %12.2f\n", "ear-voice span mean (s)", reports[0].evs_mean,
-           reports[1].evs_mean);
-    printf("%-44s %12.2f %12.2f\n", "ear-voice span p95 (s)", reports[0].evs_p95,
-           reports[1].evs_p95);
-    printf("%-44s %12.2f %12.2f\n", "sentence start -> first audio mean (s)",
-           reports[0].first_mean, reports[1].first_mean);
-    printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio p95 (s)", reports[0].last_p95,
-           reports[1].last_p95);
-    printf("%-44s %12.2f %12.2f\n", "end of speech -> last audio arrives p95 (s)",
-           reports[0].last_arrival_p95, reports[1].last_arrival_p95);
-    printf("%-44s %11.0f%% %11.0f%%\n", "reference content words kept",
-           100 * reports[0].content_kept, 100 * reports[1].content_kept);
-    printf("%-44s %12.3f %12.3f\n", "CPU s per s of audio (this process)", reports[0].cpu_per_s,
-           reports[1].cpu_per_s);
+    printf("\n%-44s", "");
+    for (int m = 0; m < SIMUL_VARIANTS; m++)
+        printf(" %12s", variants[m].name);
+#define ROW(label, fmt, field)                                                                     \
+    do {                                                                                           \
+        printf("\n%-44s", label);                                                                  \
+        for (int m = 0; m < SIMUL_VARIANTS; m++)                                                   \
+            printf(fmt, reports[m].field);                                                         \
+    } while (0)
+    ROW("source words timed", " %12zu", words);
+    ROW("audio pieces", " %12zu", chunks);
+    ROW("ear-voice span mean (s)", " %12.2f", evs_mean);
+    ROW("ear-voice span p95 (s)", " %12.2f", evs_p95);
+    ROW("sentence start -> first audio mean (s)", " %12.2f", first_mean);
+    ROW("end of speech -> last audio mean (s)", " %12.2f", last_mean);
+    ROW("end of speech -> last audio p95 (s)", " %12.2f", last_p95);
+    ROW("end of speech -> last audio arrives p95 (s)", " %12.2f", last_arrival_p95);
+    ROW("reference content words kept (share)", " %12.2f", content_kept);
+    ROW("audio s per s of source speech it carries", " %12.2f", audio_per_source);
+    ROW("silence at piece start mean (ms)", " %12.0f", lead_quiet_ms);
+    ROW("silence at piece end mean (ms)", " %12.0f", trail_quiet_ms);
+    ROW("silence at piece end max (ms)", " %12.0f", trail_quiet_max_ms);
+    ROW("CPU s per s of audio (this process)", " %12.3f", cpu_per_s);
+#undef ROW
+    printf("\n");
     for (int u = 0; u < refs.n; u++)
         free(refs.utt[u].word_ends);
     free(reference);

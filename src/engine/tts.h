@@ -38,10 +38,22 @@ int tts_sample_rate(const struct tts *tts);
  * e.g. pt for gl), or BC_ENOTFOUND when the language is text-only. */
 int tts_voice_for(const struct tts *tts, const char *lang, const char **voice, bool *stand_in);
 
-/* Queues text (UTF-8) for synthesis in lang. Returns 0 (cb will run),
- * BC_ENOTFOUND (no voice: text-only), BC_EAGAIN (queue full), BC_ECLOSED. */
+/* Speaking rates, in percent of the normal rate. */
+#define TTS_SPEED_NORMAL 100
+#define TTS_SPEED_MIN 50
+#define TTS_SPEED_MAX 200
+
+/* Queues text (UTF-8) for synthesis in lang at the normal rate. Returns 0
+ * (cb will run), BC_ENOTFOUND (no voice: text-only), BC_EAGAIN (queue
+ * full), BC_ECLOSED. */
 int tts_submit(struct tts *tts, const char *lang, const char *text, tts_chunk_cb cb,
                void *user_data);
+/* As tts_submit, spoken at speed_percent of the normal rate
+ * (TTS_SPEED_MIN..TTS_SPEED_MAX, else BC_EINVAL). The rate holds for this
+ * request only. Speech gets shorter less than the rate grows (pauses and
+ * some sounds keep their length): 150 % shortens it by about a quarter. */
+int tts_submit_speed(struct tts *tts, const char *lang, const char *text, int speed_percent,
+                     tts_chunk_cb cb, void *user_data);
 
 /* Blocking convenience: synthesizes text and returns all samples in *pcm
  * (heap, caller frees) and *n_samples. Same errors as tts_submit. */

@@ -54,6 +54,7 @@ struct tts_req {
     struct tts_req *next;
     const struct tts_voice_entry *voice;
     char *text;
+    int rate_wpm;
     tts_chunk_cb cb;
     void *user_data;
 };
@@ -79,6 +80,7 @@ struct tts {
     int sample_rate;             /* written before init_done, then read-only */
     bool voice_ok[TTS_N_VOICES]; /* same */
     const char *current_voice;   /* owner thread only */
+    int current_rate_wpm;        /* owner thread only; 0: unknown */
 };
 
 /* Process-wide espeak state; see the top comment. g_espeak_* are touched by
@@ -140,6 +142,7 @@ static int tts_engine_init(struct tts *tts)
                     tts_voices[i].lang);
     }
     tts->current_voice = NULL;
+    tts->current_rate_wpm = 0;
     return 0;
 }
 
@@ -148,12 +151,16 @@ static void tts_run(struct tts *tts, struct tts_req *req)
     int err = 0;
     if (tts->current_voice != req->voice->voice) {
         tts->current_voice = NULL;
-        if (espeak_SetVoiceByName(req->voice->voice) != EE_OK) {
+        /* A new voice brings its own rate. */
+        tts->current_rate_wpm = 0;
+        if (espeak_SetVoiceByName(req->voice->voice) != EE_OK)
             err = BC_EENGINE;
-        } else {
-            espeak_SetParameter(espeakRATE, TTS_RATE_WPM, 0);
+        else
             tts->current_voice = req->voice->voice;
-        }
+    }
+    if (!err && tts->current_rate_wpm != req->rate_wpm) {
+        espeak_SetParameter(espeakRATE, req->rate_wpm, 0);
+        tts->current_rate_wpm = req->rate_wpm;
     }
     if (!err) {
         espeak_ERROR rc = espeak_Synth(req->text, strlen(req->text) + 1, 0, POS_CHARACTER, 0,
@@ -361,7 +368,14 @@ int tts_voice_for(const struct tts *tts, const char *lang, const char **voice, b
 int tts_submit(struct tts *tts, const char *lang, const char *text, tts_chunk_cb cb,
                void *user_data)
 {
-    if (!tts || !lang || !text || !cb)
+    return tts_submit_speed(tts, lang, text, TTS_SPEED_NORMAL, cb, user_data);
+}
+
+int tts_submit_speed(struct tts *tts, const char *lang, const char *text, int speed_percent,
+                     tts_chunk_cb cb, void *user_data)
+{
+    if (!tts || !lang || !text || !cb || speed_percent < TTS_SPEED_MIN ||
+        speed_percent > TTS_SPEED_MAX)
         return BC_EINVAL;
     size_t len = strnlen(text, TTS_TEXT_MAX_BYTES + 1);
     if (len > TTS_TEXT_MAX_BYTES) {
@@ -375,6 +389,7 @@ int tts_submit(struct tts *tts, const char *lang, const char *text, tts_chunk_cb
     struct tts_req *req = bc_calloc(1, sizeof *req);
     req->voice = &tts_voices[i];
     req->text = bc_strndup(text, len);
+    req->rate_wpm = TTS_RATE_WPM * speed_percent / TTS_SPEED_NORMAL;
     req->cb = cb;
     req->user_data = user_data;
 

@@ -8,6 +8,7 @@
 
 #include "glossary/glossary.h"
 #include "metrics/probes.h"
+#include "pipeline/pacer.h"
 #include "pipeline/pipeline_internal.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -28,7 +29,7 @@ struct pipeline {
     void *user_data;
     char langs[PIPELINE_LANGS_MAX][PIPELINE_LANG_MAX];
     size_t n_langs;
-    pthread_mutex_t lock; /* guards pending */
+    pthread_mutex_t lock; /* guards pending and pacer */
     pthread_cond_t idle;
     int pending;                   /* speech syntheses whose last chunk has not arrived */
     int lagging;                   /* input is late: translate finals only */
@@ -37,6 +38,8 @@ struct pipeline {
     double emit_cpu_s;             /* CPU time spent translating and emitting, which the
                                       recognizer's callbacks do inside a feed */
     struct pipeline_simul *simul;  /* simultaneous mode; NULL in sentence mode */
+    struct pacer *pacer;           /* listeners' play-out, per language, on the input timeline */
+    enum pipeline_pacing pacing;
     struct glossary *glossary;      /* in use; NULL: none */
     struct glossary *glossary_next; /* set mid-utterance: used from glossary_from on */
     int glossary_pending, glossary_from;
@@ -51,6 +54,7 @@ struct speech_job {
     int started;
     size_t n_samples;
     int64_t submitted_us;
+    int64_t paced_estimate_ms; /* counted in the pacer until measured */
 };
 
 /* CPU seconds the calling thread has used. */
@@ -124,8 +128,17 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     ev.n_samples = job->n_samples;
     p->sink(p->user_data, &ev);
     probe_tts(job->lang, (double)(bc_now_us() - job->submitted_us) / US_PER_SECOND);
+    pthread_mutex_lock(&p->lock);
+    pacer_measured(p->pacer, job->lang, job->paced_estimate_ms,
+                   rate > 0 ? (int64_t)job->n_samples * MS_PER_SECOND / rate : 0);
+    pthread_mutex_unlock(&p->lock);
     free(job);
     job_done(p);
+}
+
+static int paced(const struct pipeline *p)
+{
+    return p->pacing == PIPELINE_PACING_ON || (p->pacing == PIPELINE_PACING_AUTO && p->simul);
 }
 
 void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chunk,
@@ -139,14 +152,22 @@ void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chu
     job->utterance = utterance;
     job->chunk = chunk;
     job->submitted_us = bc_now_us();
+    /* The play-out is followed even when not paced, so that pacing sees
+     * what is already queued the moment it applies. */
+    int64_t now_ms = samples_to_ms(asr_stream_position(p->asr));
     pthread_mutex_lock(&p->lock);
     p->pending++;
+    int speed = paced(p) ? pacer_speed(p->pacer, lang, now_ms, strlen(text)) : TTS_SPEED_NORMAL;
+    job->paced_estimate_ms = pacer_queue(p->pacer, lang, now_ms, strlen(text), speed);
     pthread_mutex_unlock(&p->lock);
-    int rc = tts_submit(p->engines.tts, lang, text, on_speech_chunk, job);
+    int rc = tts_submit_speed(p->engines.tts, lang, text, speed, on_speech_chunk, job);
     if (rc == 0)
         return;
     if (rc != BC_ENOTFOUND) /* text-only languages are expected */
         bc_warn("speech for %s utterance %d not queued: %s", lang, utterance, bc_strerror(rc));
+    pthread_mutex_lock(&p->lock);
+    pacer_measured(p->pacer, lang, job->paced_estimate_ms, 0);
+    pthread_mutex_unlock(&p->lock);
     free(job);
     job_done(p);
 }
@@ -271,6 +292,10 @@ int pipeline_new(const struct pipeline_engines *engines, const char *const *lang
     p->sink = sink;
     p->user_data = user_data;
     p->partial_mt_utterance = -1;
+    struct pacer_params pacer_params;
+    pacer_default_params(&pacer_params);
+    if (pacer_new(&pacer_params, &p->pacer) < 0)
+        abort(); /* the defaults are valid */
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
     pipeline_set_languages(p, langs, n_langs);
@@ -292,6 +317,7 @@ void pipeline_free(struct pipeline *p)
     pipeline_wait_idle(p);
     asr_stream_free(p->asr);
     pipeline_simul_free(p->simul);
+    pacer_free(p->pacer);
     glossary_free(p->glossary);
     glossary_free(p->glossary_next);
     pthread_cond_destroy(&p->idle);
@@ -307,6 +333,13 @@ void pipeline_set_mode(struct pipeline *p, enum pipeline_mode mode)
         pipeline_simul_free(p->simul);
         p->simul = NULL;
     }
+}
+
+void pipeline_set_pacing(struct pipeline *p, enum pipeline_pacing pacing)
+{
+    pthread_mutex_lock(&p->lock);
+    p->pacing = pacing;
+    pthread_mutex_unlock(&p->lock);
 }
 
 void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs)

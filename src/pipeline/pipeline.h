@@ -80,6 +80,16 @@ void pipeline_free(struct pipeline *p);
 /* Sentence mode until set. Call between utterances. */
 void pipeline_set_mode(struct pipeline *p, enum pipeline_mode mode);
 
+/* How fast translated speech is spoken. Paced: a piece that a listener,
+ * playing each language's audio back to back, would finish hearing more
+ * than PACER_DEFAULT_TARGET_LAG_MS after it was sent is spoken faster, up
+ * to PACER_DEFAULT_MAX_SPEED percent of the normal rate
+ * (pipeline/pacer.h); times are reckoned on the input timeline. AUTO (the
+ * default) paces simultaneous mode only; the play-out is followed in
+ * every mode. Any thread. */
+enum pipeline_pacing { PIPELINE_PACING_AUTO, PIPELINE_PACING_OFF, PIPELINE_PACING_ON };
+void pipeline_set_pacing(struct pipeline *p, enum pipeline_pacing pacing);
+
 /* Replaces the active target languages (at most PIPELINE_LANGS_MAX). */
 void pipeline_set_languages(struct pipeline *p, const char *const *langs, size_t n_langs);
 

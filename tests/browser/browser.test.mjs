@@ -3,8 +3,10 @@
 // Chromium's fake microphone, a Spanish listener page shows the translated
 // captions and schedules the translated speech (Opus, decoded by
 // WebCodecs), a second one forced to PCM16 schedules it too, a projector
-// view at 1920x1080 shows the captions large; then a denied microphone,
-// ending a session and a vanished server must each show their message.
+// view at 1920x1080 shows the captions large; a simultaneous session's
+// listeners, Opus and PCM16, get a long sentence as several chunks and
+// schedule every one of them; then a denied microphone, ending a session
+// and a vanished server must each show their message.
 //
 // With BC_BROWSER_MODE=tls (a server with a self-signed certificate) a
 // shorter pass instead: over https, a private session made through the API
@@ -34,6 +36,7 @@ const RESAMPLE_SLACK_SAMPLES = 1600 + 256; // one unsent frame plus two render q
 const PHONE_VIEWPORT = {width: 390, height: 844};
 const MS_PER_S = 1000;
 const FLOAT_SLACK_S = 1e-6;
+const FRAME_SLACK_S = 0.01; // resampling may add or drop a few ms at a chunk's ends
 // Translated speech of the first sentence alone lasts longer than this; the
 // whole of it cannot last several times as long as the speech it translates.
 const MIN_SPEECH_S = 0.5;
@@ -55,6 +58,12 @@ const CLIPS = [
   {file: 'sense_and_sensibility_01_austen_64kb-0930.wav', english: ['amiable', 'himself', 'might'],
     spanish: ['amable', 'incluso', 'podría', 'hecho']},
 ];
+
+// A long sentence for simultaneous mode (several chunks) and what the
+// engines make of it in Spanish.
+const SIMUL_CLIP = {file: 'sense_and_sensibility_01_austen_64kb-0870.wav',
+  spanish: ['dashwood', 'considerar', 'reloj', 'poder']};
+const SIMUL_MIN_CHUNKS = 2;
 
 const TLS_MODE = process.env.BC_BROWSER_MODE === 'tls';
 const BASE_ARGS = [...(TLS_MODE ? ['--ignore-certificate-errors'] : []), '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -121,6 +130,83 @@ function makeMicrophoneFile() {
   const file = path.join(tmp, 'speech.wav');
   writeWav(file, joined.rate, joined.samples);
   return {file, seconds: joined.samples.length / joined.rate};
+}
+
+/**
+ * A simultaneous session: a long sentence reaches a Spanish Opus listener
+ * and a PCM16 one as the same several chunks (one audio_start each), and
+ * each page schedules all of it back to back: every frame or decoded
+ * packet, the Opus one as many seconds as the PCM16 one up to each chunk's
+ * padding to a whole frame.
+ */
+async function checkSimultaneous(listenerBrowser) {
+  const clip = readWav(path.join(SPEECH_DIR, 'librivox', SIMUL_CLIP.file));
+  const joined = joinWithSilence([clip], 0.5, 0, 1.5);
+  const wav = path.join(tmp, 'simultaneous.wav');
+  writeWav(wav, joined.rate, joined.samples);
+  const created = await fetch(`${BASE}/api/sessions`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({source: 'en', targets: ['es'], mode: 'simultaneous'})});
+  assert.equal(created.status, 201);
+  const session = await created.json();
+  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'simultaneous-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: DESKTOP_VIEWPORT,
+    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}%noloop`],
+  });
+  cleanups.push(() => speakerCtx.close());
+  await speakerCtx.addInitScript(([key, token]) => sessionStorage.setItem(key, token),
+    [`babelcast.speaker_token.${session.id}`, session.speaker_token]);
+  const speaker = watch(speakerCtx.pages()[0] || await speakerCtx.newPage(), 'simultaneous-speaker');
+  await speaker.goto(`${BASE}/speak/${encodeURIComponent(session.id)}`, {timeout: PAGE_TIMEOUT_MS});
+  await until(speaker, 'the simultaneous speaker socket', () => window.babelcast.socket === 'ready');
+  const ctx = await listenerBrowser.newContext({viewport: DESKTOP_VIEWPORT});
+  const pages = {};
+  for (const codec of ['opus', 'pcm16']) {
+    const page = watch(await ctx.newPage(), `simultaneous-${codec}`);
+    await page.goto(`${BASE}/listen/${encodeURIComponent(session.id)}?lang=es&codec=${codec}`,
+      {timeout: PAGE_TIMEOUT_MS});
+    await page.locator('#listen:not([disabled])').click();
+    await until(page, `the simultaneous ${codec} listener to be live`, () => window.babelcast.state === 'live');
+    pages[codec] = page;
+  }
+  await speaker.click('#start');
+  for (const [codec, page] of Object.entries(pages)) {
+    await until(page, `a simultaneous ${codec} caption with one of ${SIMUL_CLIP.spanish}`, (words) =>
+      words.some((w) => window.babelcast.finals.join(' ').toLowerCase().includes(w)), SIMUL_CLIP.spanish,
+    CAPTION_TIMEOUT_MS);
+  }
+  // Ending the session sends what is left of the sentence's audio first.
+  await speaker.click('#end');
+  const got = {};
+  for (const [codec, page] of Object.entries(pages)) {
+    await until(page, `the simultaneous ${codec} listener to see the end`, () => window.babelcast.state === 'ended');
+    if (codec === 'opus') {
+      await until(page, 'every Opus packet to be decoded', () =>
+        window.babelcast.opusPacketsDecoded === window.babelcast.audioFramesReceived);
+    }
+    got[codec] = await page.evaluate(() => ({...window.babelcast}));
+  }
+  const {opus, pcm16} = got;
+  step(`simultaneous: ${opus.audioUtterances} Opus chunks (${opus.audioSecondsScheduled.toFixed(2)} s), ` +
+    `${pcm16.audioUtterances} PCM16 chunks (${pcm16.audioSecondsScheduled.toFixed(2)} s), ` +
+    `finals ${JSON.stringify(pcm16.finals)}`);
+  assert.ok(pcm16.audioUtterances >= SIMUL_MIN_CHUNKS, `the sentence came as ${pcm16.audioUtterances} chunks`);
+  assert.equal(opus.audioUtterances, pcm16.audioUtterances, 'both listeners get the same chunks');
+  assert.equal(pcm16.audioChunksScheduled, pcm16.audioFramesReceived, 'every PCM16 frame is scheduled');
+  assert.equal(opus.audioChunksScheduled, opus.opusPacketsDecoded, 'every decoded packet is scheduled');
+  const frameS = opus.hello.frame_ms / MS_PER_S;
+  assert.ok(Math.abs(opus.audioSecondsScheduled - opus.opusPacketsDecoded * frameS) <
+    FLOAT_SLACK_S * opus.opusPacketsDecoded, 'each Opus packet plays one frame');
+  const padding = opus.audioUtterances * frameS;
+  assert.ok(opus.audioSecondsScheduled >= pcm16.audioSecondsScheduled - FRAME_SLACK_S &&
+    opus.audioSecondsScheduled <= pcm16.audioSecondsScheduled + padding + FRAME_SLACK_S,
+  `Opus ${opus.audioSecondsScheduled} s against PCM16 ${pcm16.audioSecondsScheduled} s`);
+  assert.ok(hasAny(pcm16.finals, SIMUL_CLIP.spanish), `Spanish words in ${JSON.stringify(pcm16.finals)}`);
+  await ctx.close();
+  await speakerCtx.close();
 }
 
 /** Checks a listener's scheduled speech: enough of it, not absurdly much, in the codec asked for. */
@@ -373,6 +459,10 @@ async function main() {
   await home.press('#code', 'Enter');
   await home.waitForURL(new RegExp(`/listen/${id}$`), {timeout: PAGE_TIMEOUT_MS});
   await home.close();
+
+  // ---- a simultaneous session: several chunks, all of them scheduled ----
+  await checkSimultaneous(listenerBrowser);
+  step('simultaneous chunks scheduled by both listeners');
 
   // ---- a second session: denied microphone, then ended by its speaker ----
   const created = await fetch(`${BASE}/api/sessions`, {method: 'POST',

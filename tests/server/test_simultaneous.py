@@ -2,8 +2,13 @@
 listener as several chunks of audio, the first ones spoken from input that
 ended before the sentence did and sent before the sentence's final caption;
 committed caption text is never taken back; the final carries the content
-words. Also: the mode is validated, stored and reported, and a sentence-mode
-session's messages carry none of the chunk fields."""
+words. The chunks' audio, PCM16 and Opus, is framed chunk after chunk, in
+order, each holding exactly the samples it announces, so that a listener
+playing them back to back plays them without gap or overlap; and pacing
+keeps the chunks' speech from trailing far behind the sentence (checked on
+the stream's timeline, so the machine's speed does not matter). Also: the
+mode is validated, stored and reported, and a sentence-mode session's
+messages carry none of the chunk fields."""
 import asyncio
 import json
 import os
@@ -20,6 +25,17 @@ TIMEOUT_S = 120
 # whole ("...considerar nuestro reloj...").
 CONTENT_WORDS = ["dashwood", "considerar", "reloj", "poder"]
 MIN_CHUNKS = 2
+# Pacing (src/pipeline/pacer.h): a listener playing the chunks back to back,
+# each from when its input was in (its source_end_ms), starts the last one
+# at most this long after the sentence ended (unpaced: about 2.5 s), and
+# the chunks' speech lasts at most this share of the sentence's (unpaced:
+# about 1.0).
+MAX_LAST_CHUNK_AFTER_END_S = 2.0
+MAX_AUDIO_PER_SOURCE = 0.95
+# Opus: one packet per frame of audio_start's frame_ms; its length matches
+# the PCM16 chunk's up to the padding of the last frame and resampling.
+RESAMPLE_SLACK_S = 0.01
+OPUS_FRAME_MS = 60
 
 
 def create(server, mode):
@@ -134,16 +150,20 @@ def check_audio_framing(messages, codec):
     """Every binary frame lies between an audio_start and its audio_end, which
     name the same utterance and chunk; chunks of an utterance come in order,
     one after the other, never interleaved. PCM16: each chunk's frames hold
-    exactly the samples its audio_end counts (nothing lost, nothing extra)."""
-    current, n_bytes, last_chunk = None, 0, {}
+    exactly the samples its audio_end counts (nothing lost, nothing extra).
+    Opus: one packet per frame_ms, and the packets make up the samples its
+    audio_end counts. Returns {utterance: last chunk} and
+    {(utterance, chunk): seconds of audio}."""
+    current, n_bytes, n_frames, last_chunk, seconds = None, 0, 0, {}, {}
     for m in messages:
         if isinstance(m, tuple):
             check(current is not None, "%s audio frame inside a chunk" % codec)
             n_bytes += m[1]
+            n_frames += 1
             continue
         if m.get("type") == "audio_start":
             check(current is None, "%s: a chunk starts after the previous one ended" % codec)
-            current, n_bytes = m, 0
+            current, n_bytes, n_frames = m, 0, 0
             utt, chunk = m["utterance"], m.get("chunk", 0)
             check(chunk == last_chunk.get(utt, -1) + 1,
                   "%s: utterance %d chunk %d follows chunk %d" % (codec, utt, chunk,
@@ -157,9 +177,47 @@ def check_audio_framing(messages, codec):
                       "pcm16 chunk %s: %d bytes for %d samples" % (m.get("chunk"), n_bytes,
                                                                     m["samples"]))
             else:
-                check(n_bytes > 0 and m["samples"] > 0, "opus chunk carries packets")
+                frame = current["sample_rate"] * current["frame_ms"] // 1000
+                check(n_bytes > 0 and m["samples"] == n_frames * frame,
+                      "opus chunk %s: %d packets of %d samples for %d samples" %
+                      (m.get("chunk"), n_frames, frame, m["samples"]))
+            seconds[(m["utterance"], m.get("chunk", 0))] = m["samples"] / current["sample_rate"]
             current = None
-    return last_chunk
+    return last_chunk, seconds
+
+
+def check_same_audio(pcm_seconds, opus_seconds):
+    """The Opus listener gets each chunk with the PCM16 one's length, padded
+    to a whole frame."""
+    check(sorted(pcm_seconds) == sorted(opus_seconds),
+          "Opus listeners get the same chunks: %s, %s" % (sorted(pcm_seconds),
+                                                          sorted(opus_seconds)))
+    frame_s = OPUS_FRAME_MS / 1000
+    for key, pcm in pcm_seconds.items():
+        opus = opus_seconds[key]
+        check(pcm - RESAMPLE_SLACK_S <= opus <= pcm + frame_s + RESAMPLE_SLACK_S,
+              "chunk %s: %.3f s of Opus for %.3f s of PCM16" % (key, opus, pcm))
+
+
+def check_paced(messages, items, final):
+    """Plays the utterance's chunks back to back on the stream's timeline,
+    each from its source_end_ms: the last one starts soon after the
+    sentence ended, and the chunks' speech is shorter than the sentence's."""
+    chunks = audio_chunks(messages, items)
+    play_end, last_start, total = 0.0, 0.0, 0.0
+    for _, m, n in chunks:
+        length = n / 2 / m["sample_rate"]
+        last_start = max(play_end, m.get("source_end_ms", final["source_end_ms"]) / 1000)
+        play_end = last_start + length
+        total += length
+    source = (final["source_end_ms"] - final["source_start_ms"]) / 1000
+    after_end = last_start - final["source_end_ms"] / 1000
+    print("paced: %.2f s of speech for %.2f s of source; last chunk %.2f s after the end" %
+          (total, source, after_end))
+    check(total <= MAX_AUDIO_PER_SOURCE * source,
+          "%.2f s of chunk speech for a %.2f s sentence" % (total, source))
+    check(after_end <= MAX_LAST_CHUNK_AFTER_END_S,
+          "the last chunk starts %.2f s after the sentence ended" % after_end)
 
 
 def check_simultaneous(messages):
@@ -193,6 +251,7 @@ def check_simultaneous(messages):
         check(word in text, "the chunks carry %r: %s" % (word, final["text"]))
     check(any(word in committed.lower() for word in CONTENT_WORDS),
           "content words arrived in chunks before the final: %r" % committed)
+    check_paced(messages, items, final)
 
 
 def check_sentence(messages):
@@ -217,10 +276,11 @@ def test(server):
         simul, opus = await run_session(
             server, session, lambda: asyncio.wait_for(speak_talk(), TIMEOUT_S), "opus")
         check_simultaneous(simul)
-        pcm_chunks = check_audio_framing(simul, "pcm16")
-        opus_chunks = check_audio_framing(opus, "opus")
+        pcm_chunks, pcm_seconds = check_audio_framing(simul, "pcm16")
+        opus_chunks, opus_seconds = check_audio_framing(opus, "opus")
         check(pcm_chunks == opus_chunks,
               "Opus listeners get the same chunks: %s, %s" % (pcm_chunks, opus_chunks))
+        check_same_audio(pcm_seconds, opus_seconds)
         status, plain = create(server, "sentence")
         check(status == 201, "a sentence session")
         sentence = await run_session(server, plain, lambda: speak_raw(server, plain))

@@ -22,6 +22,7 @@
 #define MIN_SPEECH_RMS 300.0 /* int16 units; espeak speech is in the thousands */
 #define MAX_EMPTY_S 0.1      /* espeak emits a few ms of silence for empty text */
 #define CHUNK_SLACK_FACTOR 2 /* espeak may round a chunk up by a sample or so */
+#define SPEED_SLACK_DIVISOR 50 /* 2 %: same text, same speed */
 #define CONCURRENT_THREADS 4
 #define SUBMITS_PER_THREAD 25
 #define POLL_SLEEP_US 1000
@@ -231,6 +232,30 @@ static void test_longer_is_longer(struct tts *tts)
         prev = n;
         free(pcm);
     }
+}
+
+/* Speech at a higher speed is shorter; the speed holds for its request
+ * only; speeds out of range are refused. */
+static void test_speed(struct tts *tts)
+{
+    static const char *const text = "la familia de dashwood se había asentado en sussex";
+    static const int speeds[] = {TTS_SPEED_NORMAL, TTS_SPEED_MAX, TTS_SPEED_NORMAL, TTS_SPEED_MIN};
+    struct rec r[sizeof speeds / sizeof speeds[0]];
+    for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        ASSERT_OK(tts_submit_speed(tts, "es", text, speeds[i], rec_cb, &r[i]));
+        rec_wait(&r[i]);
+        ASSERT_EQ(r[i].err, 0);
+    }
+    /* espeak's output varies by a few samples from one call to the next. */
+    size_t slack = r[0].n_samples / SPEED_SLACK_DIVISOR;
+    ASSERT_LT(r[1].n_samples, r[0].n_samples - slack);
+    ASSERT_LT(r[2].n_samples, r[0].n_samples + slack);
+    ASSERT_GT(r[2].n_samples, r[0].n_samples - slack);
+    ASSERT_GT(r[3].n_samples, r[0].n_samples + slack);
+    struct rec bad = {0};
+    ASSERT_EQ(tts_submit_speed(tts, "es", text, TTS_SPEED_MIN - 1, rec_cb, &bad), BC_EINVAL);
+    ASSERT_EQ(tts_submit_speed(tts, "es", text, TTS_SPEED_MAX + 1, rec_cb, &bad), BC_EINVAL);
 }
 
 static void test_reentrant_synth_refused(struct tts *tts)
@@ -521,6 +546,7 @@ int main(void)
     test_voices_speak(tts, p.chunk_ms);
     test_odd_text(tts);
     test_longer_is_longer(tts);
+    test_speed(tts);
     test_reentrant_synth_refused(tts);
     test_concurrent(tts);
     tts_free(tts);
