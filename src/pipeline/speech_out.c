@@ -1,6 +1,7 @@
 #include "pipeline/speech_out.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define SPEECH_OUT_FREE_RETRY_US 1000
+#define SPEECH_OUT_SUBMIT_RETRY_US 1000
 #define MS_PER_SECOND 1000.0
 
 /* The Opus side of a speech_out; touched only on the encoder's thread. */
@@ -249,6 +250,51 @@ void speech_out_end(struct speech_out *o, size_t n_samples)
     o->speaking = false;
 }
 
+struct opus_barrier {
+    pthread_mutex_t lock;
+    pthread_cond_t reached;
+    bool done;
+};
+
+static void run_barrier(void *arg)
+{
+    struct opus_barrier *b = arg;
+    pthread_mutex_lock(&b->lock);
+    b->done = true;
+    pthread_cond_signal(&b->reached);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Submits fn(arg) behind this track's jobs, waiting for room rather than
+ * skipping it. Returns 0, or BC_ECLOSED when there is no executor. */
+static int submit_waiting(struct speech_out *o, serial_job_fn fn, void *arg)
+{
+    int rc = o->encoder ? serial_submit(o->encoder, o->opus, fn, arg) : BC_ECLOSED;
+    while (rc == BC_EAGAIN) {
+        bc_sleep_us(SPEECH_OUT_SUBMIT_RETRY_US);
+        rc = serial_submit(o->encoder, o->opus, fn, arg);
+    }
+    return rc;
+}
+
+void speech_out_flush(struct speech_out *o)
+{
+    if (!o)
+        return;
+    struct opus_barrier b = {.done = false};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.reached, NULL);
+    /* Jobs of one track run in order: once the barrier runs, so did they. */
+    if (submit_waiting(o, run_barrier, &b) == 0) {
+        pthread_mutex_lock(&b.lock);
+        while (!b.done)
+            pthread_cond_wait(&b.reached, &b.lock);
+        pthread_mutex_unlock(&b.lock);
+    }
+    pthread_cond_destroy(&b.reached);
+    pthread_mutex_destroy(&b.lock);
+}
+
 void speech_out_free(struct speech_out *o)
 {
     if (!o)
@@ -257,11 +303,7 @@ void speech_out_free(struct speech_out *o)
     /* The track is freed after the jobs queued before it, so this waits
      * for room rather than skip it. */
     struct opus_job *job = opus_job_new(o, OPUS_JOB_FREE, 0);
-    int rc = o->encoder ? serial_submit(o->encoder, o->opus, run_opus_job, job) : BC_ECLOSED;
-    while (rc == BC_EAGAIN) {
-        bc_sleep_us(SPEECH_OUT_FREE_RETRY_US);
-        rc = serial_submit(o->encoder, o->opus, run_opus_job, job);
-    }
+    int rc = submit_waiting(o, run_opus_job, job);
     if (rc < 0) /* no executor, or it is gone: nothing else holds the track */
         run_opus_job(job);
     free(o);

@@ -32,6 +32,10 @@ void speech_out_start(struct speech_out *o, int utterance, int chunk, int sample
 void speech_out_samples(struct speech_out *o, const int16_t *pcm, size_t n);
 /* n_samples: the utterance's total at the synthesized rate. */
 void speech_out_end(struct speech_out *o, size_t n_samples);
+/* Returns once every Opus message submitted so far for this object is
+ * published (the caller's next publication follows them on the bus). Waits
+ * for the encoder's thread; never call it from there. NULL is a no-op. */
+void speech_out_flush(struct speech_out *o);
 /* NULL is a no-op. Opus work already submitted still completes. */
 void speech_out_free(struct speech_out *o);
 

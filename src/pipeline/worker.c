@@ -439,6 +439,11 @@ static void archive_session(struct worker_session *ws)
 static void finish_session(struct worker_session *ws)
 {
     pipeline_wait_idle(ws->pipeline);
+    /* Opus listeners hear the last words before they are told the end. */
+    pthread_mutex_lock(&ws->out_lock);
+    for (size_t i = 0; i < ws->n_outputs; i++)
+        speech_out_flush(ws->outputs[i].speech);
+    pthread_mutex_unlock(&ws->out_lock);
     archive_session(ws);
     if (ws->shedding != SESSION_SHED_NONE)
         session_shedding_set(ws->pool->registry, ws->id, SESSION_SHED_NONE);
