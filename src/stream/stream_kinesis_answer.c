@@ -18,6 +18,8 @@
 #define KIN_SHARD_ID_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 #define KIN_DIGITS "0123456789"
 #define KIN_B64_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+#define KIN_B64_PAD1_BITS 0x3
+#define KIN_B64_PAD2_BITS 0xF
 #define KIN_ERROR_TYPE_MAX 128
 #define KIN_FIRST_SHARDS 8
 
@@ -184,13 +186,20 @@ int kin_answer_seqnum(const char *body, size_t len, char seqnum[KIN_SEQNUM_MAX])
     return rc;
 }
 
-/* Decodes strict base64 (no whitespace, '=' only as the last one or two
- * characters); 0 and *out (heap) with *len, or BC_EFORMAT. */
+/* Decodes canonical base64 (no whitespace, '=' only as the last one or
+ * two characters, zero bits before it): what one byte string encodes to,
+ * so that a record's Data has one meaning. 0 and *out (heap) with *len, or
+ * BC_EFORMAT. */
 static int decode_b64(const char *text, uint8_t **out, size_t *len)
 {
     size_t n = strlen(text);
     size_t pad = (n >= 1 && text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
     if (n % 4 || strspn(text, KIN_B64_CHARS) != n - pad)
+        return BC_EFORMAT;
+    /* The last character before the padding carries 4 (pad 2) or 2 (pad 1)
+     * bits past the data. */
+    if (pad && (strchr(KIN_B64_CHARS, text[n - pad - 1]) - KIN_B64_CHARS) &
+                   (pad == 2 ? KIN_B64_PAD2_BITS : KIN_B64_PAD1_BITS))
         return BC_EFORMAT;
     uint8_t *buf = bc_malloc(n / 4 * 3 + 1);
     int got = n ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)n) : 0;
