@@ -303,3 +303,30 @@ put("kinesis_journal", "damaged_values", "P shardId-000000000000 0x1f 2\nC abcd2
                                          "C abcd234567 5 " + "ab" * 300 + "\nPX a b c\nD abcd234567 1 -5 abc\n")
 put("kinesis_journal", "nul_in_line", "B abcd234567 12\0\nF abcd234567 3\n")
 put("kinesis_journal", "empty", "")
+
+# ---- AWS URLs (first byte: 0 s3://, 1 kinesis://) and credentials files ----
+for i, u in enumerate([b"\x00bucket/some/prefix?region=eu-west-1",
+                       b"\x00b?endpoint=http%3A%2F%2F127.0.0.1%3A4569%2F&region=us-east-2",
+                       b"\x00b?region=us-east-1&endpoint=https://s3.example.org",
+                       b"\x00b?region=us-east-1&endpoint=http://user@host/",
+                       b"\x00b?region=US_EAST&endpoint=ftp://h",
+                       b"\x00b?region=us-east-1&region=us-east-1",
+                       b"\x01audio?endpoint=http://127.0.0.1:4567",
+                       b"\x01s?region=us-east-1&limit=100&start=latest&lease_ms=3000+now&max_shards=2",
+                       b"\x01s?region=us-east-1&limit=%00",
+                       b"\x01s?region=us-east-1&poll_ms=%4",
+                       b"\x01s#frag?region=us-east-1",
+                       b"\x01s?&&region=eu-west-1&&"]):
+    put("aws_url", "url_%02d" % i, u)
+
+CREDENTIALS = ("# shared credentials\n[default]\naws_access_key_id = AKIDDEFAULT\n"
+               "aws_secret_access_key=secretdefault\n\n[ ci ]\n  aws_access_key_id\t=  AKIDCI  \n"
+               "; another comment\naws_secret_access_key = secret/ci+x=\naws_session_token = tokenci\n"
+               "region = eu-west-1\n[partial]\naws_access_key_id = ONLYID\n")
+put("aws_credentials", "default", "default\n" + CREDENTIALS)
+put("aws_credentials", "ci", "ci\n" + CREDENTIALS)
+put("aws_credentials", "partial", "partial\n" + CREDENTIALS)
+put("aws_credentials", "crlf", "default\r\n[default]\r\naws_access_key_id=A\r\naws_secret_access_key=S\r\n")
+put("aws_credentials", "cr_in_token", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=S\n"
+                                      "aws_session_token=t\rX-Injected: 1\n")
+put("aws_credentials", "long_secret", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=" + "x" * 130 + "\n")
