@@ -330,3 +330,8 @@ put("aws_credentials", "crlf", "default\r\n[default]\r\naws_access_key_id=A\r\na
 put("aws_credentials", "cr_in_token", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=S\n"
                                       "aws_session_token=t\rX-Injected: 1\n")
 put("aws_credentials", "long_secret", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=" + "x" * 130 + "\n")
+
+# ---- archive spool keys and ready/ file names ----
+for i, k in enumerate(["abc/en/000001.wav", "s/transcript.pt_BR.vtt", "abc+en+000001.wav", "a//b", "../a",
+                       "a/.hidden", "a b", "a+b", "+lead", "trail/", "x" * 600, "\u00e9"]):
+    put("spool_key", "key_%02d" % i, k)
