@@ -8,7 +8,8 @@
  * - what is accepted is no longer than the body: shard ids valid, parents
  *   "" or valid, sequence numbers decimal without leading zeros and
  *   strictly increasing in a GetRecords answer, keys "" or session ids,
- *   decoded Data encodes back to the record's Data;
+ *   decoded Data encodes back to the record's Data, and a babelcast
+ *   header read from it writes back the same bytes;
  * - kin_seqnum_cmp is antisymmetric, and matches numeric order on valid
  *   sequence numbers. */
 #include <cjson/cJSON.h>
@@ -117,6 +118,21 @@ static void check_records_data(const char *body, size_t len, const struct kin_re
     cJSON_Delete(json);
 }
 
+/* A babelcast header read from a record writes back the same bytes. */
+static void check_header(const struct kin_record *k)
+{
+    uint32_t kind = UINT32_MAX;
+    int64_t ms;
+    if (kin_record_header_parse(k->data, k->len, &kind, &ms) < 0) {
+        check(k->len < KIN_HEADER_BYTES || k->data[0] != 1);
+        return;
+    }
+    check(kind <= UINT8_MAX);
+    uint8_t again[KIN_HEADER_BYTES];
+    kin_record_header((enum stream_kind)kind, ms, again);
+    check(memcmp(again, k->data, KIN_HEADER_BYTES) == 0);
+}
+
 static void check_records(const char *body, size_t len)
 {
     struct kin_record *recs = (void *)1;
@@ -137,6 +153,7 @@ static void check_records(const char *body, size_t len)
         check(k->len <= len && (k->data != NULL || (k->len == 0 && !k->key[0])));
         if (k->data)
             fuzz_touch(k->data, k->len);
+        check_header(k);
     }
     check(!next || strlen(next) < len);
     check_records_data(body, len, recs, n);

@@ -279,6 +279,10 @@ int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, const char *id
  * append_ms as 8 bytes big-endian) and then the record's data. */
 #define KIN_HEADER_BYTES 10
 void kin_record_header(enum stream_kind kind, int64_t append_ms, uint8_t out[KIN_HEADER_BYTES]);
+/* The header of a record's data (len bytes, any): 0 with its kind and
+ * append_ms, or BC_EFORMAT when it is too short or of another version
+ * (someone else's record). */
+int kin_record_header_parse(const uint8_t *data, size_t len, uint32_t *kind, int64_t *append_ms);
 /* The reader thread of shard arg (a struct kin_shard *). */
 void *kin_reader_main(void *arg);
 /* Starts the coordinator thread (shard leases and readers). */

@@ -1,7 +1,8 @@
 /* The Kinesis answers the kinesis:// backend parses (stream_kinesis_answer.c),
  * from bodies shaped as kinesalite answers them and from damaged ones: what
  * is kept is safe to write into the journal and Redis keys and to compare,
- * what is not is refused with a code. */
+ * what is not is refused with a code. Also the header babelcast puts
+ * before a record's data. */
 #include "stream/stream_kinesis_internal.h"
 #include "test.h"
 #include "util/err.h"
@@ -197,6 +198,28 @@ static void test_seqnum_cmp(void)
     }
 }
 
+/* The header babelcast puts before a record's data reads back, whatever
+ * the clock said (a time before 1970 has its top bit set). */
+static void test_record_header(void)
+{
+    const int64_t times[] = {0, 1796220345533, -1, INT64_MIN, INT64_MAX};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        uint8_t h[KIN_HEADER_BYTES + 1];
+        kin_record_header(STREAM_KIND_SESSION_END, times[i], h);
+        uint32_t kind;
+        int64_t ms;
+        ASSERT_OK(kin_record_header_parse(h, KIN_HEADER_BYTES, &kind, &ms));
+        ASSERT_EQ(kind, STREAM_KIND_SESSION_END);
+        ASSERT_EQ(ms, times[i]);
+        ASSERT_EQ(kin_record_header_parse(h, KIN_HEADER_BYTES - 1, &kind, &ms), BC_EFORMAT);
+        h[0]++;
+        ASSERT_EQ(kin_record_header_parse(h, KIN_HEADER_BYTES, &kind, &ms), BC_EFORMAT);
+    }
+    uint32_t kind;
+    int64_t ms;
+    ASSERT_EQ(kin_record_header_parse(NULL, 0, &kind, &ms), BC_EFORMAT);
+}
+
 int main(void)
 {
     bc_log_set_level(BC_LOG_QUIET);
@@ -206,6 +229,7 @@ int main(void)
     test_get_records();
     test_errors();
     test_seqnum_cmp();
+    test_record_header();
     printf("kinesis_answer: all passed\n");
     return 0;
 }
