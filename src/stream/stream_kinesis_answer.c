@@ -21,6 +21,8 @@
 #define KIN_B64_PAD1_BITS 0x3
 #define KIN_B64_PAD2_BITS 0xF
 #define KIN_ERROR_TYPE_MAX 128
+#define KIN_HTTP_THROTTLED 429
+#define KIN_HTTP_SERVER_ERROR 500
 #define KIN_FIRST_SHARDS 8
 
 int kin_seqnum_cmp(const char *a, const char *b)
@@ -81,10 +83,10 @@ int kin_answer_error(const char *op, long status, const char *body, size_t len, 
     if (t)
         copy_str(type, sizeof type, t);
     int rc;
-    if (is_throttle(type) || status == 429) {
+    if (is_throttle(type) || status == KIN_HTTP_THROTTLED) {
         rc = BC_EAGAIN;
         *retry = 1;
-    } else if (status >= 500) {
+    } else if (status >= KIN_HTTP_SERVER_ERROR) {
         rc = BC_EIO;
         *retry = 1;
     } else if (strstr(type, "ExpiredIterator")) {

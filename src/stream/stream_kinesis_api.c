@@ -31,6 +31,7 @@
 #define KIN_MAX_RESPONSE_BYTES ((size_t)12 * 1024 * 1024)
 #define KIN_STREAM_NAME_CHARS                                                                      \
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+#define KIN_HTTP_OK 200
 /* ListShards pages followed before the listing is given up as endless. */
 #define KIN_LIST_PAGES_MAX 1000
 
@@ -111,7 +112,7 @@ static int kin_call(struct kin_api *a, const char *op, const cJSON *req, int max
         struct aws_response resp = {0};
         rc = aws_request_perform(a->client, &r, &resp);
         int retry = rc == BC_EIO || rc == BC_ETIMEDOUT;
-        if (rc == 0 && resp.status == 200) {
+        if (rc == 0 && resp.status == KIN_HTTP_OK) {
             *out = resp;
             break;
         }
