@@ -202,3 +202,136 @@ put("gateway_ws", "listener_opus", b"/ws/listen/{id}?lang=es&codec=opus\n" + fra
 put("gateway_ws", "listener_sends_audio", b"/ws/listen/{id}?lang=pt-br\n" + frames((WHOLE_BIN, speech[:8])))
 put("gateway_ws", "listener_source_lang", b"/ws/listen/{id}\n")
 put("gateway_ws", "unknown_path", b"/ws/other/{id}\n" + frames((WHOLE_TEXT, end)))
+
+
+# ---- Kinesis answers (shapes as kinesalite answers them) ----
+# First byte: the parser (0 error, 1 ListShards, 2 GetShardIterator,
+# 3 PutRecord, 4 GetRecords, 5 sequence number comparison); an error's next
+# two bytes are its HTTP status less 201.
+def kinesis(kind, body, status=None):
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, separators=(",", ":"))
+    if isinstance(body, str):
+        body = body.encode()
+    head = bytes([kind])
+    if status is not None:
+        head += struct.pack(">H", status - 201)
+    return head + body
+
+
+SEQ = ["49680770142408496753413833928446023143907810928303800338",
+       "49680770142408496753413833928447232069727425557478506514",
+       "49680770142408496753413833928448440995547040186653212690"]
+ITERATOR = ("AAAAAAAAAAFnQE5Okp1SVC5hBPi5Hgm4PgprPwUQFsaylajnRR8Ne5DIN6kBD/H9QIsLdloPXDGWBrLSza5E4NJpi6dH5wEg"
+            "6vvzh3x4c1r4eiIh/RQfC5HDVr4Dj9V3qOvWhiOZiOYkduS1OFs8xPV+5yapcIQfk0F7ZG8Ge9b7tr59ofe2NE9uok2TRwUWOCoE"
+            "y3Lbdek=")
+
+
+def shard(n, start, parent=None, adjacent=None, end=None):
+    s = {"HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": "170141183460469231731687303715884105727"},
+         "SequenceNumberRange": {"StartingSequenceNumber": start}, "ShardId": "shardId-%012d" % n}
+    if end:
+        s["SequenceNumberRange"]["EndingSequenceNumber"] = end
+    if parent:
+        s["ParentShardId"] = parent
+    if adjacent:
+        s["AdjacentParentShardId"] = adjacent
+    return s
+
+
+put("kinesis_answer", "list_shards", kinesis(1, {"Shards": [shard(0, SEQ[0]), shard(1, SEQ[1])]}))
+put("kinesis_answer", "list_shards_split", kinesis(1, {"Shards": [
+    shard(0, SEQ[0], end=SEQ[2]), shard(1, SEQ[1]),
+    shard(2, SEQ[2], parent="shardId-000000000000"), shard(3, SEQ[2], parent="shardId-000000000000")]}))
+put("kinesis_answer", "list_shards_merged", kinesis(1, {"Shards": [
+    shard(4, SEQ[2], parent="shardId-000000000002", adjacent="shardId-000000000003")], "NextToken": ITERATOR}))
+put("kinesis_answer", "list_shards_bad_ids", kinesis(1, {"Shards": [
+    {"ShardId": "shard 0\nP x 1 0"}, {"ShardId": ""}, {"ShardId": "s" * 140}, {"ShardId": 7},
+    shard(5, SEQ[0], parent="../x")]}))
+put("kinesis_answer", "iterator", kinesis(2, {"ShardIterator": ITERATOR}))
+put("kinesis_answer", "iterator_empty", kinesis(2, {"ShardIterator": ""}))
+put("kinesis_answer", "put_record", kinesis(3, {"ShardId": "shardId-000000000001", "SequenceNumber": SEQ[0]}))
+put("kinesis_answer", "put_record_not_digits", kinesis(3, {"ShardId": "shardId-000000000001", "SequenceNumber": "0x12"}))
+put("kinesis_answer", "put_record_leading_zero", kinesis(3, {"SequenceNumber": "0049"}))
+header = bytes([1, 1, 0, 0, 0, 0, 0x65, 0x4B, 0x12, 0x34])
+
+
+def record(seq, data, key="abcd234567", b64=None):
+    import base64
+    return {"PartitionKey": key, "Data": b64 if b64 is not None else base64.b64encode(data).decode(),
+            "ApproximateArrivalTimestamp": 1796220345.533, "SequenceNumber": seq}
+
+
+put("kinesis_answer", "get_records", kinesis(4, {"MillisBehindLatest": 0, "NextShardIterator": ITERATOR, "Records": [
+    record(SEQ[0], header + b"hello 0"), record(SEQ[1], header + b"hello 1"), record(SEQ[2], header + speech[:20])]}))
+put("kinesis_answer", "get_records_empty", kinesis(4, {"MillisBehindLatest": 0, "NextShardIterator": ITERATOR, "Records": []}))
+put("kinesis_answer", "get_records_closed", kinesis(4, {"MillisBehindLatest": 0, "NextShardIterator": None, "Records": [
+    record(SEQ[0], b"someone else's", key="not a session id")]}))
+put("kinesis_answer", "get_records_bad_base64", kinesis(4, {"NextShardIterator": ITERATOR, "Records": [
+    record(SEQ[0], None, b64="AQEA AAA="), record(SEQ[1], None, b64="A==="), record(SEQ[2], None, b64="AQ=A")]}))
+put("kinesis_answer", "get_records_out_of_order", kinesis(4, {"NextShardIterator": ITERATOR, "Records": [
+    record(SEQ[1], header), record(SEQ[0], header)]}))
+put("kinesis_answer", "error_not_found", kinesis(0, {"__type": "ResourceNotFoundException",
+                                                     "message": "Stream nope under account 000000000000 not found."}, 400))
+put("kinesis_answer", "error_throttled", kinesis(0, {"__type": "ProvisionedThroughputExceededException",
+                                                     "message": "Rate exceeded for shard shardId-000000000000 in stream fz under account 000000000000."}, 400))
+put("kinesis_answer", "error_limit", kinesis(0, {"__type": "com.amazonaws.kinesis#LimitExceededException", "message": "x"}, 400))
+put("kinesis_answer", "error_expired", kinesis(0, {"__type": "ExpiredIteratorException", "message": "Iterator expired."}, 400))
+put("kinesis_answer", "error_invalid", kinesis(0, {"__type": "InvalidArgumentException", "message": "Invalid ShardIterator."}, 400))
+put("kinesis_answer", "error_auth", kinesis(0, {"__type": "UnrecognizedClientException"}, 403))
+put("kinesis_answer", "error_503_html", kinesis(0, "<html><body>Service Unavailable</body></html>", 503))
+put("kinesis_answer", "error_429_empty", kinesis(0, "", 429))
+put("kinesis_answer", "cmp_numbers", kinesis(5, SEQ[1] + "\0" + SEQ[0] + "\0" + "9"))
+put("kinesis_answer", "cmp_zeros", kinesis(5, "0\0" + "007\0" + "70"))
+
+# ---- the kinesis:// local journal, as the store writes it ----
+HEX_STATE = speech[:24].hex()
+journal = ("P shardId-000000000000 - 0\n"
+           "P shardId-000000000001 %s 0\n"
+           "N shardId-000000000001 abcd234567 3\n"
+           "C abcd234567 3 %s\n"
+           "B abcd234567 128000\n"
+           "F abcd234567 2\n"
+           "D abcd234567 2 1796220345533 %s\n"
+           "C efgh234567 0 -\n"
+           "P shardId-000000000002 %s 1\n" % (SEQ[2], HEX_STATE, b"engine failed".hex(), SEQ[1]))
+put("kinesis_journal", "compacted", journal)
+put("kinesis_journal", "cut_short", journal + "C abcd234567 4 " + HEX_STATE[:10])
+put("kinesis_journal", "torn_then_more", journal[:40] + journal[60:])
+put("kinesis_journal", "damaged_values", "P shardId-000000000000 0x1f 2\nC abcd234567 x1 zz\nB abcd234567 -1\n"
+                                         "F abcd234567 99999999999999999999999\nN bad/shard abcd234567 1\n"
+                                         "C abcd234567 5 " + "ab" * 300 + "\nPX a b c\nD abcd234567 1 -5 abc\n")
+put("kinesis_journal", "nul_in_line", "B abcd234567 12\0\nF abcd234567 3\n")
+put("kinesis_journal", "empty", "")
+
+# ---- AWS URLs (first byte: 0 s3://, 1 kinesis://) and credentials files ----
+for i, u in enumerate([b"\x00bucket/some/prefix?region=eu-west-1",
+                       b"\x00b?endpoint=http%3A%2F%2F127.0.0.1%3A4569%2F&region=us-east-2",
+                       b"\x00b?region=us-east-1&endpoint=https://s3.example.org",
+                       b"\x00b?region=us-east-1&endpoint=http://user@host/",
+                       b"\x00b?region=US_EAST&endpoint=ftp://h",
+                       b"\x00b?region=us-east-1&region=us-east-1",
+                       b"\x01audio?endpoint=http://127.0.0.1:4567",
+                       b"\x01s?region=us-east-1&limit=100&start=latest&lease_ms=3000+now&max_shards=2",
+                       b"\x01s?region=us-east-1&limit=%00",
+                       b"\x01s?region=us-east-1&poll_ms=%4",
+                       b"\x01s#frag?region=us-east-1",
+                       b"\x01s?&&region=eu-west-1&&"]):
+    put("aws_url", "url_%02d" % i, u)
+
+CREDENTIALS = ("# shared credentials\n[default]\naws_access_key_id = AKIDDEFAULT\n"
+               "aws_secret_access_key=secretdefault\n\n[ ci ]\n  aws_access_key_id\t=  AKIDCI  \n"
+               "; another comment\naws_secret_access_key = secret/ci+x=\naws_session_token = tokenci\n"
+               "region = eu-west-1\n[partial]\naws_access_key_id = ONLYID\n")
+put("aws_credentials", "default", "default\n" + CREDENTIALS)
+put("aws_credentials", "ci", "ci\n" + CREDENTIALS)
+put("aws_credentials", "partial", "partial\n" + CREDENTIALS)
+put("aws_credentials", "crlf", "default\r\n[default]\r\naws_access_key_id=A\r\naws_secret_access_key=S\r\n")
+put("aws_credentials", "cr_in_token", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=S\n"
+                                      "aws_session_token=t\rX-Injected: 1\n")
+put("aws_credentials", "long_secret", "default\n[default]\naws_access_key_id=A\naws_secret_access_key=" + "x" * 130 + "\n")
+
+# ---- archive spool keys and ready/ file names ----
+for i, k in enumerate(["abc/en/000001.wav", "s/transcript.pt_BR.vtt", "abc+en+000001.wav", "a//b", "../a",
+                       "a/.hidden", "a b", "a+b", "+lead", "trail/", "x" * 600, "\u00e9"]):
+    put("spool_key", "key_%02d" % i, k)

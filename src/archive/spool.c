@@ -92,6 +92,21 @@ static void translate(char *s, char from, char to)
             *s = to;
 }
 
+int spool_key_of_name(const char *name, char key[SPOOL_KEY_MAX])
+{
+    size_t n = strnlen(name, SPOOL_KEY_MAX);
+    key[0] = '\0';
+    if (n >= SPOOL_KEY_MAX || strchr(name, SPOOL_KEY_SEPARATOR))
+        return BC_EINVAL;
+    memcpy(key, name, n + 1);
+    translate(key, SPOOL_NAME_SEPARATOR, SPOOL_KEY_SEPARATOR);
+    if (!spool_key_valid(key)) {
+        key[0] = '\0';
+        return BC_EINVAL;
+    }
+    return 0;
+}
+
 static int make_dir(const char *path)
 {
     if (mkdir(path, SPOOL_DIR_MODE) == 0 || errno == EEXIST)
@@ -193,7 +208,7 @@ static void give_up(struct spool *s, const char *name, const char *path, int rc)
     char *dest = bc_asprintf("%s/%s", s->failed_dir, name);
     pthread_mutex_lock(&s->lock);
     if (rename(path, dest) < 0)
-        unlink(path);
+        remove(path);
     s->given_up++;
     pthread_mutex_unlock(&s->lock);
     bc_error("spool: %s refused (%s); kept in %s", name, bc_strerror(rc), dest);
@@ -243,11 +258,18 @@ static bool upload_pass(struct uploader *u, struct upload_state *st)
         if (!claim(u, names[i]))
             continue;
         char *path = bc_asprintf("%s/%s", s->ready_dir, names[i]);
-        char *key = bc_strdup(names[i]);
-        translate(key, SPOOL_NAME_SEPARATOR, SPOOL_KEY_SEPARATOR);
+        char key[SPOOL_KEY_MAX];
         struct stat before;
-        int rc = stat(path, &before) < 0 ? 0 /* gone: nothing to do */
-                                         : s->upload(s->ctx, key, path, &s->stopping);
+        int gone = stat(path, &before) < 0;
+        /* Only spool_commit puts files here; anything else (put there by
+         * hand, or a directory) is no object to upload, and set aside. */
+        if (!gone && (!S_ISREG(before.st_mode) || spool_key_of_name(names[i], key) < 0)) {
+            give_up(s, names[i], path, BC_EINVAL);
+            release(u);
+            free(path);
+            continue;
+        }
+        int rc = gone ? 0 /* nothing to do */ : s->upload(s->ctx, key, path, &s->stopping);
         if (rc == 0) {
             if (st->outage_logged)
                 bc_info("spool: uploads resumed");
@@ -272,7 +294,6 @@ static bool upload_pass(struct uploader *u, struct upload_state *st)
             }
         }
         release(u);
-        free(key);
         free(path);
     }
     free_names(names, n);

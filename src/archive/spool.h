@@ -65,6 +65,10 @@ void spool_close(struct spool *s);
 /* Whether key may be spooled: 1..SPOOL_KEY_MAX-1 characters of
  * [A-Za-z0-9._-/], no empty segment, no segment starting with '.'. */
 int spool_key_valid(const char *key);
+/* The key a file name of ready/ stands for (spool_commit names a file
+ * after its key with '+' for '/'): 0 and key, or BC_EINVAL and "" when
+ * the name is no valid key's. */
+int spool_key_of_name(const char *name, char key[SPOOL_KEY_MAX]);
 
 /* A new, unique path under tmp/ to write a file to (heap string, caller
  * frees). Never fails. */

@@ -13,6 +13,8 @@
 #define CREDENTIALS_FILE_MAX_BYTES (1024 * 1024)
 #define DEFAULT_PROFILE "default"
 #define DEFAULT_CREDENTIALS_FILE "/.aws/credentials" /* under $HOME */
+#define CREDENTIAL_CHAR_MIN '!'
+#define CREDENTIAL_CHAR_MAX '~'
 
 void aws_credentials_wipe(struct aws_credentials *c)
 {
@@ -20,10 +22,15 @@ void aws_credentials_wipe(struct aws_credentials *c)
         explicit_bzero(c, sizeof *c);
 }
 
+/* Copies a value that fits and is printable ASCII without blanks: values
+ * go into request headers, where a CR or LF would start another one. */
 static int copy_value(char *dst, size_t cap, const char *src, size_t len)
 {
     if (len >= cap)
         return BC_EFORMAT;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)src[i] < CREDENTIAL_CHAR_MIN || (unsigned char)src[i] > CREDENTIAL_CHAR_MAX)
+            return BC_EFORMAT;
     memcpy(dst, src, len);
     dst[len] = '\0';
     return 0;
@@ -157,7 +164,7 @@ int aws_credentials_load(struct aws_credentials *out)
     if (rc == BC_ENOTFOUND)
         rc = BC_EAUTH;
     else if (rc == BC_EFORMAT)
-        bc_error("aws: a credential value is too long");
+        bc_error("aws: a credential value is too long or not printable ASCII");
     if (rc == 0)
         *out = c;
     aws_credentials_wipe(&c);

@@ -21,13 +21,15 @@ struct aws_credentials {
  * set) when both are set; else profile AWS_PROFILE (default "default") of
  * the file AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials).
  * Returns 0 and *out, BC_EAUTH when neither has credentials (logged, with
- * where it looked), BC_EFORMAT when a value is too long. */
+ * where it looked), BC_EFORMAT when a value is too long or holds anything
+ * but printable ASCII without blanks. */
 int aws_credentials_load(struct aws_credentials *out);
 
 /* Parses the text of a shared credentials file (INI: [profile] sections,
  * key = value lines, # and ; comments) for profile. Returns 0 and *out,
  * BC_ENOTFOUND when the profile is missing or lacks a key id or secret,
- * BC_EFORMAT when a value is too long. */
+ * BC_EFORMAT when a value of its keys is too long or holds anything but
+ * printable ASCII without blanks. */
 int aws_credentials_parse(const char *text, const char *profile, struct aws_credentials *out);
 
 /* Overwrites the secrets (before the memory is given back). */

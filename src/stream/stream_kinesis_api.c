@@ -31,7 +31,9 @@
 #define KIN_MAX_RESPONSE_BYTES ((size_t)12 * 1024 * 1024)
 #define KIN_STREAM_NAME_CHARS                                                                      \
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
-#define KIN_ERROR_TYPE_MAX 128
+#define KIN_HTTP_OK 200
+/* ListShards pages followed before the listing is given up as endless. */
+#define KIN_LIST_PAGES_MAX 1000
 
 struct kin_api {
     struct aws_client *client;
@@ -70,14 +72,6 @@ void kin_api_free(struct kin_api *a)
     free(a);
 }
 
-int kin_seqnum_cmp(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la != lb)
-        return la < lb ? -1 : 1;
-    return strcmp(a, b);
-}
-
 /* xorshift per thread: jitter needs no quality, only no shared state. */
 static int jitter_ms(int max_ms)
 {
@@ -90,31 +84,13 @@ static int jitter_ms(int max_ms)
     return max_ms > 0 ? (int)(x % (uint32_t)(max_ms + 1)) : 0;
 }
 
-static int is_throttle(const char *type)
-{
-    return strstr(type, "ProvisionedThroughputExceeded") || strstr(type, "LimitExceeded");
-}
-
-/* Maps an error answer to a code (logged unless it is one callers expect). */
-static int answer_error(const char *op, long status, const char *type, const char *message)
-{
-    if (strstr(type, "ExpiredIterator"))
-        return BC_ESTATE;
-    if (strstr(type, "ResourceNotFound")) {
-        bc_error("kinesis %s: %s", op, message);
-        return BC_ENOTFOUND;
-    }
-    bc_error("kinesis %s: HTTP %ld %s %s", op, status, type, message);
-    int rc = aws_status_error(status);
-    return rc == 0 || rc == BC_EAGAIN ? BC_EIO : rc;
-}
-
-/* One operation: the request body is req's JSON; *out the parsed answer.
- * Retries throttling, 5xx and connection failures until max_wait_ms. */
+/* One operation: the request body is req's JSON; *out the answer's body
+ * (status 200). Retries throttling, 5xx and connection failures until
+ * max_wait_ms. */
 static int kin_call(struct kin_api *a, const char *op, const cJSON *req, int max_wait_ms,
-                    cJSON **out)
+                    struct aws_response *out)
 {
-    *out = NULL;
+    memset(out, 0, sizeof *out);
     char target[64];
     snprintf(target, sizeof target, KIN_TARGET_PREFIX "%s", op);
     const struct aws_header headers[] = {{"X-Amz-Target", target},
@@ -136,28 +112,14 @@ static int kin_call(struct kin_api *a, const char *op, const cJSON *req, int max
         struct aws_response resp = {0};
         rc = aws_request_perform(a->client, &r, &resp);
         int retry = rc == BC_EIO || rc == BC_ETIMEDOUT;
+        if (rc == 0 && resp.status == KIN_HTTP_OK) {
+            *out = resp;
+            break;
+        }
         if (rc == 0) {
-            cJSON *json = cJSON_ParseWithLength(resp.body, resp.body_len);
-            const cJSON *t = json ? cJSON_GetObjectItemCaseSensitive(json, "__type") : NULL;
-            const cJSON *m = json ? cJSON_GetObjectItemCaseSensitive(json, "message") : NULL;
-            char type[KIN_ERROR_TYPE_MAX] = "";
-            if (cJSON_IsString(t))
-                snprintf(type, sizeof type, "%s", t->valuestring);
-            if (resp.status == 200 && json) {
-                *out = json;
-                json = NULL;
-            } else if (is_throttle(type) || resp.status == 429) {
+            rc = kin_answer_error(op, resp.status, resp.body, resp.body_len, &retry);
+            if (rc == BC_EAGAIN)
                 probe_stream_throttled();
-                rc = BC_EAGAIN;
-                retry = 1;
-            } else if (resp.status >= 500) {
-                rc = BC_EIO;
-                retry = 1;
-            } else {
-                rc = answer_error(op, resp.status, type[0] ? type : "(no error type)",
-                                  cJSON_IsString(m) ? m->valuestring : "");
-            }
-            cJSON_Delete(json);
             aws_response_release(&resp);
         }
         if (!retry)
@@ -172,34 +134,19 @@ static int kin_call(struct kin_api *a, const char *op, const cJSON *req, int max
     return rc;
 }
 
-static const char *json_str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
 /* kin_call for one string of the answer: frees req; *value is a new
  * string, or NULL with BC_EIO when the answer lacks it. */
 static int kin_call_for(struct kin_api *a, const char *op, cJSON *req, int max_wait_ms,
                         const char *field, char **value)
 {
     *value = NULL;
-    cJSON *resp;
+    struct aws_response resp;
     int rc = kin_call(a, op, req, max_wait_ms, &resp);
     cJSON_Delete(req);
     if (rc < 0)
         return rc;
-    const char *s = json_str(resp, field);
-    if (s)
-        *value = bc_strdup(s);
-    else
-        rc = BC_EIO;
-    cJSON_Delete(resp);
+    rc = kin_answer_string(op, resp.body, resp.body_len, field, value);
+    aws_response_release(&resp);
     return rc;
 }
 
@@ -207,41 +154,39 @@ int kin_list_shards(struct kin_api *a, struct kin_shard_info **shards, size_t *n
 {
     *shards = NULL;
     *n = 0;
-    size_t cap = 0;
     char *token = NULL;
-    int rc;
+    int rc, pages = 0;
     do {
         cJSON *req = cJSON_CreateObject();
         if (token)
             cJSON_AddStringToObject(req, "NextToken", token);
         else
             cJSON_AddStringToObject(req, "StreamName", a->stream);
-        cJSON *resp;
+        struct aws_response resp;
         rc = kin_call(a, "ListShards", req, KIN_READ_WAIT_MS, &resp);
         cJSON_Delete(req);
         free(token);
         token = NULL;
         if (rc < 0)
             break;
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(resp, "Shards"), *s;
-        cJSON_ArrayForEach(s, list)
-        {
-            const char *id = json_str(s, "ShardId");
-            if (!id || strlen(id) >= KIN_SHARD_ID_MAX)
-                continue;
-            if (*n == cap) {
-                cap = cap ? 2 * cap : 8;
-                *shards = bc_realloc(*shards, cap * sizeof **shards);
-            }
-            struct kin_shard_info *info = &(*shards)[(*n)++];
-            copy_str(info->id, sizeof info->id, id);
-            copy_str(info->parent, sizeof info->parent, json_str(s, "ParentShardId"));
-            copy_str(info->adjacent, sizeof info->adjacent, json_str(s, "AdjacentParentShardId"));
+        struct kin_shard_info *page;
+        size_t n_page;
+        rc = kin_answer_shards(resp.body, resp.body_len, &page, &n_page, &token);
+        aws_response_release(&resp);
+        if (rc < 0)
+            break;
+        if (n_page) {
+            *shards = bc_realloc(*shards, (*n + n_page) * sizeof **shards);
+            memcpy(*shards + *n, page, n_page * sizeof *page);
+            *n += n_page;
         }
-        const char *next = json_str(resp, "NextToken");
-        token = next ? bc_strdup(next) : NULL;
-        cJSON_Delete(resp);
-    } while (token);
+        free(page);
+        if (token && ++pages >= KIN_LIST_PAGES_MAX) {
+            bc_error("kinesis ListShards: more than %d pages", KIN_LIST_PAGES_MAX);
+            rc = BC_EIO;
+        }
+    } while (token && rc == 0);
+    free(token);
     if (rc < 0) {
         free(*shards);
         *shards = NULL;
@@ -263,15 +208,13 @@ int kin_put_record(struct kin_api *a, const char *key, const void *data, size_t 
     free(b64);
     if (ordering && *ordering)
         cJSON_AddStringToObject(req, "SequenceNumberForOrdering", ordering);
-    char *s;
-    int rc = kin_call_for(a, "PutRecord", req, max_wait_ms, "SequenceNumber", &s);
+    struct aws_response resp;
+    int rc = kin_call(a, "PutRecord", req, max_wait_ms, &resp);
+    cJSON_Delete(req);
     if (rc < 0)
         return rc;
-    if (strlen(s) >= KIN_SEQNUM_MAX)
-        rc = BC_EIO;
-    else
-        copy_str(seqnum, KIN_SEQNUM_MAX, s);
-    free(s);
+    rc = kin_answer_seqnum(resp.body, resp.body_len, seqnum);
+    aws_response_release(&resp);
     return rc;
 }
 
@@ -290,25 +233,6 @@ int kin_shard_iterator(struct kin_api *a, const char *shard, const char *type, c
     return kin_call_for(a, "GetShardIterator", req, KIN_READ_WAIT_MS, "ShardIterator", iterator);
 }
 
-/* Decodes base64 text; 0 and *out (heap) with *len, or BC_EFORMAT. */
-static int decode_b64(const char *text, uint8_t **out, size_t *len)
-{
-    size_t n = strlen(text);
-    if (n % 4)
-        return BC_EFORMAT;
-    uint8_t *buf = bc_malloc(n / 4 * 3 + 1);
-    int got = n ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)n) : 0;
-    if (got < 0) {
-        free(buf);
-        return BC_EFORMAT;
-    }
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    size_t pad = (n >= 1 && text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
-    *out = buf;
-    *len = (size_t)got - pad;
-    return 0;
-}
-
 int kin_get_records(struct kin_api *a, const char *iterator, int limit, struct kin_record **recs,
                     size_t *n, char **next)
 {
@@ -318,49 +242,12 @@ int kin_get_records(struct kin_api *a, const char *iterator, int limit, struct k
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "ShardIterator", iterator);
     cJSON_AddNumberToObject(req, "Limit", limit);
-    cJSON *resp;
+    struct aws_response resp;
     int rc = kin_call(a, "GetRecords", req, KIN_READ_WAIT_MS, &resp);
     cJSON_Delete(req);
     if (rc < 0)
         return rc;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(resp, "Records"), *r;
-    size_t count = (size_t)cJSON_GetArraySize(list);
-    *recs = count ? bc_calloc(count, sizeof **recs) : NULL;
-    cJSON_ArrayForEach(r, list)
-    {
-        const char *seq = json_str(r, "SequenceNumber"), *key = json_str(r, "PartitionKey");
-        const char *data = json_str(r, "Data");
-        if (!seq || !data || strlen(seq) >= KIN_SEQNUM_MAX) {
-            rc = BC_EFORMAT;
-            break;
-        }
-        struct kin_record *k = &(*recs)[*n];
-        copy_str(k->seqnum, sizeof k->seqnum, seq);
-        if (key && stream_id_valid(key))
-            copy_str(k->key, sizeof k->key, key);
-        if (decode_b64(data, &k->data, &k->len) < 0) {
-            /* Someone else's record: kept (it has a place in the shard) but empty. */
-            k->data = NULL;
-            k->len = 0;
-            k->key[0] = '\0';
-        }
-        (*n)++;
-    }
-    const char *it = json_str(resp, "NextShardIterator");
-    if (rc == 0 && it)
-        *next = bc_strdup(it);
-    cJSON_Delete(resp);
-    if (rc < 0) {
-        kin_records_free(*recs, *n);
-        *recs = NULL;
-        *n = 0;
-    }
+    rc = kin_answer_records(resp.body, resp.body_len, recs, n, next);
+    aws_response_release(&resp);
     return rc;
-}
-
-void kin_records_free(struct kin_record *recs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(recs[i].data);
-    free(recs);
 }

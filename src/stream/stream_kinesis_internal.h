@@ -9,6 +9,7 @@
 #define BC_STREAM_KINESIS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,9 +71,48 @@ int kin_get_records(struct kin_api *a, const char *iterator, int limit, struct k
                     size_t *n, char **next);
 void kin_records_free(struct kin_record *recs, size_t n);
 
-/* Compares two sequence numbers (decimal strings): <0, 0, >0. "" is the
- * smallest. */
+/* ---- the API's answers (stream_kinesis_answer.c) --------------------- */
+
+/* Compares two sequence numbers (decimal strings without leading zeros):
+ * -1, 0 or 1. "" is the smallest. */
 int kin_seqnum_cmp(const char *a, const char *b);
+/* Whether s is a sequence number: 1..KIN_SEQNUM_MAX-1 decimal digits,
+ * without a leading zero (but "0"). */
+bool kin_seqnum_valid(const char *s);
+/* Whether s may name a shard (in the journal, in Redis keys):
+ * 1..KIN_SHARD_ID_MAX-1 characters of [A-Za-z0-9_.-]. */
+bool kin_shard_id_valid(const char *s);
+
+/* The parsers below read an answer's body (len bytes, not necessarily
+ * NUL-terminated; any bytes) and log what they refuse. None keeps a
+ * pointer into body. */
+
+/* What an answer to op with an HTTP status other than 200 means (its
+ * JSON's __type and message, when it has them): BC_EAGAIN (throttled) or
+ * BC_EIO (5xx) with *retry set; else *retry 0 and BC_ESTATE (expired
+ * iterator), BC_ENOTFOUND, BC_EAUTH, BC_EINVAL or BC_EIO. */
+int kin_answer_error(const char *op, long status, const char *body, size_t len, int *retry);
+/* A ListShards page: 0, *shards (caller frees; NULL when none) with *n and
+ * *next_token (caller frees; NULL on the last page), or BC_EIO when the
+ * body is no JSON object. Shards whose id is not kin_shard_id_valid are
+ * left out; such a parent or adjacent parent reads as "". */
+int kin_answer_shards(const char *body, size_t len, struct kin_shard_info **shards, size_t *n,
+                      char **next_token);
+/* The non-empty string field of op's answer: 0 and *value (caller frees),
+ * or BC_EIO with *value NULL. */
+int kin_answer_string(const char *op, const char *body, size_t len, const char *field,
+                      char **value);
+/* A PutRecord answer: 0 and its SequenceNumber (kin_seqnum_valid) in
+ * seqnum, or BC_EIO with seqnum "". */
+int kin_answer_seqnum(const char *body, size_t len, char seqnum[KIN_SEQNUM_MAX]);
+/* A GetRecords answer: 0, *recs (free with kin_records_free) with *n, in
+ * strictly increasing sequence numbers, and *next (caller frees; NULL
+ * when the answer has none: the shard is closed and read); a record
+ * whose Data is no strict base64 is kept with no data and no key. BC_EIO
+ * when the body is no JSON object, BC_EFORMAT when a record lacks Data or
+ * a sequence number, or is out of order; nothing is returned then. */
+int kin_answer_records(const char *body, size_t len, struct kin_record **recs, size_t *n,
+                       char **next);
 
 /* ---- leases and checkpoints (stream_kinesis_store*.c) ----------------- */
 
@@ -239,6 +279,10 @@ int kin_shard_commit(struct kin_backend *b, struct kin_shard *sh, const char *id
  * append_ms as 8 bytes big-endian) and then the record's data. */
 #define KIN_HEADER_BYTES 10
 void kin_record_header(enum stream_kind kind, int64_t append_ms, uint8_t out[KIN_HEADER_BYTES]);
+/* The header of a record's data (len bytes, any): 0 with its kind and
+ * append_ms, or BC_EFORMAT when it is too short or of another version
+ * (someone else's record). */
+int kin_record_header_parse(const uint8_t *data, size_t len, uint32_t *kind, int64_t *append_ms);
 /* The reader thread of shard arg (a struct kin_shard *). */
 void *kin_reader_main(void *arg);
 /* Starts the coordinator thread (shard leases and readers). */

@@ -214,7 +214,9 @@ static int ingest(struct kin_backend *b, struct kin_shard *sh, struct kin_record
     struct kin_rec *r = bc_calloc(1, sizeof *r);
     snprintf(r->seqnum, sizeof r->seqnum, "%s", kr->seqnum);
     int fresh = 0;
-    if (kr->key[0] && kr->len >= KIN_HEADER_BYTES && kr->data[0] == KIN_HEADER_VERSION) {
+    uint32_t kind;
+    int64_t append_ms;
+    if (kr->key[0] && kin_record_header_parse(kr->data, kr->len, &kind, &append_ms) == 0) {
         struct kin_session *s = session_for(b, kr->key);
         if (!s) {
             free(r);
@@ -230,11 +232,8 @@ static int ingest(struct kin_backend *b, struct kin_shard *sh, struct kin_record
             size_t len = kr->len - KIN_HEADER_BYTES;
             struct stream_record *rec = bc_malloc(sizeof *rec + len);
             rec->seq = r->seq;
-            rec->kind = kr->data[1];
-            int64_t ms = 0;
-            for (int i = 0; i < 8; i++)
-                ms = (ms << 8) | kr->data[2 + i];
-            rec->append_ms = ms;
+            rec->kind = kind;
+            rec->append_ms = append_ms;
             rec->len = len;
             memcpy(rec->data, kr->data + KIN_HEADER_BYTES, len);
             r->rec = rec;
@@ -264,6 +263,20 @@ void kin_record_header(enum stream_kind kind, int64_t append_ms, uint8_t out[KIN
     out[1] = (uint8_t)kind;
     for (int i = 0; i < 8; i++)
         out[2 + i] = (uint8_t)((uint64_t)append_ms >> (8 * (7 - i)));
+}
+
+int kin_record_header_parse(const uint8_t *data, size_t len, uint32_t *kind, int64_t *append_ms)
+{
+    if (!data || len < KIN_HEADER_BYTES || data[0] != KIN_HEADER_VERSION)
+        return BC_EFORMAT;
+    /* Unsigned: a negative time has its top bit set, which a signed shift
+     * may not move. */
+    uint64_t ms = 0;
+    for (int i = 0; i < 8; i++)
+        ms = (ms << 8) | data[2 + i];
+    *kind = data[1];
+    *append_ms = (int64_t)ms;
+    return 0;
 }
 
 static void notify_sessions(struct kin_backend *b, char (*ids)[STREAM_SESSION_ID_MAX], size_t n)

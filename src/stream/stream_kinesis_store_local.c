@@ -7,7 +7,8 @@
  *   B <session> <audio bytes in all>
  *   F <session> <fencing token>
  *   D <session> <seq> <append_ms> <error hex>   a dead letter
- * The last line of a key wins. Opening replays the journal and rewrites it
+ * The last line of a key wins; a line cut short or damaged is skipped (and
+ * counted in a warning). Opening replays the journal and rewrites it
  * compacted (a new file renamed over the old); so does a journal grown past
  * KL_COMPACT_BYTES. Each change is one write(2): a kill -9 loses nothing
  * written; without fsync a power loss may roll checkpoints back, so records
@@ -18,6 +19,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,10 @@
 #define KL_COMPACT_BYTES ((off_t)16 * 1024 * 1024)
 #define KL_LINE_MAX (2 * STREAM_STATE_MAX + KIN_SEQNUM_MAX + 2 * 1024 + 256)
 #define KL_ERROR_MAX 1024
+#define KL_FIELDS_MAX 5
+#define KL_NONE "-"
+#define KL_DIGITS "0123456789"
+#define KL_HEX_CHARS "0123456789abcdefABCDEF"
 
 struct kl_shard {
     char id[KIN_SHARD_ID_MAX];
@@ -117,45 +123,94 @@ static void hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static size_t hex_decode(const char *in, uint8_t *out, size_t cap)
+/* Strict hex of at most cap bytes: the byte count, or -1. Only checks
+ * when out is NULL. */
+static long hex_decode(const char *in, uint8_t *out, size_t cap)
 {
-    size_t n = 0;
-    for (; in[0] && in[1] && n < cap; in += 2) {
-        unsigned v;
-        if (sscanf(in, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t)v;
+    size_t n = strlen(in);
+    if (n % 2 || n / 2 > cap || strspn(in, KL_HEX_CHARS) != n)
+        return -1;
+    for (size_t i = 0; out && i < n / 2; i++) {
+        char pair[3] = {in[2 * i], in[2 * i + 1], '\0'};
+        out[i] = (uint8_t)strtoul(pair, NULL, 16);
     }
-    return n;
+    return (long)(n / 2);
 }
 
-/* Applies one journal line (a truncated or unknown one is skipped). */
-static void apply_line(struct kl_store *s, char *line)
+/* A decimal number as the journal writes it (digits only, no overflow). */
+static bool parse_u64(const char *s, uint64_t *v)
 {
-    char *save = NULL, *f[5] = {0};
+    size_t n = strlen(s);
+    if (n == 0 || strspn(s, KL_DIGITS) != n)
+        return false;
+    errno = 0;
+    *v = strtoull(s, NULL, 10);
+    return errno == 0;
+}
+
+static bool parse_i64(const char *s)
+{
+    uint64_t v;
+    return parse_u64(s[0] == '-' ? s + 1 : s, &v) && v <= (uint64_t)INT64_MAX;
+}
+
+static bool is_none(const char *s)
+{
+    return strcmp(s, KL_NONE) == 0;
+}
+
+/* Applies one journal line. false (nothing changed) for a line that is no
+ * change this journal writes: cut short, damaged or unknown. */
+static bool apply_line(struct kl_store *s, char *line)
+{
+    char *save = NULL, *f[KL_FIELDS_MAX + 1] = {0};
     int n = 0;
-    for (char *t = strtok_r(line, " \n", &save); t && n < 5; t = strtok_r(NULL, " \n", &save))
+    for (char *t = strtok_r(line, " \n", &save); t && n <= KL_FIELDS_MAX;
+         t = strtok_r(NULL, " \n", &save))
         f[n++] = t;
-    if (n < 3)
-        return;
-    if (f[0][0] == 'P' && n == 4 && strlen(f[2]) < KIN_SEQNUM_MAX && strlen(f[1]) < KIN_SHARD_ID_MAX) {
+    if (n < 3 || n > KL_FIELDS_MAX || strlen(f[0]) != 1)
+        return false;
+    uint64_t v;
+    uint8_t state[STREAM_STATE_MAX];
+    long state_len = 0;
+    switch (f[0][0]) {
+    case 'P':
+        if (n != 4 || !kin_shard_id_valid(f[1]) || !(is_none(f[2]) || kin_seqnum_valid(f[2])) ||
+            !(strcmp(f[3], "0") == 0 || strcmp(f[3], "1") == 0))
+            return false;
         struct kl_shard *sh = shard_find(s, f[1], 1);
-        snprintf(sh->pos, sizeof sh->pos, "%s", strcmp(f[2], "-") == 0 ? "" : f[2]);
-        sh->done = atoi(f[3]);
-    } else if (f[0][0] == 'N' && n == 4 && stream_id_valid(f[2]) && strlen(f[1]) < KIN_SHARD_ID_MAX) {
-        set_count(shard_find(s, f[1], 1), f[2], strtoull(f[3], NULL, 10));
-    } else if (!stream_id_valid(f[1])) {
-        return;
-    } else if (f[0][0] == 'C' && n == 4) {
-        struct kl_session *ss = session_find(s, f[1], 1);
-        ss->seq = strtoull(f[2], NULL, 10);
-        ss->state_len = strcmp(f[3], "-") == 0 ? 0 : hex_decode(f[3], ss->state, STREAM_STATE_MAX);
-    } else if (f[0][0] == 'B') {
-        session_find(s, f[1], 1)->bytes = strtoull(f[2], NULL, 10);
-    } else if (f[0][0] == 'F') {
-        session_find(s, f[1], 1)->fence = strtoull(f[2], NULL, 10);
-    } else if (f[0][0] == 'D') {
+        snprintf(sh->pos, sizeof sh->pos, "%s", is_none(f[2]) ? "" : f[2]);
+        sh->done = f[3][0] == '1';
+        return true;
+    case 'N':
+        if (n != 4 || !kin_shard_id_valid(f[1]) || !stream_id_valid(f[2]) || !parse_u64(f[3], &v))
+            return false;
+        set_count(shard_find(s, f[1], 1), f[2], v);
+        return true;
+    case 'C':
+        if (n != 4 || !stream_id_valid(f[1]) || !parse_u64(f[2], &v) ||
+            (!is_none(f[3]) && (state_len = hex_decode(f[3], state, sizeof state)) < 0))
+            return false;
+        struct kl_session *c = session_find(s, f[1], 1);
+        c->seq = v;
+        c->state_len = (size_t)state_len;
+        memcpy(c->state, state, (size_t)state_len);
+        return true;
+    case 'B':
+    case 'F':
+        if (n != 3 || !stream_id_valid(f[1]) || !parse_u64(f[2], &v))
+            return false;
+        struct kl_session *b = session_find(s, f[1], 1);
+        *(f[0][0] == 'B' ? &b->bytes : &b->fence) = v;
+        return true;
+    case 'D':
+        if (n != 5 || !stream_id_valid(f[1]) || !parse_u64(f[2], &v) || !parse_i64(f[3]) ||
+            !(is_none(f[4]) || hex_decode(f[4], NULL, KL_ERROR_MAX) >= 0))
+            return false;
         session_find(s, f[1], 1)->dead++;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -477,12 +532,20 @@ int kin_store_local_open(const char *dir, const char *stream, const struct kin_s
     FILE *f = fopen(s->path, "r");
     if (f) {
         char *line = NULL;
-        size_t cap = 0;
-        while (getline(&line, &cap, f) > 0)
-            if (strchr(line, '\n'))
-                apply_line(s, line);
+        size_t cap = 0, damaged = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            /* A line cut short by a crash lacks its newline; one with a NUL
+             * was damaged on disk. */
+            bool whole = line[len - 1] == '\n' && memchr(line, '\0', (size_t)len) == NULL;
+            if (!whole || !apply_line(s, line))
+                damaged++;
+        }
         free(line);
         fclose(f);
+        if (damaged)
+            bc_warn("stream: %s: %zu damaged or cut-short lines skipped; their changes are lost",
+                    s->path, damaged);
     } else if (errno != ENOENT) {
         bc_error("stream: cannot read %s: %s", s->path, strerror(errno));
         kl_close(s);

@@ -126,6 +126,14 @@ static void test_credentials_parse(void)
     longer[n + AWS_SECRET_MAX] = '\0';
     ASSERT_EQ(aws_credentials_parse(longer, "default", &c), BC_EFORMAT);
     free(longer);
+    /* A value goes into a request header: a CR in it would start another
+     * header, a blank or a byte past ASCII would corrupt the signature. */
+    const char *unprintable[] = {"[default]\naws_access_key_id=a\naws_secret_access_key=s\n"
+                                 "aws_session_token=tok\rX-Amz-Date: 0\n",
+                                 "[default]\naws_access_key_id=a b\naws_secret_access_key=s\n",
+                                 "[default]\naws_access_key_id=a\naws_secret_access_key=s\xc3\xa9\n"};
+    for (size_t i = 0; i < sizeof unprintable / sizeof unprintable[0]; i++)
+        ASSERT_EQ(aws_credentials_parse(unprintable[i], "default", &c), BC_EFORMAT);
     aws_credentials_wipe(&c);
     ASSERT_EQ(c.secret_access_key[0], 0);
 }

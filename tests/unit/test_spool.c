@@ -165,6 +165,38 @@ int main(void)
     pthread_mutex_unlock(&st.lock);
     spool_close(s);
 
+    /* Files that spool_commit never wrote in ready/ (put there by hand, a
+     * directory, a name that is no key's) are set aside in failed/ at the
+     * next open, never uploaded; the spooled ones still go. */
+    const char *strays[] = {"a b", "+lead", "x++y", "trail+"};
+    char stray[128];
+    for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++) {
+        snprintf(stray, sizeof stray, "%s/%s", ready, strays[i]);
+        f = fopen(stray, "wb");
+        ASSERT(f);
+        fclose(f);
+    }
+    snprintf(stray, sizeof stray, "%s/late+es+000001.wav", ready);
+    f = fopen(stray, "wb");
+    ASSERT(f);
+    fputs("late", f);
+    fclose(f);
+    snprintf(stray, sizeof stray, "%s/subdir", ready);
+    ASSERT_EQ(mkdir(stray, 0700), 0);
+    ASSERT_OK(spool_open(dir, &p, upload, &st, &s));
+    ASSERT_OK(spool_wait_empty(s, WAIT_MS));
+    spool_stats(s, &stats);
+    ASSERT_EQ(stats.given_up, 5);
+    ASSERT_EQ(stats.uploaded, 1);
+    spool_close(s);
+    pthread_mutex_lock(&st.lock);
+    ASSERT_EQ(st.n, 5);
+    ASSERT_STR_EQ(st.keys[4], "late/es/000001.wav");
+    ASSERT_STR_EQ(st.bodies[4], "late");
+    pthread_mutex_unlock(&st.lock);
+    ASSERT_EQ(count_files(ready), 0);
+    ASSERT_EQ(count_files(failed), 6);
+
     /* Several uploaders: every file arrives once. */
     p.threads = 4;
     pthread_mutex_lock(&st.lock);
