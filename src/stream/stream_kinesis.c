@@ -375,6 +375,24 @@ static int parse_options(const struct aws_url *u, struct kin_options *o)
     return 0;
 }
 
+/* A stream that does not exist is a set-up error, said at start rather
+ * than in every later call's log line. Anything else (no permission to
+ * list shards, as a gateway needs none; Kinesis unreachable for now) is
+ * left to the calls that need the stream. */
+static int check_stream_exists(struct kin_api *api, const struct aws_url *u)
+{
+    struct kin_shard_info *shards = NULL;
+    size_t n = 0;
+    int rc = kin_list_shards(api, &shards, &n);
+    free(shards);
+    if (rc == BC_ENOTFOUND) {
+        bc_error("stream: Kinesis stream '%s' not found in region %s: create it first (see "
+                 "the README, \"On AWS\")", u->path, u->region);
+        return rc;
+    }
+    return 0;
+}
+
 int stream_kinesis_backend_open(const char *url, const struct stream_params *params,
                                 const struct stream_ops **ops, void **impl)
 {
@@ -406,7 +424,7 @@ int stream_kinesis_backend_open(const char *url, const struct stream_params *par
         rc = BC_EINVAL;
         goto fail;
     }
-    if ((rc = kin_api_new(&u, &b->api)) < 0)
+    if ((rc = kin_api_new(&u, &b->api)) < 0 || (rc = check_stream_exists(b->api, &u)) < 0)
         goto fail;
     if (params->redis_url)
         rc = kin_store_redis_open(params->redis_url, u.path, &b->store, &b->store_impl);

@@ -2,6 +2,8 @@
 stream of 2 shards (leases and checkpoints in the data directory: one
 process).
 
+0. A stream that does not exist stops the server at start (exit 1, a clear
+   error).
 1. Flow: several sessions, on both shards, talk at once; each listener gets
    the same finals and speech as a server with the default file:// stream
    gives for the same talk, and the transcripts are the same.
@@ -13,7 +15,9 @@ process).
    worker takes the shards over once their leases expire."""
 import asyncio
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -160,6 +164,18 @@ def test_worker_killed(binary, kin, audio, ref_utterances):
             check_complete(gateway, session, first, second, ref_utterances)
 
 
+def test_missing_stream(binary, kin):
+    """A stream that does not exist: the server says so and exits 1."""
+    with tempfile.TemporaryDirectory() as data:
+        proc = subprocess.run([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data,
+                               "--stream", kin.url("no-such-stream")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=120)
+    check(proc.returncode == 1 and "Kinesis stream 'no-such-stream' not found" in proc.stdout,
+          "a missing stream stops the server at start with a clear error (%d: %s)"
+          % (proc.returncode, proc.stdout.strip()[-300:]))
+
+
 def main():
     binary = sys.argv[1]
     os.environ.update(CREDENTIALS)
@@ -169,6 +185,7 @@ def main():
         short = read_talk(make_talk(tmp, LIBRIVOX[:2]))
         full = read_talk(make_talk(tmp, LIBRIVOX))
         os.unlink(tmp)
+        test_missing_stream(binary, kin)
         test_flow(binary, kin, short, reference(binary, short, 2 * SESSIONS_PER_SHARD))
         _, full_cues = reference(binary, full)
         test_killed(binary, kin, full, [c["utterance"] for c in full_cues])
