@@ -11,6 +11,9 @@
 # capacity is what the server judges from measured load: one warm-up
 # session runs first, then the estimate in /healthz (worker_capacity)
 # sets the offer.
+#
+# A burst on a cold server instead: OFFER=16 STAGGER_MS=0 bench/overload.sh
+# offers 16 sessions at once to a server that has measured nothing yet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-build}
@@ -39,6 +42,13 @@ url="http://127.0.0.1:$port"
 server=$!
 wait_http "$url/api/languages"
 
+offer=${OFFER:-}
+stagger=${STAGGER_MS:-700}
+if [ -n "$offer" ]; then
+    echo "== offering $offer session(s), $stagger ms apart, to a cold server"
+    "$live" --server "$url" --sessions "$offer" --stagger-ms "$stagger" --server-pid "$server"
+    exit 0
+fi
 if [ -z "$capacity" ]; then
     echo "== warm-up: one session, so the server measures its load"
     "$live" --server "$url" --sessions 1 --server-pid "$server" >/dev/null
@@ -48,5 +58,5 @@ if [ -z "$capacity" ]; then
 fi
 offer=$((2 * capacity))
 echo "== offering $offer session(s) to a server with capacity $capacity"
-"$live" --server "$url" --sessions "$offer" --server-pid "$server"
+"$live" --server "$url" --sessions "$offer" --stagger-ms "$stagger" --server-pid "$server"
 grep -c "shedding" "$dir/server.log" | sed 's/^/shedding changes logged by the server: /' || true
