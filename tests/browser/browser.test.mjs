@@ -122,6 +122,19 @@ async function shoot(page, name) {
   step(`screenshot ${file}`);
 }
 
+/* A persistent Chromium whose microphone plays wav once; closed at the end. */
+async function launchSpeaker(profile, wav) {
+  const ctx = await chromium.launchPersistentContext(path.join(tmp, profile), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: DESKTOP_VIEWPORT,
+    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}%noloop`],
+  });
+  cleanups.push(() => ctx.close());
+  return ctx;
+}
+
 function makeMicrophoneFile() {
   const clips = CLIPS.map((c) => readWav(path.join(SPEECH_DIR, 'librivox', c.file)));
   // Silence between the sentences lets the server end each utterance; the
@@ -149,14 +162,7 @@ async function checkSimultaneous(listenerBrowser) {
     body: JSON.stringify({source: 'en', targets: ['es'], mode: 'simultaneous'})});
   assert.equal(created.status, 201);
   const session = await created.json();
-  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'simultaneous-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: DESKTOP_VIEWPORT,
-    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}%noloop`],
-  });
-  cleanups.push(() => speakerCtx.close());
+  const speakerCtx = await launchSpeaker('simultaneous-profile', wav);
   await speakerCtx.addInitScript(([key, token]) => sessionStorage.setItem(key, token),
     [`babelcast.speaker_token.${session.id}`, session.speaker_token]);
   const speaker = watch(speakerCtx.pages()[0] || await speakerCtx.newPage(), 'simultaneous-speaker');
@@ -266,14 +272,7 @@ async function main() {
   const {file: wav, seconds: spokenSeconds} = makeMicrophoneFile();
   step(`fake microphone file ${wav} (${spokenSeconds.toFixed(1)} s)`);
 
-  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'speaker-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: DESKTOP_VIEWPORT,
-    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}%noloop`],
-  });
-  cleanups.push(() => speakerCtx.close());
+  const speakerCtx = await launchSpeaker('speaker-profile', wav);
   const listenerBrowser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -527,14 +526,7 @@ async function main() {
 
 async function tlsMain() {
   const {file: wav} = makeMicrophoneFile();
-  const speakerCtx = await chromium.launchPersistentContext(path.join(tmp, 'speaker-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: DESKTOP_VIEWPORT,
-    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}%noloop`],
-  });
-  cleanups.push(() => speakerCtx.close());
+  const speakerCtx = await launchSpeaker('speaker-profile', wav);
   const listenerBrowser = await chromium.launch({executablePath: CHROMIUM, headless: true,
     args: [...BASE_ARGS, '--autoplay-policy=no-user-gesture-required']});
   cleanups.push(() => listenerBrowser.close());
