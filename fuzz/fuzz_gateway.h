@@ -28,6 +28,7 @@
 #define FUZZ_WS_CLOSE_CODE_MAX 4999
 #define FUZZ_HEADER_MAX 1024
 #define FUZZ_QUEUED_MAX 1024
+#define FUZZ_INGEST_WAIT_MS 10000
 
 struct lws {
     enum lws_token_indexes uri_token; /* WSI_TOKEN_GET_URI, ..._POST_URI... */
@@ -238,8 +239,15 @@ static void fuzz_world_close(struct fuzz_world *w)
     catalog_free(srv->catalog);
 }
 
-/* The world for the next input: a new stream and bus, a new live session
- * in w->id. */
+/* The service thread is not woken: the targets take results themselves
+ * (fuzz_settle). */
+static void fuzz_no_wake(void *unused)
+{
+    (void)unused;
+}
+
+/* The world for the next input: a new stream, ingest threads and bus, a
+ * new live session in w->id. */
 static struct fuzz_world *fuzz_world_begin(void)
 {
     static struct fuzz_world world;
@@ -254,6 +262,9 @@ static struct fuzz_world *fuzz_world_begin(void)
     world.inputs++;
     if (stream_open("mem://", NULL, &world.srv.stream) != 0)
         abort();
+    world.srv.ingest = gw_ingest_new(world.srv.stream, fuzz_no_wake, NULL);
+    if (!world.srv.ingest)
+        abort();
     world.srv.bus = delivery_new(FUZZ_QUEUED_MAX, NULL, NULL);
     static const char *const targets[] = {"es", "fr"};
     struct session_info info;
@@ -263,11 +274,23 @@ static struct fuzz_world *fuzz_world_begin(void)
     return &world;
 }
 
+/* Waits for every append submitted so far and hands the results to the
+ * gateway, as its service thread would once woken. */
+static void fuzz_settle(struct gateway *srv)
+{
+    if (gw_ingest_wait_idle(srv->ingest, FUZZ_INGEST_WAIT_MS) != 0)
+        abort(); /* an append into mem:// never takes this long */
+    gw_ws_dispatch(srv);
+}
+
 /* Ends the input's session and drops what the gateway, the stream and the
  * bus kept for it. */
 static void fuzz_world_end(struct fuzz_world *w)
 {
     struct gateway *srv = &w->srv;
+    fuzz_settle(srv);
+    gw_ingest_free(srv->ingest);
+    srv->ingest = NULL;
     struct delivery_msg *batch[64];
     size_t n;
     while ((n = delivery_drain(srv->bus, batch, sizeof batch / sizeof batch[0])) > 0) {

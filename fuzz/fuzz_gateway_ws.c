@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
  * closes; returns the last callback's result. */
 static int drain(struct gateway *srv, struct conn *c)
 {
-    gw_ws_dispatch(srv);
+    fuzz_settle(srv);
     for (int i = 0; i < FUZZ_DRAIN_MAX; i++) {
         if (c->queue_count == 0 && !c->close_code)
             return 0;
