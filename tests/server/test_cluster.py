@@ -150,8 +150,14 @@ def test_worker_stalled(cluster, gw_a, gw_b, workers, talk, ref_utterances):
     asyncio.run(talk_with_listeners([gw_a], session, read_talk(talk), [es], stall_owner))
     check_told_once(es, ref_utterances, "worker stalled")
     check_once_each(transcript(gw_b, session), ref_utterances, CLIP_WORDS, "worker stalled")
-    check("lease lost" in node_log(stalled["worker"]),
-          "the stalled worker found its lease gone and dropped the session")
+    # Which path notices the lost lease first (a renewal, a checkpoint)
+    # depends on the machine's load; what matters is that it lets go.
+    deadline = time.time() + FINALS_TIMEOUT_S
+    while worker_sessions(stalled["worker"]) and time.time() < deadline:
+        time.sleep(0.2)
+    check(worker_sessions(stalled["worker"]) == 0,
+          "the stalled worker found its lease gone and dropped the session (log says lease "
+          "lost: %s)" % ("lease lost" in node_log(stalled["worker"])))
 
 
 def test_redis_restarted(cluster, gw_a, gw_b, talk, ref_utterances):
