@@ -80,7 +80,10 @@ def close_frame_of(sock):
             if not chunk:
                 break
             data += chunk
-    except socket.timeout:
+    except (socket.timeout, ConnectionResetError):
+        # A speaker the server stopped reading (its queue was full) leaves
+        # unread audio behind, so the server's close ends in a reset; what
+        # arrived before it is still here.
         pass
     pos = 0
     while pos + 2 <= len(data):
