@@ -349,11 +349,7 @@ int spool_open(const char *dir, const struct spool_params *params, spool_upload_
     s->ctx = ctx;
     atomic_init(&s->stopping, 0);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    bc_cond_init_monotonic(&s->wake);
     int rc = make_dir(s->dir);
     if (rc == 0)
         rc = make_dir(s->tmp_dir);

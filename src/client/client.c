@@ -15,6 +15,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 /* lws keeps a few descriptors of its own (cancel pipe, DNS) beside ours;
  * a small table avoids allocating one sized to the process fd limit. */
@@ -289,11 +290,7 @@ int client_ws_new(const char *url, const struct client_ws_callbacks *cb, void *u
     *out = NULL;
     int rc;
     struct client_ws *ws = bc_calloc(1, sizeof *ws);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&ws->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    bc_cond_init_monotonic(&ws->cond);
     pthread_mutex_init(&ws->mu, NULL);
     if (cb)
         ws->cb = *cb;

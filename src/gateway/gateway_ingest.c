@@ -220,11 +220,7 @@ struct gw_ingest *gw_ingest_new(struct stream *stream, void (*wake)(void *), voi
     ing->wake_data = wake_data;
     atomic_init(&ing->stopping, 0);
     pthread_mutex_init(&ing->done_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&ing->idle, &attr);
-    pthread_condattr_destroy(&attr);
+    bc_cond_init_monotonic(&ing->idle);
     for (int i = 0; i < GW_INGEST_THREADS; i++) {
         struct ingest_lane *lane = &ing->lanes[i];
         lane->owner = ing;

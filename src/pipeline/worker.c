@@ -781,11 +781,7 @@ int worker_pool_new(const struct worker_config *config, const struct pipeline_en
     gethostname(host, sizeof host - 1);
     snprintf(pool->owner, sizeof pool->owner, "%s:%ld:%p", host, (long)getpid(), (void *)pool);
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->tick, &attr);
-    pthread_condattr_destroy(&attr);
+    bc_cond_init_monotonic(&pool->tick);
     if (serial_new(WORKER_OPUS_JOBS_MAX, &pool->opus_encoder) < 0)
         bc_warn("no Opus encoder thread: listeners get PCM16 only");
     pthread_cond_init(&pool->wake, NULL);

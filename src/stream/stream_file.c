@@ -431,11 +431,7 @@ int stream_file_backend_open(const char *dir, const struct stream_params *params
     fb->params = *params;
     pthread_rwlock_init(&fb->gc_lock, NULL);
     pthread_mutex_init(&fb->bg_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&fb->bg_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    bc_cond_init_monotonic(&fb->bg_cv);
 
     int rc = mkdir_p(fb->dir);
     if (rc < 0)

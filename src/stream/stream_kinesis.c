@@ -405,11 +405,7 @@ int stream_kinesis_backend_open(const char *url, const struct stream_params *par
     struct kin_backend *b = bc_calloc(1, sizeof *b);
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->notify_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    bc_cond_init_monotonic(&b->wake);
     b->params = *params;
     char host[64] = "";
     gethostname(host, sizeof host - 1);

@@ -23,3 +23,12 @@ void bc_sleep_us(int64_t us)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+void bc_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
