@@ -6,7 +6,8 @@
  *     hearing the audio that carries it; mean and p95
  *   sentence start -> first translated audio: mean
  *   end of speech -> start of the utterance's last audio: mean and p95 as
- *     heard (after the audio queued before it), p95 as it arrived
+ *     heard (after the audio queued before it), p95 as it arrived, and p95
+ *     of when it ends (the listener has heard everything)
  *   content words (5+ bytes) of the reference transcript's translation
  *     found in the translated finals: the quality guard
  *   CPU of this process per second of audio (the translator's child
@@ -21,9 +22,10 @@
  * on (pipeline_set_pacing), side by side.
  *
  * --pieces lists every piece: when it arrived and started playing, how
- * long it lasts, and the source speech it carries.
+ * long it lasts, and the source speech it carries. --only NAME runs one
+ * variant (sentence, sent.paced, simul, simul.paced).
  *
- * build/bench/bench_simul [--lang es] [--pieces] */
+ * build/bench/bench_simul [--lang es] [--pieces] [--only NAME] */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -311,7 +313,8 @@ static double p95(double *v, size_t n)
 }
 
 struct report {
-    double evs_mean, evs_p95, first_mean, last_mean, last_p95, last_arrival_p95, content_kept, cpu_per_s;
+    double evs_mean, evs_p95, first_mean, last_mean, last_p95, last_arrival_p95, done_p95;
+    double content_kept, cpu_per_s;
     double audio_per_source, lead_quiet_ms, trail_quiet_ms, trail_quiet_max_ms;
     size_t words, chunks;
 };
@@ -326,7 +329,12 @@ static double source_span_s(const struct refs *refs, const struct run *run,
     int n_chunks = run->n_chunks[s->utterance];
     if (s->chunk < 0 || n_chunks == 0)
         return (double)(ref->end_sample - ref->start_sample) / ASR_RATE_HZ;
-    size_t from = s->chunk > 0 ? (size_t)run->chunk_words[s->utterance][s->chunk - 1] : 0;
+    /* A piece carries the chunks after the previous piece's up to its own. */
+    int first = 0;
+    for (const struct segment *o = run->seg; o < s; o++)
+        if (o->utterance == s->utterance && o->chunk >= first)
+            first = o->chunk + 1;
+    size_t from = first > 0 ? (size_t)run->chunk_words[s->utterance][first - 1] : 0;
     if (from > ref->n_words)
         from = ref->n_words;
     int64_t begin = from ? ref->word_ends[from - 1] : ref->start_sample, end = ref->end_sample;
@@ -404,6 +412,7 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     double *evs = bc_calloc(cap, sizeof *evs), *first = bc_calloc(SIMUL_UTT_MAX, sizeof *first);
     double *last = bc_calloc(SIMUL_UTT_MAX, sizeof *last);
     double *arrival = bc_calloc(SIMUL_UTT_MAX, sizeof *arrival);
+    double *done = bc_calloc(SIMUL_UTT_MAX, sizeof *done);
     size_t n_evs = 0, n_first = 0, n_last = 0;
     for (int u = 0; u < refs->n; u++) {
         const struct ref_utt *ref = &refs->utt[u];
@@ -422,6 +431,8 @@ static void measure(const struct refs *refs, const struct run *run, const char *
         if (tail >= 0) {
             double end_s = (double)ref->end_sample / ASR_RATE_HZ;
             arrival[n_last] = (double)run->seg[tail].first_audio_us / US_PER_S - end_s;
+            const struct segment *t = &run->seg[tail];
+            done[n_last] = play[tail] + (t->rate ? (double)t->samples / t->rate : 0) - end_s;
             last[n_last++] = play[tail] - end_s;
         }
     }
@@ -433,6 +444,7 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     r->last_mean = mean(last, n_last);
     r->last_p95 = p95(last, n_last);
     r->last_arrival_p95 = p95(arrival, n_last);
+    r->done_p95 = p95(done, n_last);
     r->content_kept = content_kept(reference, run->finals);
     r->cpu_per_s = cpu / audio_s;
     measure_pieces(refs, run, r);
@@ -441,6 +453,7 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     free(first);
     free(last);
     free(arrival);
+    free(done);
 }
 
 static void print_pieces(const struct refs *refs, const struct run *run, const char *name)
@@ -489,16 +502,19 @@ int main(int argc, char **argv)
 {
     static const struct option options[] = {{"lang", required_argument, NULL, 'l'},
                                             {"pieces", no_argument, NULL, 'p'},
+                                            {"only", required_argument, NULL, 'o'},
                                             {NULL, 0, NULL, 0}};
-    const char *lang = "es";
+    const char *lang = "es", *only = NULL;
     int opt, pieces = 0;
-    while ((opt = getopt_long(argc, argv, "l:p", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:po:", options, NULL)) != -1) {
         if (opt == 'l') {
             lang = optarg;
         } else if (opt == 'p') {
             pieces = 1;
+        } else if (opt == 'o') {
+            only = optarg;
         } else {
-            fprintf(stderr, "usage: bench_simul [--lang CODE] [--pieces]\n");
+            fprintf(stderr, "usage: bench_simul [--lang CODE] [--pieces] [--only NAME]\n");
             return 2;
         }
     }
@@ -529,7 +545,18 @@ int main(int argc, char **argv)
         {PIPELINE_SIMULTANEOUS, PIPELINE_PACING_ON, "simul.paced"},
     };
     struct report reports[SIMUL_VARIANTS];
+    int chosen[SIMUL_VARIANTS], n_chosen = 0;
     for (int m = 0; m < SIMUL_VARIANTS; m++) {
+        chosen[m] = !only || strcmp(only, variants[m].name) == 0;
+        n_chosen += chosen[m];
+    }
+    if (!n_chosen) {
+        fprintf(stderr, "bench_simul: no variant named %s\n", only);
+        return 2;
+    }
+    for (int m = 0; m < SIMUL_VARIANTS; m++) {
+        if (!chosen[m])
+            continue;
         static struct run run;
         memset(&run, 0, sizeof run);
         pthread_mutex_init(&run.lock, NULL);
@@ -547,12 +574,14 @@ int main(int argc, char **argv)
     }
     printf("\n%-44s", "");
     for (int m = 0; m < SIMUL_VARIANTS; m++)
-        printf(" %12s", variants[m].name);
+        if (chosen[m])
+            printf(" %12s", variants[m].name);
 #define ROW(label, fmt, field)                                                                     \
     do {                                                                                           \
         printf("\n%-44s", label);                                                                  \
         for (int m = 0; m < SIMUL_VARIANTS; m++)                                                   \
-            printf(fmt, reports[m].field);                                                         \
+            if (chosen[m])                                                                         \
+                printf(fmt, reports[m].field);                                                     \
     } while (0)
     ROW("source words timed", " %12zu", words);
     ROW("audio pieces", " %12zu", chunks);
@@ -561,6 +590,7 @@ int main(int argc, char **argv)
     ROW("sentence start -> first audio mean (s)", " %12.2f", first_mean);
     ROW("end of speech -> last audio mean (s)", " %12.2f", last_mean);
     ROW("end of speech -> last audio p95 (s)", " %12.2f", last_p95);
+    ROW("end of speech -> last audio ends p95 (s)", " %12.2f", done_p95);
     ROW("end of speech -> last audio arrives p95 (s)", " %12.2f", last_arrival_p95);
     ROW("reference content words kept (share)", " %12.2f", content_kept);
     ROW("audio s per s of source speech it carries", " %12.2f", audio_per_source);

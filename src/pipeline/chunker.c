@@ -265,10 +265,12 @@ int chunker_tick(struct chunker *c, int64_t at_ms, char **chunk)
     *chunk = NULL;
     if (c->n_hist == 0 || at_ms - c->changed_ms < c->params.pause_ms)
         return 0;
+    /* Words that lean on the next one go too: a speaker who stopped after
+     * them has mostly ended the sentence, and they would otherwise wait for
+     * the final and then play after everything before them. */
     const struct words *h = &c->hist[0];
     size_t base = align(c, h);
-    size_t cut = trim_dangling(h, base, h->n);
-    return cut > base ? commit(c, base, cut, chunk) : 0;
+    return h->n > base ? commit(c, base, h->n, chunk) : 0;
 }
 
 void chunker_rest(const struct chunker *c, const char *text, char **rest)

@@ -136,13 +136,13 @@ static void on_speech_chunk(void *user_data, const int16_t *pcm, size_t n_sample
     job_done(p);
 }
 
-static int paced(const struct pipeline *p)
+int pipeline_paced(const struct pipeline *p)
 {
     return p->pacing == PIPELINE_PACING_ON || (p->pacing == PIPELINE_PACING_AUTO && p->simul);
 }
 
 void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chunk,
-                    const char *text)
+                    const char *text, size_t ahead_bytes)
 {
     if (!p->engines.tts || !text[0])
         return;
@@ -157,7 +157,8 @@ void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chu
     int64_t now_ms = samples_to_ms(asr_stream_position(p->asr));
     pthread_mutex_lock(&p->lock);
     p->pending++;
-    int speed = paced(p) ? pacer_speed(p->pacer, lang, now_ms, strlen(text)) : TTS_SPEED_NORMAL;
+    int speed = pipeline_paced(p) ? pacer_speed(p->pacer, lang, now_ms, strlen(text) + ahead_bytes)
+                         : TTS_SPEED_NORMAL;
     job->paced_estimate_ms = pacer_queue(p->pacer, lang, now_ms, strlen(text), speed);
     pthread_mutex_unlock(&p->lock);
     int rc = tts_submit_speed(p->engines.tts, lang, text, speed, on_speech_chunk, job);
@@ -170,6 +171,15 @@ void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chu
     pthread_mutex_unlock(&p->lock);
     free(job);
     job_done(p);
+}
+
+int64_t pipeline_play_lag_ms(struct pipeline *p, const char *lang)
+{
+    int64_t now_ms = samples_to_ms(asr_stream_position(p->asr));
+    pthread_mutex_lock(&p->lock);
+    int64_t lag_ms = pacer_lag_ms(p->pacer, lang, now_ms);
+    pthread_mutex_unlock(&p->lock);
+    return lag_ms;
 }
 
 /* Partials are translated when the input is on time and the last translated
@@ -253,7 +263,7 @@ static void translate_and_emit(struct pipeline *p, const struct asr_hyp *hyp, in
         const char *text = translated ? translated : "";
         int delivered_before = pipeline_emit_caption(p, lang, hyp, text, final, NULL, -1);
         if (final && !delivered_before)
-            pipeline_speak(p, lang, hyp->utterance, -1, text);
+            pipeline_speak(p, lang, hyp->utterance, -1, text, 0);
         free(translated);
     }
     p->emit_cpu_s += thread_cpu_s() - cpu_s;

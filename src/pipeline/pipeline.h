@@ -54,8 +54,10 @@ struct pipeline_event {
     const int16_t *pcm;
     size_t n_samples;
     int sample_rate;
-    /* Simultaneous mode only, else -1 and NULL. Audio events: the chunk
-     * of the utterance they speak (0, 1...; chunks are spoken in order).
+    /* Simultaneous mode only, else -1 and NULL. Audio events: the last
+     * chunk of the utterance they speak; a piece of audio speaks the
+     * chunks after the previous piece's up to it (paced speech joins
+     * chunks that wait for the listeners), in order.
      * Captions: chunk is the chunk this caption commits (-1: none new);
      * committed is the text committed so far, a prefix of text that no
      * later caption of the utterance takes back. */

@@ -9,9 +9,16 @@
  * chunk -1 outside simultaneous mode. */
 int pipeline_emit_caption(struct pipeline *p, const char *lang, const struct asr_hyp *hyp,
                           const char *text, int final, const char *committed, int chunk);
-/* Queues text for synthesis as chunk `chunk` (-1: the whole utterance). */
+/* Queues text for synthesis as chunk `chunk` (-1: the whole utterance).
+ * ahead_bytes: text already spoken by the speaker that will follow it,
+ * which pacing counts as queued after this piece. */
 void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chunk,
-                    const char *text);
+                    const char *text, size_t ahead_bytes);
+/* How long (ms of the input timeline) lang's listeners still have to play
+ * of the speech already queued for them. */
+int64_t pipeline_play_lag_ms(struct pipeline *p, const char *lang);
+/* 1 when speech is paced (src/pipeline/pacer.h). */
+int pipeline_paced(const struct pipeline *p);
 /* mt_translate with the probe; "" translates to "". Returns 0 and *out
  * (heap) or a negative BC_E* code. */
 int pipeline_translate(struct pipeline *p, const char *lang, const char *text, char **out);

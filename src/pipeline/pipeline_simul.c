@@ -2,7 +2,14 @@
  * progress; each chunk is translated and spoken at once, and the final
  * only completes what the chunks did not carry. A chunk is translated with
  * the sentence so far as context when the engine keeps the words already
- * committed (Apertium, being local, mostly does), else alone. */
+ * committed (Apertium, being local, mostly does), else alone.
+ *
+ * With pacing, a chunk's speech waits as text while its listeners still
+ * have more than SIMUL_HOLD_MS of speech to play: chunks committed in the
+ * meantime, and the final's rest, join it, and the whole is spoken as one
+ * piece when they are about to run out, at a pace chosen knowing all of
+ * it. The piece is numbered by the last chunk it carries. Without this,
+ * the words said last play only after every piece queued before them. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +23,17 @@
 #include "util/log.h"
 
 #define MS_PER_SECOND 1000
+/* Speech for a chunk is held while listeners still have more than this
+ * to play (input time): at least a feed's worth, so that it is released
+ * before they run dry. */
+#define SIMUL_HOLD_MS 200
 
 /* The translation committed so far in one language. */
 struct lang_committed {
     char lang[PIPELINE_LANG_MAX];
     char *text;
+    char *held;    /* committed, not spoken yet; NULL: none */
+    int held_last; /* the last chunk held */
 };
 
 struct pipeline_simul {
@@ -45,8 +58,10 @@ static char *join2(const char *a, const char *b)
 
 static void reset(struct pipeline_simul *s, int utterance)
 {
-    for (size_t i = 0; i < s->n_langs; i++)
+    for (size_t i = 0; i < s->n_langs; i++) {
         free(s->langs[i].text);
+        free(s->langs[i].held);
+    }
     s->n_langs = 0;
     free(s->last_text);
     s->last_text = NULL;
@@ -86,7 +101,45 @@ static struct lang_committed *committed_in(struct pipeline_simul *s, const char 
     struct lang_committed *l = &s->langs[s->n_langs++];
     snprintf(l->lang, sizeof l->lang, "%s", lang);
     l->text = bc_strdup("");
+    l->held = NULL;
+    l->held_last = -1;
     return l;
+}
+
+static void hold(struct lang_committed *l, int chunk, const char *piece)
+{
+    if (!piece[0])
+        return;
+    char *grown = join2(l->held ? l->held : "", piece);
+    free(l->held);
+    l->held = grown;
+    l->held_last = chunk;
+}
+
+/* Speaks what l holds unless, paced, its listeners still have more than
+ * SIMUL_HOLD_MS to play (force: speak anyway). ahead_bytes: source text
+ * said but not committed yet, which will follow. */
+static void release(struct pipeline *p, struct lang_committed *l, int utterance, int force,
+                    size_t ahead_bytes)
+{
+    if (!l->held)
+        return;
+    if (!force && pipeline_paced(p) && pipeline_play_lag_ms(p, l->lang) > SIMUL_HOLD_MS)
+        return;
+    pipeline_speak(p, l->lang, utterance, l->held_last, l->held, ahead_bytes);
+    free(l->held);
+    l->held = NULL;
+    l->held_last = -1;
+}
+
+/* Bytes of the words of text after the committed ones. */
+static size_t rest_bytes(const struct pipeline_simul *s, const char *text)
+{
+    char *rest = NULL;
+    chunker_rest(s->chunker, text, &rest);
+    size_t n = strlen(rest);
+    free(rest);
+    return n;
 }
 
 /* Translates a piece that continues a sentence: the engine capitalizes
@@ -165,10 +218,12 @@ static void commit(struct pipeline *p, struct pipeline_simul *s, const struct as
 {
     int index = chunker_chunks(s->chunker) - 1;
     char *pieces[PIPELINE_LANGS_MAX] = {0};
+    struct lang_committed *ls[PIPELINE_LANGS_MAX] = {0};
     size_t n = pipeline_n_langs(p);
     for (size_t i = 0; i < n; i++) {
         /* A language that became active mid-utterance waits for the final. */
         struct lang_committed *l = committed_in(s, pipeline_lang(p, i), index == 0);
+        ls[i] = l;
         if (!l)
             continue;
         pieces[i] = translate_in_context(p, l->lang, chunker_committed(s->chunker), l->text);
@@ -180,9 +235,12 @@ static void commit(struct pipeline *p, struct pipeline_simul *s, const struct as
     }
     emit_partial(p, s, hyp, index);
     /* Spoken after its caption, which gives listeners the chunk's timing. */
+    size_t ahead = rest_bytes(s, hyp->text);
     for (size_t i = 0; i < n; i++) {
-        if (pieces[i])
-            pipeline_speak(p, pipeline_lang(p, i), hyp->utterance, index, pieces[i]);
+        if (pieces[i]) {
+            hold(ls[i], index, pieces[i]);
+            release(p, ls[i], hyp->utterance, 0, ahead);
+        }
         free(pieces[i]);
     }
 }
@@ -214,6 +272,9 @@ void pipeline_simul_tick(struct pipeline *p, struct pipeline_simul *s, int64_t p
         commit(p, s, &hyp, chunk);
     }
     free(chunk);
+    size_t ahead = rest_bytes(s, s->last_text);
+    for (size_t i = 0; i < s->n_langs; i++)
+        release(p, &s->langs[i], s->utterance, 0, ahead);
 }
 
 void pipeline_simul_final(struct pipeline *p, struct pipeline_simul *s, const struct asr_hyp *hyp)
@@ -238,8 +299,13 @@ void pipeline_simul_final(struct pipeline *p, struct pipeline_simul *s, const st
             translate_piece(p, lang, todo, l && l->text[0], &piece);
         char *text = join2(l ? l->text : "", piece);
         int delivered_before = pipeline_emit_caption(p, lang, &whole, text, 1, NULL, -1);
-        if (!delivered_before)
-            pipeline_speak(p, lang, hyp->utterance, chunks, piece);
+        if (l) {
+            hold(l, chunks, piece);
+            if (!delivered_before)
+                release(p, l, hyp->utterance, 1, 0);
+        } else if (!delivered_before) {
+            pipeline_speak(p, lang, hyp->utterance, chunks, piece, 0);
+        }
         free(text);
         free(piece);
     }

@@ -106,11 +106,11 @@ static void test_dangling(void)
     /* Five words would end on "more": the cut moves back before "a more". */
     expect_chunk(partial(c, 0, "he had married a more amiable woman", 200), "he had married");
     char *chunk = NULL;
-    /* A pause after "of the" commits up to the last word that stands alone. */
+    /* A pause commits them all the same: the speaker stopped there. */
     ASSERT(partial(c, 1, "the end of the", 1000) == NULL);
     ASSERT_EQ(chunker_tick(c, 1000 + CHUNKER_DEFAULT_PAUSE_MS, &chunk), 1);
-    expect_chunk(chunk, "the end");
-    ASSERT_STR_EQ(chunker_committed(c), "the end");
+    expect_chunk(chunk, "the end of the");
+    ASSERT_STR_EQ(chunker_committed(c), "the end of the");
     chunker_free(c);
 }
 
