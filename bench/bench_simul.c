@@ -9,7 +9,8 @@
  *     heard (after the audio queued before it), p95 as it arrived, and p95
  *     of when it ends (the listener has heard everything)
  *   content words (5+ bytes) of the reference transcript's translation
- *     found in the translated finals: the quality guard
+ *     found in the translated finals: the quality guard; and its adjacent
+ *     word pairs found together in them (word order and agreement)
  *   CPU of this process per second of audio (the translator's child
  *     processes are not counted)
  *   where a tail comes from: the audio pieces' total length against the
@@ -50,6 +51,7 @@
 #define SIMUL_SEGMENTS_MAX 1024
 #define SIMUL_CONTENT_WORD_MIN_BYTES 5
 #define SIMUL_TEXT_MAX 8192
+#define SIMUL_PUNCT " ,.;:!?\""
 #define SIMUL_PERCENTILE 0.95
 #define SIMUL_QUIET_LEVEL 256 /* |sample| at or below: silence (espeak speaks in the thousands) */
 #define SIMUL_VARIANTS 4
@@ -314,7 +316,7 @@ static double p95(double *v, size_t n)
 
 struct report {
     double evs_mean, evs_p95, first_mean, last_mean, last_p95, last_arrival_p95, done_p95;
-    double content_kept, cpu_per_s;
+    double content_kept, pairs_kept, cpu_per_s;
     double audio_per_source, lead_quiet_ms, trail_quiet_ms, trail_quiet_max_ms;
     size_t words, chunks;
 };
@@ -377,26 +379,64 @@ static void lower_ascii(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+/* text lower-cased and split into words at spaces and punctuation: *w
+ * points into *buf (both heap, caller frees). Returns the count. */
+static size_t split_words(const char *text, char **buf, char ***w)
+{
+    *buf = bc_strdup(text);
+    lower_ascii(*buf);
+    *w = bc_calloc(strlen(*buf) / 2 + 1, sizeof **w);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(*buf, SIMUL_PUNCT, &save); t; t = strtok_r(NULL, SIMUL_PUNCT, &save))
+        (*w)[n++] = t;
+    return n;
+}
+
+/* Share of the reference's adjacent word pairs that stand together in the
+ * output too: what chunking costs in word order and agreement. */
+static double pairs_kept(const char *reference, const char *output)
+{
+    char *ref_buf, *out_buf, **ref, **out;
+    size_t n_ref = split_words(reference, &ref_buf, &ref);
+    size_t n_out = split_words(output, &out_buf, &out);
+    size_t kept = 0;
+    for (size_t i = 0; i + 1 < n_ref; i++) {
+        for (size_t j = 0; j + 1 < n_out; j++) {
+            if (strcmp(ref[i], out[j]) == 0 && strcmp(ref[i + 1], out[j + 1]) == 0) {
+                kept++;
+                break;
+            }
+        }
+    }
+    free(ref_buf);
+    free(ref);
+    free(out_buf);
+    free(out);
+    return n_ref > 1 ? (double)kept / (double)(n_ref - 1) : 0;
+}
+
 /* Share of the reference's content words found among the output's words. */
 static double content_kept(const char *reference, const char *output)
 {
-    char *ref = bc_strdup(reference), *out = bc_asprintf(" %s ", output);
-    lower_ascii(ref);
-    lower_ascii(out);
-    for (char *p = out; *p; p++)
-        if (strchr(",.;:!?\"", *p))
-            *p = ' ';
+    char *ref_buf, *out_buf, **ref, **out;
+    size_t n_ref = split_words(reference, &ref_buf, &ref);
+    size_t n_out = split_words(output, &out_buf, &out);
     size_t total = 0, kept = 0;
-    char *save = NULL;
-    for (char *w = strtok_r(ref, " ,.;:!?\"", &save); w; w = strtok_r(NULL, " ,.;:!?\"", &save)) {
-        if (strlen(w) < SIMUL_CONTENT_WORD_MIN_BYTES || w[0] == '*')
+    for (size_t i = 0; i < n_ref; i++) {
+        if (strlen(ref[i]) < SIMUL_CONTENT_WORD_MIN_BYTES || ref[i][0] == '*')
             continue;
-        char *needle = bc_asprintf(" %s ", w);
         total++;
-        kept += strstr(out, needle) != NULL;
-        free(needle);
+        for (size_t j = 0; j < n_out; j++) {
+            if (strcmp(ref[i], out[j]) == 0) {
+                kept++;
+                break;
+            }
+        }
     }
+    free(ref_buf);
     free(ref);
+    free(out_buf);
     free(out);
     return total ? (double)kept / (double)total : 0;
 }
@@ -446,6 +486,7 @@ static void measure(const struct refs *refs, const struct run *run, const char *
     r->last_arrival_p95 = p95(arrival, n_last);
     r->done_p95 = p95(done, n_last);
     r->content_kept = content_kept(reference, run->finals);
+    r->pairs_kept = pairs_kept(reference, run->finals);
     r->cpu_per_s = cpu / audio_s;
     measure_pieces(refs, run, r);
     free(play);
@@ -593,6 +634,7 @@ int main(int argc, char **argv)
     ROW("end of speech -> last audio ends p95 (s)", " %12.2f", done_p95);
     ROW("end of speech -> last audio arrives p95 (s)", " %12.2f", last_arrival_p95);
     ROW("reference content words kept (share)", " %12.2f", content_kept);
+    ROW("reference word pairs kept (share)", " %12.2f", pairs_kept);
     ROW("audio s per s of source speech it carries", " %12.2f", audio_per_source);
     ROW("silence at piece start mean (ms)", " %12.0f", lead_quiet_ms);
     ROW("silence at piece end mean (ms)", " %12.0f", trail_quiet_ms);
