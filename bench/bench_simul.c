@@ -379,65 +379,74 @@ static void lower_ascii(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
-/* text lower-cased and split into words at spaces and punctuation: *w
- * points into *buf (both heap, caller frees). Returns the count. */
-static size_t split_words(const char *text, char **buf, char ***w)
+/* Words of a text, lower-cased, split at spaces and punctuation. */
+struct word_list {
+    char *buf;
+    char **w; /* into buf */
+    size_t n;
+};
+
+static void word_list_split(const char *text, struct word_list *l)
 {
-    *buf = bc_strdup(text);
-    lower_ascii(*buf);
-    *w = bc_calloc(strlen(*buf) / 2 + 1, sizeof **w);
-    size_t n = 0;
+    l->buf = bc_strdup(text);
+    lower_ascii(l->buf);
+    l->w = bc_calloc(strlen(l->buf) / 2 + 1, sizeof *l->w);
+    l->n = 0;
     char *save = NULL;
-    for (char *t = strtok_r(*buf, SIMUL_PUNCT, &save); t; t = strtok_r(NULL, SIMUL_PUNCT, &save))
-        (*w)[n++] = t;
-    return n;
+    for (char *t = strtok_r(l->buf, SIMUL_PUNCT, &save); t; t = strtok_r(NULL, SIMUL_PUNCT, &save))
+        l->w[l->n++] = t;
+}
+
+static void word_list_release(struct word_list *l)
+{
+    free(l->buf);
+    free(l->w);
+}
+
+/* 1 when words w[0..len) stand together somewhere in l. */
+static int word_list_has(const struct word_list *l, char *const *w, size_t len)
+{
+    for (size_t j = 0; j + len <= l->n; j++) {
+        size_t k = 0;
+        while (k < len && strcmp(l->w[j + k], w[k]) == 0)
+            k++;
+        if (k == len)
+            return 1;
+    }
+    return 0;
 }
 
 /* Share of the reference's adjacent word pairs that stand together in the
  * output too: what chunking costs in word order and agreement. */
 static double pairs_kept(const char *reference, const char *output)
 {
-    char *ref_buf, *out_buf, **ref, **out;
-    size_t n_ref = split_words(reference, &ref_buf, &ref);
-    size_t n_out = split_words(output, &out_buf, &out);
+    struct word_list ref, out;
+    word_list_split(reference, &ref);
+    word_list_split(output, &out);
     size_t kept = 0;
-    for (size_t i = 0; i + 1 < n_ref; i++) {
-        for (size_t j = 0; j + 1 < n_out; j++) {
-            if (strcmp(ref[i], out[j]) == 0 && strcmp(ref[i + 1], out[j + 1]) == 0) {
-                kept++;
-                break;
-            }
-        }
-    }
-    free(ref_buf);
-    free(ref);
-    free(out_buf);
-    free(out);
-    return n_ref > 1 ? (double)kept / (double)(n_ref - 1) : 0;
+    for (size_t i = 0; i + 1 < ref.n; i++)
+        kept += (size_t)word_list_has(&out, &ref.w[i], 2);
+    double share = ref.n > 1 ? (double)kept / (double)(ref.n - 1) : 0;
+    word_list_release(&ref);
+    word_list_release(&out);
+    return share;
 }
 
 /* Share of the reference's content words found among the output's words. */
 static double content_kept(const char *reference, const char *output)
 {
-    char *ref_buf, *out_buf, **ref, **out;
-    size_t n_ref = split_words(reference, &ref_buf, &ref);
-    size_t n_out = split_words(output, &out_buf, &out);
+    struct word_list ref, out;
+    word_list_split(reference, &ref);
+    word_list_split(output, &out);
     size_t total = 0, kept = 0;
-    for (size_t i = 0; i < n_ref; i++) {
-        if (strlen(ref[i]) < SIMUL_CONTENT_WORD_MIN_BYTES || ref[i][0] == '*')
+    for (size_t i = 0; i < ref.n; i++) {
+        if (strlen(ref.w[i]) < SIMUL_CONTENT_WORD_MIN_BYTES || ref.w[i][0] == '*')
             continue;
         total++;
-        for (size_t j = 0; j < n_out; j++) {
-            if (strcmp(ref[i], out[j]) == 0) {
-                kept++;
-                break;
-            }
-        }
+        kept += (size_t)word_list_has(&out, &ref.w[i], 1);
     }
-    free(ref_buf);
-    free(ref);
-    free(out_buf);
-    free(out);
+    word_list_release(&ref);
+    word_list_release(&out);
     return total ? (double)kept / (double)total : 0;
 }
 
