@@ -21,6 +21,9 @@
 /* Translated partials are refreshed at most this often: each costs one
  * translation per language, and the finals are what matter. */
 #define PIPELINE_PARTIAL_MT_INTERVAL_MS 300
+/* Simultaneous mode looks at the input at least this often, however large
+ * the blocks fed: its pauses and held speech are timed by these looks. */
+#define PIPELINE_TICK_MS 100
 
 struct pipeline {
     struct pipeline_engines engines;
@@ -404,11 +407,16 @@ int pipeline_feed(struct pipeline *p, const int16_t *pcm, size_t n_samples)
 {
     double cpu_s = thread_cpu_s(), emit_s = p->emit_cpu_s;
     glossary_for(p, -1);
-    int rc = asr_stream_feed(p->asr, pcm, n_samples);
-    if (p->simul && rc == 0 && asr_stream_in_utterance(p->asr)) {
-        double tick_cpu_s = thread_cpu_s();
-        pipeline_simul_tick(p, p->simul, asr_stream_position(p->asr));
-        p->emit_cpu_s += thread_cpu_s() - tick_cpu_s;
+    size_t step = p->simul ? (size_t)ASR_RATE_HZ * PIPELINE_TICK_MS / MS_PER_SECOND : n_samples;
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < n_samples; off += step) {
+        size_t n = n_samples - off < step ? n_samples - off : step;
+        rc = asr_stream_feed(p->asr, pcm + off, n);
+        if (p->simul && rc == 0 && asr_stream_in_utterance(p->asr)) {
+            double tick_cpu_s = thread_cpu_s();
+            pipeline_simul_tick(p, p->simul, asr_stream_position(p->asr));
+            p->emit_cpu_s += thread_cpu_s() - tick_cpu_s;
+        }
     }
     measure_asr(p, cpu_s, emit_s, n_samples);
     return rc;

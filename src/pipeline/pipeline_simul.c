@@ -24,8 +24,8 @@
 
 #define MS_PER_SECOND 1000
 /* Speech for a chunk is held while listeners still have more than this
- * to play (input time): at least a feed's worth, so that it is released
- * before they run dry. */
+ * to play (input time): more than the pipeline's tick (100 ms of input),
+ * so that it is released before they run dry. */
 #define SIMUL_HOLD_MS 200
 
 /* The translation committed so far in one language. */
