@@ -63,9 +63,14 @@ int gw_workers_have_room(struct gateway *gw)
 
 int gw_reserve_room(struct gateway *gw, const char *session)
 {
+    int64_t now_us = bc_now_us();
     for (size_t i = 0; i < gw->n_reservations; i++) {
-        if (strcmp(gw->reservations[i].session, session) == 0)
-            return 1; /* the same speaker again: its slot is held already */
+        const struct gw_reservation *r = &gw->reservations[i];
+        /* The same speaker again, its slot still held (an expired one is
+         * purged below and the room judged afresh). */
+        if (strcmp(r->session, session) == 0 &&
+            (now_us - r->since_us) / US_PER_MS < GW_RESERVATION_MAX_MS)
+            return 1;
     }
     int left;
     if (!room_left(gw, &left))
