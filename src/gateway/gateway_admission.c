@@ -20,6 +20,11 @@
 #define GW_RESERVATION_MAX_MS 5000
 #define US_PER_MS 1000
 
+static int reservation_expired(const struct gw_reservation *r, int64_t now_us)
+{
+    return (now_us - r->since_us) / US_PER_MS >= GW_RESERVATION_MAX_MS;
+}
+
 /* Drops the slots no longer needed; returns how many are held. A worker
  * takes a session on its first audio and announces its room at once, so
  * from then on the announcement counts the session: holding its slot
@@ -30,9 +35,8 @@ static size_t held_slots(struct gateway *gw)
     size_t kept = 0;
     for (size_t i = 0; i < gw->n_reservations; i++) {
         struct gw_reservation *r = &gw->reservations[i];
-        int64_t age_ms = (now_us - r->since_us) / US_PER_MS;
         uint64_t audio_bytes = 0;
-        if (age_ms >= GW_RESERVATION_MAX_MS ||
+        if (reservation_expired(r, now_us) ||
             (stream_audio_bytes(gw->stream, r->session, &audio_bytes) == 0 && audio_bytes > 0))
             continue;
         gw->reservations[kept++] = *r;
@@ -68,8 +72,7 @@ int gw_reserve_room(struct gateway *gw, const char *session)
         const struct gw_reservation *r = &gw->reservations[i];
         /* The same speaker again, its slot still held (an expired one is
          * purged below and the room judged afresh). */
-        if (strcmp(r->session, session) == 0 &&
-            (now_us - r->since_us) / US_PER_MS < GW_RESERVATION_MAX_MS)
+        if (strcmp(r->session, session) == 0 && !reservation_expired(r, now_us))
             return 1;
     }
     int left;
