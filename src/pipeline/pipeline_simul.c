@@ -272,9 +272,10 @@ void pipeline_simul_tick(struct pipeline *p, struct pipeline_simul *s, int64_t p
         commit(p, s, &hyp, chunk);
     }
     free(chunk);
-    size_t ahead = rest_bytes(s, s->last_text);
-    for (size_t i = 0; i < s->n_langs; i++)
-        release(p, &s->langs[i], s->utterance, 0, ahead);
+    for (size_t i = 0; i < s->n_langs; i++) {
+        if (s->langs[i].held)
+            release(p, &s->langs[i], s->utterance, 0, rest_bytes(s, s->last_text));
+    }
 }
 
 void pipeline_simul_final(struct pipeline *p, struct pipeline_simul *s, const struct asr_hyp *hyp)
