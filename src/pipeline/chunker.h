@@ -4,9 +4,10 @@
  * end at a clause boundary: a pause (the hypothesis unchanged for pause_ms
  * of input: all its words), before a clause word (and, but, which, that,
  * because, so...), or at max_words; except at a pause, a chunk does not
- * end on a word that leans on the next one (the, of, his, was...). Committed words are never taken back: the utterance's
- * final completes them with the words after them (aligned when the final
- * disagrees with the committed prefix).
+ * end on a word that leans on the next one (the, of, his, was...).
+ * Committed words are never taken back: the utterance's final completes
+ * them with the words after them (aligned when the final disagrees with
+ * the committed prefix).
  *
  * Pure logic, no engines. Not thread-safe: one caller at a time. */
 #ifndef BC_CHUNKER_H

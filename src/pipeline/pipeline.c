@@ -161,7 +161,7 @@ void pipeline_speak(struct pipeline *p, const char *lang, int utterance, int chu
     pthread_mutex_lock(&p->lock);
     p->pending++;
     int speed = pipeline_paced(p) ? pacer_speed(p->pacer, lang, now_ms, strlen(text) + ahead_bytes)
-                         : TTS_SPEED_NORMAL;
+                                  : TTS_SPEED_NORMAL;
     job->paced_estimate_ms = pacer_queue(p->pacer, lang, now_ms, strlen(text), speed);
     pthread_mutex_unlock(&p->lock);
     int rc = tts_submit_speed(p->engines.tts, lang, text, speed, on_speech_chunk, job);
